@@ -1,0 +1,47 @@
+// Primary adapter — GET /api/v1/vms/{id}/thumbnail (viewer: the PNG from the tiered cache, first loads through
+// NORMAL, refreshes through LOW; ETag/304, Cache-Control, X-Cache, Age) and GET /api/v1/queue/stats (viewer).
+import type { TieredCache } from '#shared/cache';
+import { httpHandler, json, NotFoundError } from '#shared/http';
+import { getThumbnail, loadOpsSettings, opsService, queueStats, type ThumbnailAnswer } from '#shared/ops';
+
+// Checked at start-up: a bad ESXI_*/…_TTL value fails the cold start with the variable's name.
+loadOpsSettings();
+
+function cacheHeaders(answer: ThumbnailAnswer): Record<string, string> {
+  return {
+    etag: `"${answer.etag}"`,
+    // Per user (the route needs a token); a browser may reuse it for what is left of its freshness.
+    'cache-control': `private, max-age=${Math.floor(answer.freshForMs / 1000)}`,
+    'x-cache': answer.status,
+    age: String(Math.floor(answer.ageMs / 1000)),
+  };
+}
+
+export const handler = httpHandler(async (event) => {
+  const service = opsService();
+  if (event.routeKey === 'GET /api/v1/vms/{id}/thumbnail') {
+    const answer = await getThumbnail(service, event.pathParameters?.id ?? '');
+    const headers = cacheHeaders(answer);
+    const ifNoneMatch = event.headers['if-none-match'];
+    if (ifNoneMatch?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.etag)) {
+      return { statusCode: 304, headers };
+    }
+    return {
+      statusCode: 200,
+      headers: { 'content-type': 'image/png', ...headers },
+      body: answer.value.toString('base64'),
+      isBase64Encoded: true,
+    };
+  }
+  if (event.routeKey === 'GET /api/v1/queue/stats') {
+    const stats = await queueStats({
+      limiter: service.limiter,
+      thumbnails: service.cache,
+      otherCaches: [service.inventoryCache as TieredCache<unknown>],
+      vmListTtlSeconds: service.settings.vmListCacheTtlSeconds,
+      queueDepth: (lane) => service.queueDepth(lane),
+    });
+    return json(200, stats, { 'cache-control': 'no-store' });
+  }
+  throw new NotFoundError(`No ops route ${event.routeKey}`);
+});

@@ -1,0 +1,235 @@
+// Infra configuration: the one typed per-environment settings object, chosen by `-c env=dev|staging|prod`
+// and passed down to the stacks as props. Nothing else in infra/ reads CDK context.
+
+import { RemovalPolicy } from 'aws-cdk-lib';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
+
+export const envNamesList = ['dev', 'staging', 'prod'] as const;
+export type EnvName = (typeof envNamesList)[number];
+
+/** ElastiCache flavour: serverless (pay per use, scales itself) or a cluster-mode replication group. */
+export type RedisConfig =
+  | {
+      readonly kind: 'serverless';
+      /** Upper bound on cached data, in GB; protects the bill. */
+      readonly maxDataStorageGb: number;
+      /** Upper bound on ElastiCache processing units per second. */
+      readonly maxEcpuPerSecond: number;
+    }
+  | {
+      readonly kind: 'replication-group';
+      /** e.g. `cache.r7g.large`. */
+      readonly nodeType: string;
+      /** Cluster-mode shards (node groups); handlers always speak Redis Cluster. */
+      readonly shards: number;
+      /** Replicas per shard; at least 1 for Multi-AZ failover. */
+      readonly replicasPerShard: number;
+    };
+
+export interface AuthConfig {
+  /** JWT `iss`; the HTTP API JWT authorizer and the $connect authorizer accept only this issuer. */
+  readonly issuer: string;
+  /** JWT `aud` accepted (one value: the handlers verify against exactly this one). */
+  readonly audience: string;
+  /** Where the signing keys are published. */
+  readonly jwksUrl: string;
+}
+
+export interface EnvironmentConfig {
+  readonly envName: EnvName;
+  /** Account to deploy into; undefined leaves the stacks account-agnostic (synth works without credentials). */
+  readonly account?: string;
+  readonly region: string;
+  /** Explicit AZs, so synth needs no lookup; two or more (Aurora reader and Redis replicas spread over them). */
+  readonly availabilityZones: readonly string[];
+  /** NAT gateways for the private subnets (egress to vCenters and AWS APIs); 1 saves cost, one per AZ survives an AZ. */
+  readonly natGateways: number;
+  readonly aurora: {
+    /** Aurora Serverless v2 capacity range in ACUs (0 allows auto-pause on supported engine versions). */
+    readonly minAcu: number;
+    readonly maxAcu: number;
+    readonly backupRetentionDays: number;
+    /** RDS deletion protection; the cluster cannot be deleted until it is switched off. */
+    readonly deletionProtection: boolean;
+  };
+  readonly redis: RedisConfig;
+  readonly auth: AuthConfig;
+  /** E-mail subscribed to the alarm topic; undefined subscribes nobody (wire a pager to the topic instead). */
+  readonly alarmEmail?: string;
+  /** What happens to data stores when their stack or resource is deleted. */
+  readonly removalPolicy: 'destroy' | 'snapshot' | 'retain';
+  readonly logRetention: RetentionDays;
+  /**
+   * Multiplier applied to each function's topology `reservedConcurrency`; 0 reserves nothing (new accounts have
+   * a concurrency limit of 10, too small to reserve from).
+   */
+  readonly reservedConcurrencyScale: number;
+  readonly logLevel: 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
+  /**
+   * Create the account-wide API Gateway CloudWatch role that WebSocket access logs need. Turn off when another
+   * stack in the account/region already manages it.
+   */
+  readonly manageApiGatewayAccountRole: boolean;
+  /**
+   * Interactive VM operations: the per-target limiter and cache lifetimes (`opsPresets` small/medium/large), set
+   * as ESXI_MAX_CONCURRENT, ESXI_MIN_INTERVAL, VM_LIST_CACHE_TTL and THUMBNAIL_CACHE_TTL on the functions.
+   */
+  readonly ops: OpsSettings;
+}
+
+const base = {
+  region: 'eu-west-1',
+  availabilityZones: ['eu-west-1a', 'eu-west-1b', 'eu-west-1c'],
+  auth: {
+    issuer: 'https://auth.vfleet.example.com/',
+    audience: 'vfleet-api',
+    jwksUrl: 'https://auth.vfleet.example.com/.well-known/jwks.json',
+  },
+  manageApiGatewayAccountRole: true,
+} as const;
+
+/** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
+export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
+  dev: {
+    ...base,
+    envName: 'dev',
+    ops: opsPresets.small,
+    availabilityZones: ['eu-west-1a', 'eu-west-1b'],
+    natGateways: 1,
+    aurora: { minAcu: 0.5, maxAcu: 4, backupRetentionDays: 1, deletionProtection: false },
+    redis: { kind: 'serverless', maxDataStorageGb: 1, maxEcpuPerSecond: 5_000 },
+    removalPolicy: 'destroy',
+    logRetention: RetentionDays.ONE_WEEK,
+    reservedConcurrencyScale: 0,
+    logLevel: 'DEBUG',
+  },
+  staging: {
+    ...base,
+    envName: 'staging',
+    ops: opsPresets.medium,
+    natGateways: 1,
+    aurora: { minAcu: 0.5, maxAcu: 16, backupRetentionDays: 7, deletionProtection: true },
+    redis: { kind: 'serverless', maxDataStorageGb: 5, maxEcpuPerSecond: 50_000 },
+    removalPolicy: 'snapshot',
+    logRetention: RetentionDays.ONE_MONTH,
+    reservedConcurrencyScale: 0.5,
+    logLevel: 'INFO',
+  },
+  prod: {
+    ...base,
+    envName: 'prod',
+    ops: opsPresets.large,
+    natGateways: 3,
+    aurora: { minAcu: 2, maxAcu: 64, backupRetentionDays: 35, deletionProtection: true },
+    redis: { kind: 'replication-group', nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1 },
+    removalPolicy: 'retain',
+    logRetention: RetentionDays.THREE_MONTHS,
+    reservedConcurrencyScale: 1,
+    logLevel: 'INFO',
+  },
+};
+
+/** Overrides that may come from context without editing this file (no secrets among them). */
+export interface ConfigOverrides {
+  readonly account?: string;
+  readonly alarmEmail?: string;
+}
+
+/**
+ * Picks and validates the environment's config. Throws with the offending setting's name, so a bad
+ * `-c env=…` or a broken edit fails the synth at once instead of half-way through a deploy.
+ */
+export function loadConfig(envName: unknown, overrides: ConfigOverrides = {}): EnvironmentConfig {
+  if (typeof envName !== 'string' || !(envNamesList as readonly string[]).includes(envName)) {
+    throw new Error(
+      `infra config: context "env" must be one of ${envNamesList.join('|')} (got ${JSON.stringify(envName)}); ` +
+        'run e.g. `npx cdk synth -c env=dev`',
+    );
+  }
+  const config: EnvironmentConfig = { ...environments[envName as EnvName], ...definedOnly(overrides) };
+  validateConfig(config);
+  return config;
+}
+
+function definedOnly(overrides: ConfigOverrides): ConfigOverrides {
+  return Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined && v !== ''));
+}
+
+/** Throws on the first invalid setting, naming it. */
+export function validateConfig(c: EnvironmentConfig): void {
+  const fail = (setting: string, why: string): never => {
+    throw new Error(`infra config (${c.envName}): ${setting} ${why}`);
+  };
+  if (!/^[a-z]{2}(-[a-z]+)+-\d$/.test(c.region)) fail('region', `is not a region name: ${c.region}`);
+  if (c.availabilityZones.length < 2) fail('availabilityZones', 'needs at least 2 (Aurora and Multi-AZ)');
+  for (const az of c.availabilityZones) {
+    if (!az.startsWith(c.region)) fail('availabilityZones', `contains ${az}, outside ${c.region}`);
+  }
+  if (!Number.isInteger(c.natGateways) || c.natGateways < 1 || c.natGateways > c.availabilityZones.length) {
+    fail('natGateways', `must be an integer in 1..${c.availabilityZones.length}`);
+  }
+  const { minAcu, maxAcu, backupRetentionDays } = c.aurora;
+  if (minAcu < 0 || maxAcu > 256 || minAcu > maxAcu || (minAcu * 2) % 1 !== 0 || (maxAcu * 2) % 1 !== 0) {
+    fail(
+      'aurora.minAcu/maxAcu',
+      `must be multiples of 0.5 with 0 <= min <= max <= 256 (got ${minAcu}..${maxAcu})`,
+    );
+  }
+  if (maxAcu < 1) fail('aurora.maxAcu', 'must be at least 1');
+  if (!Number.isInteger(backupRetentionDays) || backupRetentionDays < 1 || backupRetentionDays > 35) {
+    fail('aurora.backupRetentionDays', 'must be an integer in 1..35');
+  }
+  if (c.redis.kind === 'replication-group') {
+    if (!/^cache\.[a-z0-9]+\.[a-z0-9]+$/.test(c.redis.nodeType))
+      fail('redis.nodeType', `is invalid: ${c.redis.nodeType}`);
+    if (!Number.isInteger(c.redis.shards) || c.redis.shards < 1)
+      fail('redis.shards', 'must be an integer >= 1');
+    if (
+      !Number.isInteger(c.redis.replicasPerShard) ||
+      c.redis.replicasPerShard < 1 ||
+      c.redis.replicasPerShard > 5
+    ) {
+      fail('redis.replicasPerShard', 'must be an integer in 1..5 (Multi-AZ failover needs a replica)');
+    }
+  } else {
+    if (c.redis.maxDataStorageGb < 1) fail('redis.maxDataStorageGb', 'must be at least 1');
+    if (c.redis.maxEcpuPerSecond < 1_000) fail('redis.maxEcpuPerSecond', 'must be at least 1000');
+  }
+  for (const [name, url] of [
+    ['auth.issuer', c.auth.issuer],
+    ['auth.jwksUrl', c.auth.jwksUrl],
+  ] as const) {
+    if (!url.startsWith('https://')) fail(name, `must be an https URL (got ${url})`);
+  }
+  if (c.auth.audience.trim() === '' || c.auth.audience.includes(','))
+    fail('auth.audience', 'must be one value');
+  if (c.alarmEmail !== undefined && !/^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(c.alarmEmail)) {
+    fail('alarmEmail', `is not an e-mail address: ${c.alarmEmail}`);
+  }
+  if (c.account !== undefined && !/^\d{12}$/.test(c.account)) fail('account', 'must be 12 digits');
+  try {
+    validateOpsSettings(c.ops, (key) => `ops.${key} (${opsEnvNames[key]})`);
+  } catch (error) {
+    fail('ops', `is invalid: ${(error as Error).message}`);
+  }
+  if (!(c.reservedConcurrencyScale >= 0 && c.reservedConcurrencyScale <= 10)) {
+    fail('reservedConcurrencyScale', 'must be in 0..10');
+  }
+}
+
+/** The data-store removal policy (tables and buckets have no SNAPSHOT; they keep their data instead). */
+export function removalPolicyFor(c: EnvironmentConfig, snapshotCapable: boolean): RemovalPolicy {
+  if (c.removalPolicy === 'destroy') return RemovalPolicy.DESTROY;
+  if (c.removalPolicy === 'snapshot' && snapshotCapable) return RemovalPolicy.SNAPSHOT;
+  return RemovalPolicy.RETAIN;
+}
+
+/** A function's reserved concurrency after scaling; undefined leaves it in the unreserved pool. */
+export function scaledReservedConcurrency(
+  c: EnvironmentConfig,
+  topologyValue: number | undefined,
+): number | undefined {
+  if (topologyValue === undefined || c.reservedConcurrencyScale === 0) return undefined;
+  return Math.max(1, Math.ceil(topologyValue * c.reservedConcurrencyScale));
+}

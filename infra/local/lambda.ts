@@ -1,0 +1,83 @@
+// Local runtime — runs topology functions in-process as Lambda would: the handler module is imported
+// once (a warm container), each call gets a Lambda-shaped context, the timeout and reserved concurrency
+// are enforced.
+import { randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Context } from 'aws-lambda';
+import type { FunctionSpec } from '../topology.ts';
+
+type Handler = (event: unknown, context: Context) => Promise<unknown>;
+
+/** The function ran out of its reserved concurrency, as Lambda's TooManyRequestsException. */
+export class ThrottledError extends Error {
+  override readonly name = 'TooManyRequestsException';
+}
+
+/** The function exceeded its timeout. */
+export class FunctionTimeoutError extends Error {
+  override readonly name = 'FunctionTimeoutError';
+}
+
+export type Invoke = (functionName: string, event: unknown) => Promise<unknown>;
+
+/** Creates an invoker for `functions`, whose entries are resolved against `root`. */
+export function createInvoker(functions: Readonly<Record<string, FunctionSpec>>, root: string): Invoke {
+  const modules = new Map<string, Promise<Handler>>();
+  const inFlight = new Map<string, number>();
+
+  const load = (name: string, spec: FunctionSpec): Promise<Handler> => {
+    let loaded = modules.get(name);
+    if (!loaded) {
+      loaded = import(pathToFileURL(resolve(root, spec.entry)).href).then((module) => {
+        if (typeof module.handler !== 'function') throw new Error(`${spec.entry} exports no handler`);
+        return module.handler as Handler;
+      });
+      modules.set(name, loaded);
+    }
+    return loaded;
+  };
+
+  return async (name, event) => {
+    const spec = functions[name];
+    if (!spec) throw new Error(`No function named ${name} in the topology`);
+    const running = inFlight.get(name) ?? 0;
+    if (spec.reservedConcurrency !== undefined && running >= spec.reservedConcurrency) {
+      throw new ThrottledError(`${name} is at its reserved concurrency (${spec.reservedConcurrency})`);
+    }
+    // Counted before any await, so calls arriving together cannot all pass the check above.
+    inFlight.set(name, running + 1);
+    const timeoutMs = (spec.timeoutSeconds ?? 10) * 1000;
+    const deadline = Date.now() + timeoutMs;
+    const context: Context = {
+      callbackWaitsForEmptyEventLoop: false,
+      functionName: `vfleet-local-${name}`,
+      functionVersion: '$LATEST',
+      invokedFunctionArn: `arn:aws:lambda:local:000000000000:function:vfleet-local-${name}`,
+      memoryLimitInMB: String(spec.memoryMb ?? 256),
+      awsRequestId: randomUUID(),
+      logGroupName: `/aws/lambda/vfleet-local-${name}`,
+      logStreamName: 'local',
+      getRemainingTimeInMillis: () => Math.max(0, deadline - Date.now()),
+      done: () => undefined,
+      fail: () => undefined,
+      succeed: () => undefined,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const handler = await load(name, spec);
+      return await Promise.race([
+        handler(event, context),
+        new Promise((_, reject) => {
+          timer = setTimeout(
+            () => reject(new FunctionTimeoutError(`${name} timed out after ${timeoutMs} ms`)),
+            timeoutMs,
+          );
+        }),
+      ]);
+    } finally {
+      clearTimeout(timer);
+      inFlight.set(name, (inFlight.get(name) ?? 1) - 1);
+    }
+  };
+}

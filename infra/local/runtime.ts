@@ -1,0 +1,151 @@
+// Local runtime — composes the local cloud from the topology: HTTP API, WebSocket API, SQS FIFO endpoint
+// with event-source pollers, schedule timers and DynamoDB tables, all invoking the unchanged handlers.
+// Only endpoints and credentials differ from AWS, and they reach the handlers as environment variables.
+import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { closeClients } from '#shared/clients';
+import { topology as defaultTopology, envNames, type Topology } from '../topology.ts';
+import { type DevIssuer, devIssuerEnv } from './dev-issuer.ts';
+import { startHttpApi } from './http-api.ts';
+import { createInvoker, type Invoke } from './lambda.ts';
+import { startSchedules } from './schedules.ts';
+import { startEventSourcePollers, startLocalSqs } from './sqs/index.ts';
+import { ensureTables } from './tables.ts';
+import { startWebSocketApi } from './websocket-api.ts';
+
+/** Where the runtime finds the services it does not start itself. */
+export interface BackingServices {
+  readonly redisUrl: string;
+  readonly postgres: {
+    readonly host: string;
+    readonly port: number;
+    readonly database: string;
+    readonly user: string;
+    readonly password: string;
+  };
+  readonly dynamodbUrl: string;
+}
+
+export interface LocalRuntimeOptions {
+  /** Repository root, against which function entries resolve. */
+  readonly root: string;
+  readonly services: BackingServices;
+  readonly issuer: DevIssuer;
+  /** @default the project's topology */
+  readonly topology?: Topology;
+  /** @default '127.0.0.1' */
+  readonly host?: string;
+  /** 0 picks a free port. @default 0 */
+  readonly httpPort?: number;
+  /** @default 0 */
+  readonly wsPort?: number;
+  /** Physical DynamoDB table names are `<prefix>-<table>`. @default 'vfleet-local' */
+  readonly tablePrefix?: string;
+  /** Per-queue overrides (tests shorten visibility timeouts so retries come quickly). */
+  readonly queueOverrides?: Readonly<Record<string, { visibilityTimeoutSeconds?: number }>>;
+  /** More environment for the functions. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+export interface LocalRuntime {
+  readonly httpUrl: string;
+  readonly wsUrl: string;
+  readonly sqsEndpoint: string;
+  /** The environment the functions run with. */
+  readonly env: Readonly<Record<string, string>>;
+  readonly invoke: Invoke;
+  queueUrl(queue: string): string;
+  deadLetterQueueUrl(queue: string): string;
+  stop(): Promise<void>;
+}
+
+// Local credentials: requests never leave the machine, so they only need to be well-formed.
+const localAwsEnv = {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+  AWS_SESSION_TOKEN: '',
+};
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const topology = options.topology ?? defaultTopology;
+  const host = options.host ?? '127.0.0.1';
+  const { services } = options;
+  const stops: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    for (const close of stops.reverse())
+      await close().catch((error) => console.error('[runtime] stop:', error));
+    await closeClients();
+  };
+
+  try {
+    const sqs = await startLocalSqs({ queues: topology.queues, host, overrides: options.queueOverrides });
+    stops.push(() => sqs.stop());
+
+    const dynamo = new DynamoDBClient({ endpoint: services.dynamodbUrl, ...awsClientDefaults() });
+    const tableNames = await ensureTables(dynamo, topology.tables, options.tablePrefix ?? 'vfleet-local');
+    dynamo.destroy();
+
+    const invoke = createInvoker(topology.functions, options.root);
+    // The WebSocket API comes first: its management endpoint is part of the functions' environment.
+    const ws = await startWebSocketApi({ topology, invoke, host, port: options.wsPort ?? 0 });
+    stops.push(() => ws.close());
+
+    const env: Record<string, string> = {
+      ...localAwsEnv,
+      AWS_ENDPOINT_URL_SQS: sqs.endpoint,
+      AWS_ENDPOINT_URL_DYNAMODB: services.dynamodbUrl,
+      POWERTOOLS_SERVICE_NAME: 'vfleet',
+      POWERTOOLS_METRICS_NAMESPACE: 'vfleet',
+      POWERTOOLS_DEV: 'true',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'WARN',
+      REDIS_URL: services.redisUrl,
+      PG_WRITER_HOST: services.postgres.host,
+      PG_READER_HOST: services.postgres.host,
+      PG_PORT: String(services.postgres.port),
+      PG_DATABASE: services.postgres.database,
+      PG_USER: services.postgres.user,
+      PG_PASSWORD: services.postgres.password,
+      WS_MANAGEMENT_ENDPOINT: ws.managementEndpoint,
+      // The cache's last-known-good tier (S3 in AWS) is a directory locally.
+      BLOB_DIR: join(options.root, '.vfleet', 'blobs'),
+      ...devIssuerEnv(options.issuer),
+      ...Object.fromEntries(
+        Object.keys(topology.queues).map((queue) => [envNames.queueUrl(queue), sqs.queueUrl(queue)]),
+      ),
+      ...Object.fromEntries(
+        Object.entries(tableNames).map(([table, name]) => [envNames.tableName(table), name]),
+      ),
+      ...options.env,
+    };
+    // Handlers run in this process, as in one warm Lambda container each; they read process.env.
+    Object.assign(process.env, env);
+
+    const http = await startHttpApi({ topology, invoke, host, port: options.httpPort ?? 0 });
+    stops.push(() => http.close());
+
+    const pollers = startEventSourcePollers({ sqs, eventSources: topology.eventSources, invoke });
+    stops.push(() => pollers.stop());
+
+    const timers = startSchedules(topology.schedules, invoke);
+    stops.push(async () => timers.stop());
+
+    return {
+      httpUrl: http.url,
+      wsUrl: ws.url,
+      sqsEndpoint: sqs.endpoint,
+      env,
+      invoke,
+      queueUrl: (queue) => sqs.queueUrl(queue),
+      deadLetterQueueUrl: (queue) => sqs.deadLetterQueueUrl(queue),
+      stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function awsClientDefaults() {
+  return { region: localAwsEnv.AWS_REGION, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } };
+}

@@ -1,0 +1,253 @@
+// Local runtime — API Gateway WebSocket API emulation: the $connect authorizer and route, frames routed
+// by `$request.body.action` (else `$default`), $disconnect, and the `@connections` management API that
+// `ApiGatewayManagementApiClient` posts to.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayAuthorizerResult } from 'aws-lambda';
+import { WebSocket, WebSocketServer } from 'ws';
+import type { Topology } from '../topology.ts';
+import type { Invoke } from './lambda.ts';
+
+/** The stage name in the management endpoint: `http://host:port/<stage>/@connections/<id>`. */
+export const localStage = 'local';
+
+interface Connection {
+  readonly socket: WebSocket;
+  readonly connectedAt: number;
+  readonly sourceIp: string;
+  readonly authorizer: Record<string, unknown>;
+  lastActiveAt: number;
+}
+
+export interface LocalWebSocketApi {
+  readonly url: string;
+  /** Base URL for `ApiGatewayManagementApiClient`'s endpoint. */
+  readonly managementEndpoint: string;
+  readonly connectionCount: () => number;
+  close(): Promise<void>;
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(req.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+  }
+  return headers;
+}
+
+/** API Gateway connection ids look like `L0SM9cOFvHcCIhw=`. */
+const newConnectionId = () => randomBytes(10).toString('base64');
+
+export async function startWebSocketApi(options: {
+  topology: Topology;
+  invoke: Invoke;
+  host: string;
+  port: number;
+}): Promise<LocalWebSocketApi> {
+  const { topology, invoke } = options;
+  const routes = new Map(topology.wsRoutes.map((route) => [route.routeKey, route.function]));
+  const connections = new Map<string, Connection>();
+  const wss = new WebSocketServer({ noServer: true });
+  let domainName = `${options.host}:${options.port}`;
+
+  const requestContext = (
+    connectionId: string,
+    routeKey: string,
+    eventType: string,
+    connection?: Connection,
+  ) => ({
+    routeKey,
+    eventType,
+    connectionId,
+    messageDirection: 'IN',
+    stage: localStage,
+    domainName,
+    apiId: 'local',
+    requestId: randomUUID(),
+    extendedRequestId: randomUUID(),
+    requestTime: new Date().toUTCString(),
+    requestTimeEpoch: Date.now(),
+    connectedAt: connection?.connectedAt ?? Date.now(),
+    identity: { sourceIp: connection?.sourceIp ?? '127.0.0.1' },
+    authorizer: connection?.authorizer,
+  });
+
+  const reject = (socket: import('node:stream').Duplex, status: number, message: string) => {
+    socket.end(
+      `HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message })}`,
+    );
+  };
+
+  // Returns the authorizer context, or a status to refuse the upgrade with.
+  const authorize = async (req: IncomingMessage, url: URL, connectionId: string) => {
+    const query = Object.fromEntries(url.searchParams);
+    const event = {
+      type: 'REQUEST',
+      methodArn: `arn:aws:execute-api:local:000000000000:local/${localStage}/$connect`,
+      headers: headersOf(req),
+      queryStringParameters: query,
+      stageVariables: {},
+      requestContext: requestContext(connectionId, '$connect', 'CONNECT'),
+    };
+    try {
+      const result = (await invoke(topology.wsAuthorizerFunction, event)) as APIGatewayAuthorizerResult;
+      const allowed = result.policyDocument.Statement.some((statement) => statement.Effect === 'Allow');
+      if (!allowed) return 403;
+      return { ...(result.context ?? {}), principalId: result.principalId };
+    } catch (error) {
+      if ((error as Error).message === 'Unauthorized') return 401;
+      console.error('[ws] authorizer failed:', error);
+      return 500;
+    }
+  };
+
+  const server = createServer((req, res) => handleManagement(req, res));
+
+  server.on('upgrade', async (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const connectionId = newConnectionId();
+    const authorizer = await authorize(req, url, connectionId);
+    if (typeof authorizer === 'number') {
+      reject(socket, authorizer, authorizer === 401 ? 'Unauthorized' : 'Forbidden');
+      return;
+    }
+    const connection: Connection = {
+      socket: undefined as unknown as WebSocket,
+      connectedAt: Date.now(),
+      sourceIp: req.socket.remoteAddress ?? '127.0.0.1',
+      authorizer,
+      lastActiveAt: Date.now(),
+    };
+    const connectFunction = routes.get('$connect');
+    if (connectFunction) {
+      try {
+        const result = (await invoke(connectFunction, {
+          headers: headersOf(req),
+          queryStringParameters: Object.fromEntries(url.searchParams),
+          isBase64Encoded: false,
+          requestContext: requestContext(connectionId, '$connect', 'CONNECT', connection),
+        })) as { statusCode?: number } | undefined;
+        const status = result?.statusCode ?? 200;
+        if (status >= 300) {
+          reject(socket, status, 'Forbidden');
+          return;
+        }
+      } catch (error) {
+        console.error('[ws] $connect failed:', error);
+        reject(socket, 500, 'Internal Server Error');
+        return;
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      const live: Connection = { ...connection, socket: ws };
+      connections.set(connectionId, live);
+      ws.on('message', (data, isBinary) => {
+        live.lastActiveAt = Date.now();
+        void route(
+          connectionId,
+          live,
+          isBinary ? (data as Buffer).toString('base64') : data.toString(),
+          isBinary,
+        );
+      });
+      ws.on('close', () => {
+        connections.delete(connectionId);
+        const disconnect = routes.get('$disconnect');
+        if (disconnect) {
+          invoke(disconnect, {
+            isBase64Encoded: false,
+            requestContext: requestContext(connectionId, '$disconnect', 'DISCONNECT', live),
+          }).catch((error) => console.error('[ws] $disconnect failed:', error));
+        }
+      });
+    });
+  });
+
+  const route = async (connectionId: string, connection: Connection, body: string, isBinary: boolean) => {
+    let routeKey = '$default';
+    if (!isBinary) {
+      try {
+        const action = (JSON.parse(body) as { action?: unknown }).action;
+        if (typeof action === 'string' && routes.has(action)) routeKey = action;
+      } catch {
+        // Not JSON: API Gateway routes it to $default.
+      }
+    }
+    const target = routes.get(routeKey);
+    if (!target) {
+      connection.socket.send(JSON.stringify({ message: 'Forbidden', connectionId, requestId: randomUUID() }));
+      return;
+    }
+    try {
+      await invoke(target, {
+        body,
+        isBase64Encoded: isBinary,
+        requestContext: requestContext(connectionId, routeKey, 'MESSAGE', connection),
+      });
+    } catch (error) {
+      console.error(`[ws] route ${routeKey} failed:`, error);
+      connection.socket.send(
+        JSON.stringify({ message: 'Internal server error', connectionId, requestId: randomUUID() }),
+      );
+    }
+  };
+
+  const gone = (res: ServerResponse) => {
+    res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' });
+    res.end(JSON.stringify({ message: null }));
+  };
+
+  // The management API: POST sends, GET describes, DELETE disconnects.
+  const handleManagement = async (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const match = url.pathname.match(new RegExp(`^/${localStage}/@connections/([^/]+)$`));
+    if (!match) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Not Found' }));
+      return;
+    }
+    const connection = connections.get(decodeURIComponent(match[1]!));
+    if (!connection || connection.socket.readyState !== WebSocket.OPEN) return gone(res);
+    if (req.method === 'POST') {
+      const chunks: Buffer[] = [];
+      for await (const chunk of req) chunks.push(chunk as Buffer);
+      connection.socket.send(Buffer.concat(chunks).toString('utf8'));
+      res.writeHead(200).end();
+    } else if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({
+          ConnectedAt: new Date(connection.connectedAt).toISOString(),
+          Identity: { SourceIp: connection.sourceIp, UserAgent: '' },
+          LastActiveAt: new Date(connection.lastActiveAt).toISOString(),
+        }),
+      );
+    } else if (req.method === 'DELETE') {
+      connection.socket.close(1000);
+      res.writeHead(204).end();
+    } else {
+      res.writeHead(405).end();
+    }
+  };
+
+  await new Promise<void>((resolveListen, rejectListen) => {
+    server.once('error', rejectListen);
+    server.listen(options.port, options.host, () => resolveListen());
+  });
+  const { port } = server.address() as AddressInfo;
+  domainName = `${options.host}:${port}`;
+  return {
+    url: `ws://${options.host}:${port}`,
+    managementEndpoint: `http://${options.host}:${port}/${localStage}`,
+    connectionCount: () => connections.size,
+    close: async () => {
+      for (const connection of connections.values()) connection.socket.terminate();
+      wss.close();
+      await new Promise<void>((resolveClose) => {
+        server.closeAllConnections();
+        server.close(() => resolveClose());
+      });
+    },
+  };
+}

@@ -1,0 +1,398 @@
+// Infra stack — stateful: everything that holds data (network, Aurora + RDS Proxy, ElastiCache, DynamoDB
+// tables and SQS queues from the topology, the blob bucket, the vCenter credentials secret). Code deploys
+// never touch this stack, so a redeploy of functions cannot risk data.
+
+import { Duration, Names, Stack, type StackProps } from 'aws-cdk-lib';
+import { AttributeType, BillingMode, type ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
+import {
+  FlowLogDestination,
+  FlowLogTrafficType,
+  GatewayVpcEndpointAwsService,
+  type ISecurityGroup,
+  type IVpc,
+  Port,
+  SecurityGroup,
+  SubnetType,
+  Vpc,
+} from 'aws-cdk-lib/aws-ec2';
+import { CfnReplicationGroup, CfnServerlessCache, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import { type IManagedPolicy, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { LogGroup } from 'aws-cdk-lib/aws-logs';
+import {
+  AuroraPostgresEngineVersion,
+  CfnDBProxyEndpoint,
+  ClusterInstance,
+  Credentials,
+  DatabaseCluster,
+  DatabaseClusterEngine,
+} from 'aws-cdk-lib/aws-rds';
+import {
+  BlockPublicAccess,
+  Bucket,
+  BucketEncryption,
+  type IBucket,
+  ObjectOwnership,
+} from 'aws-cdk-lib/aws-s3';
+import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
+import type { Construct } from 'constructs';
+import { type EnvironmentConfig, removalPolicyFor } from '../config.ts';
+import { acknowledge, nagReference } from '../constructs/nag.ts';
+import type { PostgresEndpoint, RedisEndpoint } from '../constructs/vfleet-function.ts';
+import { topology as projectTopology, type Topology } from '../topology.ts';
+import { pascal } from './naming.ts';
+
+/** A topology queue and the DLQ its messages move to after `maxReceiveCount` receives. */
+export interface QueuePair {
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+}
+
+/** What the stateless stacks receive from this one: typed, read-only handles. */
+export interface StatefulResources {
+  readonly vpc: IVpc;
+  /** Security group of the functions that reach PostgreSQL and Redis; the data stores admit only it. */
+  readonly appSecurityGroup: ISecurityGroup;
+  readonly postgres: PostgresEndpoint;
+  readonly redis: RedisEndpoint;
+  /** DynamoDB tables, by topology name. */
+  readonly tables: Readonly<Record<string, ITable>>;
+  /** FIFO queues and their DLQs, by topology name. */
+  readonly queues: Readonly<Record<string, QueuePair>>;
+  readonly blobBucket: IBucket;
+  /** Object read/write/delete and listing on `blobBucket`, attached to the functions that need blobs. */
+  readonly blobAccessPolicy: IManagedPolicy;
+  readonly vcenterSecret: ISecret;
+}
+
+export interface StatefulStackProps extends StackProps {
+  readonly config: EnvironmentConfig;
+  /** @default the project topology (infra/topology.ts) */
+  readonly topology?: Topology;
+}
+
+/** Database name and the user the functions connect as (through the proxy, with IAM tokens). */
+const databaseName = 'vfleet';
+const databaseUser = 'vfleet';
+const redisPort = 6379;
+
+export class StatefulStack extends Stack implements StatefulResources {
+  readonly vpc: Vpc;
+  readonly appSecurityGroup: SecurityGroup;
+  readonly postgres: PostgresEndpoint;
+  readonly redis: RedisEndpoint;
+  readonly tables: Readonly<Record<string, ITable>>;
+  readonly queues: Readonly<Record<string, QueuePair>>;
+  readonly blobBucket: Bucket;
+  readonly blobAccessPolicy: ManagedPolicy;
+  readonly vcenterSecret: Secret;
+  readonly database: DatabaseCluster;
+
+  constructor(scope: Construct, id: string, props: StatefulStackProps) {
+    super(scope, id, props);
+    const { config } = props;
+    const topology = props.topology ?? projectTopology;
+    const dataRemoval = removalPolicyFor(config, false);
+
+    // Network: public subnets only hold the NAT gateways; functions run in private (egress) subnets, data
+    // stores in isolated ones.
+    this.vpc = new Vpc(this, 'Vpc', {
+      availabilityZones: [...config.availabilityZones],
+      natGateways: config.natGateways,
+      subnetConfiguration: [
+        { name: 'public', subnetType: SubnetType.PUBLIC, cidrMask: 24 },
+        { name: 'private', subnetType: SubnetType.PRIVATE_WITH_EGRESS, cidrMask: 20 },
+        { name: 'isolated', subnetType: SubnetType.PRIVATE_ISOLATED, cidrMask: 24 },
+      ],
+      gatewayEndpoints: {
+        // Free endpoints: DynamoDB and S3 traffic skips the NAT gateways.
+        s3: { service: GatewayVpcEndpointAwsService.S3 },
+        dynamodb: { service: GatewayVpcEndpointAwsService.DYNAMODB },
+      },
+    });
+    this.vpc.addFlowLog('FlowLogs', {
+      trafficType: FlowLogTrafficType.REJECT,
+      destination: FlowLogDestination.toCloudWatchLogs(
+        new LogGroup(this, 'FlowLogGroup', { retention: config.logRetention, removalPolicy: dataRemoval }),
+      ),
+    });
+
+    this.appSecurityGroup = new SecurityGroup(this, 'AppSecurityGroup', {
+      vpc: this.vpc,
+      description: 'vfleet functions that reach PostgreSQL and Redis',
+      allowAllOutbound: true,
+    });
+
+    const { cluster, endpoint } = this.createDatabase(config);
+    this.database = cluster;
+    this.postgres = endpoint;
+    this.redis = this.createRedis(config);
+
+    this.tables = Object.fromEntries(
+      Object.entries(topology.tables).map(([name, spec]) => [
+        name,
+        new Table(this, `${pascal(name)}Table`, {
+          partitionKey: { name: spec.partitionKey, type: AttributeType.STRING },
+          sortKey: spec.sortKey ? { name: spec.sortKey, type: AttributeType.STRING } : undefined,
+          billingMode: BillingMode.PAY_PER_REQUEST,
+          pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+          timeToLiveAttribute: spec.ttlAttribute,
+          encryption: TableEncryption.AWS_MANAGED,
+          deletionProtection: config.removalPolicy === 'retain',
+          removalPolicy: dataRemoval,
+        }),
+      ]),
+    );
+
+    this.queues = Object.fromEntries(
+      Object.entries(topology.queues).map(([name, spec]) => {
+        // Physical names are CloudFormation's (with the required .fifo suffix), so environments sharing an
+        // account never collide; handlers find queues through QUEUE_URL_<NAME>.
+        const deadLetterQueue = new Queue(this, `${pascal(name)}Dlq`, {
+          fifo: true,
+          retentionPeriod: Duration.days(14),
+          encryption: QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          removalPolicy: dataRemoval,
+        });
+        const queue = new Queue(this, `${pascal(name)}Queue`, {
+          fifo: true,
+          contentBasedDeduplication: spec.contentBasedDeduplication,
+          visibilityTimeout: Duration.seconds(spec.visibilityTimeoutSeconds),
+          retentionPeriod: Duration.days(4),
+          encryption: QueueEncryption.SQS_MANAGED,
+          enforceSSL: true,
+          deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: spec.maxReceiveCount },
+          removalPolicy: dataRemoval,
+        });
+        return [name, { queue, deadLetterQueue }];
+      }),
+    );
+
+    const accessLogs = new Bucket(this, 'AccessLogs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      lifecycleRules: [{ expiration: Duration.days(90) }],
+      removalPolicy: dataRemoval,
+    });
+    acknowledge(
+      accessLogs,
+      'This bucket is the access-log destination; logging it into itself would loop.',
+      'AwsSolutions-S1',
+    );
+    this.blobBucket = new Bucket(this, 'Blobs', {
+      blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
+      encryption: BucketEncryption.S3_MANAGED,
+      enforceSSL: true,
+      objectOwnership: ObjectOwnership.BUCKET_OWNER_ENFORCED,
+      versioned: true,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'blobs/',
+      lifecycleRules: [{ noncurrentVersionExpiration: Duration.days(30) }],
+      removalPolicy: dataRemoval,
+    });
+
+    const blobObjects = `${this.blobBucket.bucketArn}/*`;
+    this.blobAccessPolicy = new ManagedPolicy(this, 'BlobAccess', {
+      description: 'vfleet functions: read, write and delete blob cache objects, list the bucket',
+      statements: [
+        new PolicyStatement({
+          actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
+          resources: [blobObjects],
+        }),
+        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.blobBucket.bucketArn] }),
+      ],
+    });
+    acknowledge(
+      this.blobAccessPolicy,
+      'Cache keys are created at run time, so object access covers every key of this one bucket (and no other).',
+      `AwsSolutions-IAM5[Resource::${nagReference(this, blobObjects)}]`,
+    );
+
+    // One JSON document of credentials keyed by vCenter id; the vCenter registry writes it.
+    this.vcenterSecret = new Secret(this, 'VcenterCredentials', {
+      description: 'vfleet: vCenter credentials by vCenter id (JSON), written by the vCenter registry',
+      secretObjectValue: {},
+      removalPolicy: removalPolicyFor(config, false),
+    });
+    acknowledge(
+      this.vcenterSecret,
+      'These are credentials issued by each vCenter administrator; Secrets Manager has no way to change a ' +
+        'vCenter password, so rotation happens at the vCenter and the registry API stores the new value.',
+      'AwsSolutions-SMG4',
+    );
+  }
+
+  /** Aurora PostgreSQL Serverless v2 (writer + reader) behind an RDS Proxy that accepts IAM tokens. */
+  private createDatabase(config: EnvironmentConfig): {
+    cluster: DatabaseCluster;
+    endpoint: PostgresEndpoint;
+  } {
+    const proxySecurityGroup = new SecurityGroup(this, 'ProxySecurityGroup', {
+      vpc: this.vpc,
+      description: 'vfleet RDS Proxy',
+      allowAllOutbound: false,
+    });
+    const databaseSecurityGroup = new SecurityGroup(this, 'DatabaseSecurityGroup', {
+      vpc: this.vpc,
+      description: 'vfleet Aurora PostgreSQL',
+      allowAllOutbound: false,
+    });
+    const cluster = new DatabaseCluster(this, 'Aurora', {
+      engine: DatabaseClusterEngine.auroraPostgres({ version: AuroraPostgresEngineVersion.VER_16_11 }),
+      credentials: Credentials.fromGeneratedSecret(databaseUser),
+      defaultDatabaseName: databaseName,
+      writer: ClusterInstance.serverlessV2('writer', { enablePerformanceInsights: true }),
+      // Scales with the writer so a failover lands on an instance of the same size.
+      readers: [
+        ClusterInstance.serverlessV2('reader', { scaleWithWriter: true, enablePerformanceInsights: true }),
+      ],
+      serverlessV2MinCapacity: config.aurora.minAcu,
+      serverlessV2MaxCapacity: config.aurora.maxAcu,
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [databaseSecurityGroup],
+      storageEncrypted: true,
+      iamAuthentication: true,
+      deletionProtection: config.aurora.deletionProtection,
+      backup: { retention: Duration.days(config.aurora.backupRetentionDays) },
+      cloudwatchLogsExports: ['postgresql'],
+      cloudwatchLogsRetention: config.logRetention,
+      removalPolicy: removalPolicyFor(config, true),
+    });
+    // Retention of the log group RDS creates at run time is set by CDK's singleton LogRetention function.
+    const logRetention = this.node.children.find((c) => c.node.id.startsWith('LogRetention'));
+    if (logRetention) {
+      acknowledge(
+        logRetention,
+        "CDK's LogRetention function sets retention on the log group RDS creates at run time, whose name is not " +
+          'known before; it needs the basic Lambda execution policy and logs permissions on any group.',
+        'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+        'AwsSolutions-IAM5[Resource::*]',
+      );
+    }
+    cluster.addRotationSingleUser({
+      automaticallyAfter: Duration.days(30),
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+    });
+    const secret = cluster.secret;
+    if (!secret) throw new Error('Aurora cluster has no generated secret; the RDS Proxy needs one');
+    const proxy = cluster.addProxy('Proxy', {
+      secrets: [secret],
+      vpc: this.vpc,
+      vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
+      securityGroups: [proxySecurityGroup],
+      iamAuth: true,
+      requireTLS: true,
+    });
+    cluster.connections.allowDefaultPortFrom(proxySecurityGroup, 'RDS Proxy to Aurora');
+    proxySecurityGroup.addIngressRule(this.appSecurityGroup, Port.tcp(5432), 'vfleet functions to RDS Proxy');
+    // The proxy's default endpoint reaches the writer; a READ_ONLY endpoint spreads reads over the readers.
+    const readerEndpoint = new CfnDBProxyEndpoint(this, 'ProxyReaderEndpoint', {
+      dbProxyName: proxy.dbProxyName,
+      dbProxyEndpointName: Names.uniqueResourceName(this, { maxLength: 60, separator: '-' })
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, ''),
+      vpcSubnetIds: this.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_ISOLATED }).subnetIds,
+      vpcSecurityGroupIds: [proxySecurityGroup.securityGroupId],
+      targetRole: 'READ_ONLY',
+    });
+
+    acknowledge(
+      cluster,
+      'Functions reach PostgreSQL only through the RDS Proxy (which listens on 5432 whatever the cluster port), ' +
+        'and the cluster admits only the proxy security group; a non-default port would add no protection.',
+      'AwsSolutions-RDS11',
+    );
+    if (!config.aurora.deletionProtection) {
+      acknowledge(
+        cluster,
+        `Deletion protection is off in ${config.envName} on purpose: the environment is disposable.`,
+        'AwsSolutions-RDS10',
+      );
+    }
+
+    return {
+      cluster,
+      endpoint: {
+        proxy,
+        writerHost: proxy.endpoint,
+        readerHost: readerEndpoint.attrEndpoint,
+        port: 5432,
+        database: databaseName,
+        user: databaseUser,
+      },
+    };
+  }
+
+  /** ElastiCache Valkey in cluster mode with TLS: serverless, or a Multi-AZ replication group. */
+  private createRedis(config: EnvironmentConfig): RedisEndpoint {
+    const securityGroup = new SecurityGroup(this, 'RedisSecurityGroup', {
+      vpc: this.vpc,
+      description: 'vfleet ElastiCache',
+      allowAllOutbound: false,
+    });
+    // Serverless also serves reads from replicas on port + 1.
+    securityGroup.addIngressRule(
+      this.appSecurityGroup,
+      Port.tcpRange(redisPort, redisPort + 1),
+      'vfleet functions to ElastiCache',
+    );
+    const subnetIds = this.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_ISOLATED }).subnetIds;
+
+    if (config.redis.kind === 'serverless') {
+      // Serverless encrypts at rest and requires TLS in transit; it has no switch to turn either off.
+      const cache = new CfnServerlessCache(this, 'Redis', {
+        engine: 'valkey',
+        majorEngineVersion: '8',
+        serverlessCacheName: Names.uniqueResourceName(this, { maxLength: 40, separator: '-' })
+          .toLowerCase()
+          .replace(/[^a-z0-9-]/g, ''),
+        description: 'vfleet caches, limiter leases, metrics history',
+        securityGroupIds: [securityGroup.securityGroupId],
+        subnetIds,
+        cacheUsageLimits: {
+          dataStorage: { maximum: config.redis.maxDataStorageGb, unit: 'GB' },
+          ecpuPerSecond: { maximum: config.redis.maxEcpuPerSecond },
+        },
+        snapshotRetentionLimit: 1,
+      });
+      return { host: cache.attrEndpointAddress, port: cache.attrEndpointPort };
+    }
+
+    const subnetGroup = new CfnSubnetGroup(this, 'RedisSubnets', {
+      description: 'vfleet ElastiCache isolated subnets',
+      subnetIds,
+    });
+    const group = new CfnReplicationGroup(this, 'Redis', {
+      replicationGroupDescription: 'vfleet caches, limiter leases, metrics history',
+      engine: 'valkey',
+      engineVersion: '8.0',
+      cacheNodeType: config.redis.nodeType,
+      // Cluster mode: the handlers always use a cluster client and hash-tagged keys.
+      clusterMode: 'enabled',
+      cacheParameterGroupName: 'default.valkey8.cluster.on',
+      numNodeGroups: config.redis.shards,
+      replicasPerNodeGroup: config.redis.replicasPerShard,
+      automaticFailoverEnabled: true,
+      multiAzEnabled: true,
+      atRestEncryptionEnabled: true,
+      transitEncryptionEnabled: true,
+      transitEncryptionMode: 'required',
+      port: redisPort,
+      cacheSubnetGroupName: subnetGroup.ref,
+      securityGroupIds: [securityGroup.securityGroupId],
+      snapshotRetentionLimit: 15,
+    });
+    acknowledge(
+      group,
+      'No AUTH token: the cache sits in isolated subnets, admits only the functions security group and ' +
+        'requires TLS; a shared token would have to live in every function environment. ElastiCache RBAC with ' +
+        'IAM authentication is the planned replacement.',
+      'AwsSolutions-AEC6',
+    );
+    return { host: group.attrConfigurationEndPointAddress, port: group.attrConfigurationEndPointPort };
+  }
+}

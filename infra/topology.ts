@@ -1,0 +1,301 @@
+// Topology: the single declaration of vfleet's functions, routes, queues, event sources, schedules and
+// tables. The CDK stacks (infra/stacks) and the local runtime (infra/local) are both built from it.
+
+/** Roles carried in the JWT `roles` claim. `admin` includes `operator`, which includes `viewer`. */
+export type Role = 'viewer' | 'operator' | 'admin' | 'node';
+
+/** What a function needs at run time; each need becomes grants and environment variables. */
+export type Dependency =
+  | 'redis'
+  | 'postgres'
+  | 'dynamodb'
+  | 'queues'
+  | 'secrets'
+  // Create, replace and delete vCenter secrets (the registry); 'secrets' alone reads them.
+  | 'secrets-write'
+  | 'ws-management'
+  | 'blobs';
+
+export interface FunctionSpec {
+  /** Handler module, relative to the repository root; it exports `handler`. */
+  readonly entry: string;
+  readonly description: string;
+  /** @default 256 */
+  readonly memoryMb?: number;
+  /** @default 10 */
+  readonly timeoutSeconds?: number;
+  /** Hard cap on concurrent executions; undefined leaves the account pool. */
+  readonly reservedConcurrency?: number;
+  /** What invokes the function. */
+  readonly serves: 'http' | 'ws' | 'ws-authorizer' | 'queue' | 'schedule' | 'deploy';
+  readonly needs: readonly Dependency[];
+  /** Directories (relative to the repository root) copied beside the bundle, for files read at run time. */
+  readonly bundleFiles?: readonly string[];
+}
+
+/** An ops lane worker: reserved concurrency equals its event source's maxConcurrency (the hard cap). */
+function opsWorker(lane: string, reservedConcurrency: number): FunctionSpec {
+  return {
+    entry: 'functions/ops/worker.ts',
+    description: `Ops worker of the ${lane} lane: vCenter calls through the per-target limiter`,
+    timeoutSeconds: 30,
+    reservedConcurrency,
+    serves: 'queue',
+    needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets'],
+  };
+}
+
+export const functions = {
+  health: {
+    entry: 'functions/health/handler.ts',
+    description: 'GET /health: liveness and dependency status',
+    serves: 'http',
+    needs: ['redis', 'postgres', 'dynamodb'],
+  },
+  me: {
+    entry: 'functions/identity/me.ts',
+    description: 'GET /api/v1/me: the caller and its roles',
+    serves: 'http',
+    needs: [],
+  },
+  inventoryQuery: {
+    entry: 'functions/inventory/query.ts',
+    description:
+      'Inventory query API: VMs, hosts, datastores, clusters and the summary, through the query cache',
+    memoryMb: 512,
+    serves: 'http',
+    needs: ['postgres', 'redis'],
+  },
+  inventoryMigrate: {
+    entry: 'functions/inventory/migrate.ts',
+    description:
+      'Deploy-time custom resource: applies the inventory schema migrations (Delete keeps the data)',
+    timeoutSeconds: 300,
+    serves: 'deploy',
+    needs: ['postgres'],
+    // Read by shared/inventory/migrate.ts from `migrations/` beside the bundle.
+    bundleFiles: ['shared/inventory/migrations'],
+  },
+  vcenters: {
+    entry: 'functions/inventory/vcenters.ts',
+    description: 'vCenter registry: register, list, show, delete and request syncs',
+    serves: 'http',
+    needs: ['postgres', 'redis', 'queues', 'secrets', 'secrets-write'],
+  },
+  syncDispatcher: {
+    entry: 'functions/inventory/sync-dispatcher.ts',
+    description: 'Every minute: enqueue the vCenters whose next sync is due into sync.fifo',
+    timeoutSeconds: 60,
+    serves: 'schedule',
+    needs: ['postgres', 'queues'],
+  },
+  syncWorker: {
+    entry: 'functions/inventory/sync-worker.ts',
+    description:
+      'Sync pass per vCenter: full sync through COPY staging, or WaitForUpdatesEx within the time budget',
+    // A full sync holds one vCenter's update set and rows in memory: a 50k-VM full sync peaked at ~475 MB
+    // RSS with the heap capped for 1 GB (docs/benchmarks.md, "Inventory sync"), so 1 GB leaves 2x headroom
+    // and halves the cost of a streaming worker against the earlier 2 GB guess.
+    memoryMb: 1024,
+    timeoutSeconds: 900,
+    // The hard cap on concurrent passes (and writer connections); the event source's maxConcurrency is below it.
+    reservedConcurrency: 100,
+    serves: 'queue',
+    needs: ['postgres', 'redis', 'queues', 'secrets'],
+  },
+  wsAuthorizer: {
+    entry: 'functions/ws/authorizer.ts',
+    description: 'WebSocket $connect authorizer: bearer token to role',
+    serves: 'ws-authorizer',
+    needs: [],
+  },
+  wsConnection: {
+    entry: 'functions/ws/connection.ts',
+    description: 'WebSocket $connect/$disconnect: records connections in DynamoDB',
+    serves: 'ws',
+    needs: ['dynamodb'],
+  },
+  wsMessage: {
+    entry: 'functions/ws/message.ts',
+    description: 'WebSocket ping and $default frames',
+    serves: 'ws',
+    needs: ['dynamodb', 'ws-management'],
+  },
+  // Interactive VM operations (shared/ops): thumbnails and stats, console (its own function so thumbnail
+  // floods cannot throttle it), and one worker per lane so each lane has its own reserved-concurrency cap.
+  opsApi: {
+    entry: 'functions/ops/api.ts',
+    description:
+      'GET /api/v1/vms/{id}/thumbnail (tiered cache, NORMAL/LOW lanes) and GET /api/v1/queue/stats',
+    memoryMb: 512,
+    timeoutSeconds: 15,
+    serves: 'http',
+    needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets'],
+  },
+  opsConsole: {
+    entry: 'functions/ops/console.ts',
+    description: 'POST /api/v1/vms/{id}/console: WebMKS ticket through the CRITICAL lane of the limiter',
+    timeoutSeconds: 20,
+    serves: 'http',
+    needs: ['redis', 'postgres', 'secrets'],
+  },
+  opsWorkerCritical: opsWorker('CRITICAL', 2),
+  opsWorkerHigh: opsWorker('HIGH', 4),
+  opsWorkerNormal: opsWorker('NORMAL', 8),
+  opsWorkerLow: opsWorker('LOW', 4),
+} as const satisfies Record<string, FunctionSpec>;
+
+export type FunctionName = keyof typeof functions;
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+export interface HttpRoute {
+  readonly method: HttpMethod;
+  /** API Gateway path, with `{param}` placeholders. */
+  readonly path: string;
+  readonly function: FunctionName;
+  /** Role required; `null` for the one public route. */
+  readonly role: Role | null;
+}
+
+export const httpRoutes: readonly HttpRoute[] = [
+  { method: 'GET', path: '/health', function: 'health', role: null },
+  { method: 'GET', path: '/api/v1/me', function: 'me', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/vms', function: 'inventoryQuery', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/vms/{id}', function: 'inventoryQuery', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/hosts', function: 'inventoryQuery', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/datastores', function: 'inventoryQuery', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/clusters', function: 'inventoryQuery', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/stats/summary', function: 'inventoryQuery', role: 'viewer' },
+  { method: 'POST', path: '/api/v1/vcenters', function: 'vcenters', role: 'admin' },
+  { method: 'GET', path: '/api/v1/vcenters', function: 'vcenters', role: 'viewer' },
+  { method: 'GET', path: '/api/v1/vcenters/{id}', function: 'vcenters', role: 'viewer' },
+  { method: 'DELETE', path: '/api/v1/vcenters/{id}', function: 'vcenters', role: 'admin' },
+  { method: 'POST', path: '/api/v1/vcenters/{id}/sync', function: 'vcenters', role: 'operator' },
+  { method: 'GET', path: '/api/v1/vms/{id}/thumbnail', function: 'opsApi', role: 'viewer' },
+  { method: 'POST', path: '/api/v1/vms/{id}/console', function: 'opsConsole', role: 'operator' },
+  { method: 'GET', path: '/api/v1/queue/stats', function: 'opsApi', role: 'viewer' },
+];
+
+export interface WsRoute {
+  /** `$connect`, `$disconnect`, `$default` or a value of the frame's `action` field. */
+  readonly routeKey: string;
+  readonly function: FunctionName;
+}
+
+/** Selection expression, as API Gateway: the `action` field of a JSON frame. */
+export const wsRouteSelection = '$request.body.action';
+export const wsAuthorizerFunction: FunctionName = 'wsAuthorizer';
+
+export const wsRoutes: readonly WsRoute[] = [
+  { routeKey: '$connect', function: 'wsConnection' },
+  { routeKey: '$disconnect', function: 'wsConnection' },
+  { routeKey: 'ping', function: 'wsMessage' },
+  { routeKey: '$default', function: 'wsMessage' },
+];
+
+export interface QueueSpec {
+  /** Visibility timeout; at least the consuming function's timeout (AWS requires 6x for safety). */
+  readonly visibilityTimeoutSeconds: number;
+  /** Receives before a message is moved to the queue's DLQ. */
+  readonly maxReceiveCount: number;
+  /** Content-based deduplication when the sender gives no deduplication id. */
+  readonly contentBasedDeduplication: boolean;
+}
+
+/** Every queue is FIFO with its own DLQ; the physical name is `<key>.fifo`. */
+export const queues = {
+  'ops-critical': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-high': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-normal': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-low': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
+  sync: { visibilityTimeoutSeconds: 900, maxReceiveCount: 5, contentBasedDeduplication: true },
+} as const satisfies Record<string, QueueSpec>;
+
+export type QueueName = keyof typeof queues;
+
+export interface EventSourceSpec {
+  readonly queue: QueueName;
+  readonly function: FunctionName;
+  readonly batchSize: number;
+  /** Event-source maxConcurrency (AWS minimum 2). */
+  readonly maxConcurrency: number;
+}
+
+/** SQS event sources; each reports partial batch failures. Capabilities add theirs here. */
+export const eventSources: readonly EventSourceSpec[] = [
+  // Ops lanes: maxConcurrency per lane, equal to the worker's reserved concurrency.
+  { queue: 'ops-critical', function: 'opsWorkerCritical', batchSize: 1, maxConcurrency: 2 },
+  { queue: 'ops-high', function: 'opsWorkerHigh', batchSize: 5, maxConcurrency: 4 },
+  { queue: 'ops-normal', function: 'opsWorkerNormal', batchSize: 5, maxConcurrency: 8 },
+  { queue: 'ops-low', function: 'opsWorkerLow', batchSize: 5, maxConcurrency: 4 },
+  // Sync: one pass per message; passes of different vCenters run in parallel up to maxConcurrency, below the
+  // worker's reserved concurrency (the hard cap).
+  { queue: 'sync', function: 'syncWorker', batchSize: 1, maxConcurrency: 50 },
+];
+
+export interface ScheduleSpec {
+  readonly name: string;
+  readonly function: FunctionName;
+  readonly everySeconds: number;
+}
+
+export const schedules: readonly ScheduleSpec[] = [
+  { name: 'sync-dispatcher', function: 'syncDispatcher', everySeconds: 60 },
+];
+
+export interface TableSpec {
+  readonly partitionKey: string;
+  readonly sortKey?: string;
+  /** Attribute holding an epoch-seconds expiry, if items expire. */
+  readonly ttlAttribute?: string;
+}
+
+export const tables = {
+  connections: { partitionKey: 'connectionId', ttlAttribute: 'expiresAt' },
+} as const satisfies Record<string, TableSpec>;
+
+export type TableName = keyof typeof tables;
+
+/** Environment variable naming conventions shared by the CDK stacks and the local runtime. */
+export const envNames = {
+  queueUrl: (queue: string) => `QUEUE_URL_${queue.toUpperCase().replace(/-/g, '_')}`,
+  tableName: (table: string) => `TABLE_${table.toUpperCase().replace(/-/g, '_')}`,
+} as const;
+
+/** Roles that satisfy a route's required role. */
+export function roleSatisfies(granted: readonly string[], required: Role): boolean {
+  if (granted.includes(required)) return true;
+  if (required === 'viewer') return granted.includes('operator') || granted.includes('admin');
+  if (required === 'operator') return granted.includes('admin');
+  return false;
+}
+
+/**
+ * The whole declaration as one value, for builders that take a topology (the CDK stacks, the local
+ * runtime). Names are plain strings here so tests can build a runtime from a topology of their own.
+ */
+export interface Topology {
+  readonly functions: Readonly<Record<string, FunctionSpec>>;
+  readonly httpRoutes: readonly (Omit<HttpRoute, 'function'> & { readonly function: string })[];
+  readonly wsRoutes: readonly (Omit<WsRoute, 'function'> & { readonly function: string })[];
+  readonly wsAuthorizerFunction: string;
+  readonly queues: Readonly<Record<string, QueueSpec>>;
+  readonly eventSources: readonly (Omit<EventSourceSpec, 'function' | 'queue'> & {
+    readonly function: string;
+    readonly queue: string;
+  })[];
+  readonly schedules: readonly (Omit<ScheduleSpec, 'function'> & { readonly function: string })[];
+  readonly tables: Readonly<Record<string, TableSpec>>;
+}
+
+export const topology: Topology = {
+  functions,
+  httpRoutes,
+  wsRoutes,
+  wsAuthorizerFunction,
+  queues,
+  eventSources,
+  schedules,
+  tables,
+};

@@ -1,0 +1,27 @@
+// Cache — public surface (`#shared/cache`): the tiered cache (L1 process LRU → L2 Redis → L3 blob store),
+// credential scopes for its keys, the blob stores, and the inventory QueryCache adapter built on it.
+export { type BlobStore, blobStore, directoryBlobStore, resetBlobStore, s3BlobStore } from './blob-store.ts';
+export {
+  binaryCodec,
+  type Codec,
+  decodeEntry,
+  type EntryMeta,
+  encodeEntry,
+  etagOf,
+  jsonCodec,
+  textCodec,
+} from './codec.ts';
+export { createTieredQueryCache, type TieredQueryCacheOptions } from './query-cache-adapter.ts';
+export { type CredentialIdentity, credentialScope, serviceScope } from './scope.ts';
+export {
+  type CacheAnswer,
+  type CacheEntry,
+  type CacheKey,
+  CacheLoadError,
+  type CacheLock,
+  type CacheStatus,
+  type Freshness,
+  keyPrefixFromEnv,
+  TieredCache,
+  type TieredCacheOptions,
+} from './tiered-cache.ts';

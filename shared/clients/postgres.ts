@@ -1,0 +1,50 @@
+// Secondary adapter — the process-wide PostgreSQL pools (writer for sync and migrations, reader for
+// queries), created on first use; IAM tokens through RDS Proxy in AWS, a password locally.
+import { Signer } from '@aws-sdk/rds-signer';
+import pg from 'pg';
+import { boolEnv, numberEnv, optionalEnv, requireEnv } from '#shared/config';
+import { logger } from '#shared/observability';
+
+const pools = new Map<'writer' | 'reader', pg.Pool>();
+
+function createPool(role: 'writer' | 'reader'): pg.Pool {
+  const host = requireEnv(role === 'writer' ? 'PG_WRITER_HOST' : 'PG_READER_HOST');
+  const port = numberEnv('PG_PORT', 5432, { min: 1, max: 65_535 });
+  const user = requireEnv('PG_USER');
+  const iam = boolEnv('PG_IAM_AUTH', false);
+  // In AWS the RDS Proxy accepts short-lived IAM tokens, so no password lives in the environment.
+  const signer = iam ? new Signer({ hostname: host, port, username: user }) : undefined;
+  const pool = new pg.Pool({
+    host,
+    port,
+    user,
+    database: requireEnv('PG_DATABASE'),
+    password: signer ? () => signer.getAuthToken() : optionalEnv('PG_PASSWORD', ''),
+    ssl: boolEnv('PG_SSL', false) ? { rejectUnauthorized: true } : undefined,
+    max: numberEnv('PG_POOL_MAX', 4, { min: 1, max: 100 }),
+    idleTimeoutMillis: 30_000,
+    connectionTimeoutMillis: 3_000,
+  });
+  // An idle client whose server went away emits 'error' on the pool; unhandled, it would end the process.
+  pool.on('error', (error: NodeJS.ErrnoException) =>
+    logger.warn('postgres idle client error', { role, code: error.code ?? error.name }),
+  );
+  return pool;
+}
+
+/** The PostgreSQL pool for `role`: the writer for sync and migrations, the reader for queries. */
+export function postgres(role: 'writer' | 'reader'): pg.Pool {
+  let pool = pools.get(role);
+  if (!pool) {
+    pool = createPool(role);
+    pools.set(role, pool);
+  }
+  return pool;
+}
+
+/** Ends every pool that was opened. */
+export async function closePostgres(): Promise<void> {
+  const ending = [...pools.values()].map((pool) => pool.end());
+  pools.clear();
+  await Promise.allSettled(ending);
+}

@@ -1,0 +1,76 @@
+// HTTP — primary-adapter plumbing for API handlers: one middy stack (logging, role check, error mapping)
+// and input parsing with field errors, so handlers only parse, call shared/ and answer.
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
+import type {
+  APIGatewayProxyEventV2WithJWTAuthorizer,
+  APIGatewayProxyStructuredResultV2,
+  Context,
+} from 'aws-lambda';
+import type { z } from 'zod';
+import { httpRoutes } from '#infra/topology';
+import { parseRoles, roleSatisfies } from '#shared/auth';
+import { logger } from '#shared/observability';
+import { BadRequestError, ForbiddenError, HttpError, UnauthorizedError } from './errors.ts';
+
+export * from './errors.ts';
+
+export type HttpEvent = APIGatewayProxyEventV2WithJWTAuthorizer;
+export type HttpResult = APIGatewayProxyStructuredResultV2;
+
+/** A JSON response. */
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): HttpResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  };
+}
+
+const requiredRoles = new Map(httpRoutes.map((route) => [`${route.method} ${route.path}`, route.role]));
+
+/** Checks the caller's roles against the role the topology declares for the route (`event.routeKey`). */
+const authorize = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  before: ({ event }) => {
+    const required = requiredRoles.get(event.routeKey);
+    if (required === undefined) throw new HttpError(500, 'internal_error', 'Route is not in the topology');
+    if (required === null) return;
+    const claims = event.requestContext.authorizer?.jwt?.claims;
+    if (!claims?.sub) throw new UnauthorizedError();
+    if (!roleSatisfies(parseRoles(claims.roles), required)) {
+      throw new ForbiddenError(`This route needs the ${required} role`);
+    }
+  },
+});
+
+/** Maps typed errors to their status; anything else is logged and answered as a generic 500. */
+const errorResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  onError: (request) => {
+    const { error } = request;
+    if (error instanceof HttpError) {
+      if (error.statusCode >= 500) logger.error('request failed', { error });
+      request.response = json(error.statusCode, error.toBody(), error.headers);
+      return;
+    }
+    logger.error('unhandled error', { error: error as Error });
+    request.response = json(500, { error: 'internal_error', message: 'Something went wrong on our side' });
+  },
+});
+
+/** Wraps an HTTP API handler with the project's middleware. */
+export function httpHandler(fn: (event: HttpEvent, context: Context) => Promise<HttpResult>) {
+  return middy<HttpEvent, HttpResult>()
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(authorize())
+    .use(errorResponses())
+    .handler(fn);
+}
+
+/** Validates input with a zod schema; failures become a 400 naming each field. */
+export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request'): z.infer<T> {
+  const result = schema.safeParse(input ?? {});
+  if (result.success) return result.data;
+  const fields: Record<string, string> = {};
+  for (const issue of result.error.issues) fields[issue.path.join('.') || what] ??= issue.message;
+  throw new BadRequestError(`Invalid ${what}: ${Object.keys(fields).join(', ')}`, fields);
+}

@@ -1,0 +1,57 @@
+// Inventory sync — the module's public surface: the vCenter registry, the dispatcher, the worker's pass, and
+// the pure parts (property mapping, planning, backoff, session sealing) the tests exercise directly.
+export { backoffSeconds, describeFailure, maxBackoffSeconds } from './backoff.ts';
+export { type DispatchOptions, dispatchDueVcenters } from './dispatcher.ts';
+export {
+  applyBatch,
+  forgetPassword,
+  loadSyncRow,
+  openClient,
+  type SyncDeps,
+  type SyncOptions,
+  type SyncResult,
+  syncVcenter,
+  type VcenterSyncRow,
+} from './engine.ts';
+export {
+  applyProperty,
+  copyField,
+  InventoryResolver,
+  type Row,
+  rowsFromProperties,
+  type TableName,
+  tableSpecs,
+  tablesOf,
+  watchedProperties,
+  watchedTypes,
+} from './mapping.ts';
+export { type Plan, planUpdates, type RowLoader } from './plan.ts';
+export {
+  continueDedupId,
+  type OutgoingSync,
+  parseSyncMessage,
+  requestedDedupId,
+  type SyncMessage,
+  scheduledDedupId,
+  sendSyncMessages,
+} from './queue.ts';
+export {
+  deleteVcenter,
+  getVcenter,
+  listVcenters,
+  markDue,
+  type RegisterInput,
+  registerSchema,
+  registerVcenter,
+  setSyncMode,
+  type VcenterView,
+} from './registry.ts';
+export { openSession, sealSession } from './session-crypto.ts';
+export {
+  loadResolver,
+  rowLoader,
+  updateCounts,
+  type WriteCounts,
+  writePlan,
+  writeSnapshot,
+} from './store.ts';

@@ -1,0 +1,53 @@
+// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console) through priority lanes
+// and the shared per-target limiter, the ops worker's batch processing, queue statistics and the settings.
+export { type ConsoleTicket, consoleTicketLifetimeMs, openConsole } from './console.ts';
+export {
+  deduplicationId,
+  type EnqueueOutcome,
+  type JobQueue,
+  type OpsJob,
+  parseJob,
+  sqsJobQueue,
+  type ThumbnailJob,
+} from './jobs.ts';
+export { isLane, type Lane, laneCapacity, laneIndex, laneQueues, lanes } from './lanes.ts';
+export {
+  type Attempt,
+  type Lease,
+  Limiter,
+  type LimiterOptions,
+  LimiterTimeoutError,
+  type TargetSnapshot,
+} from './limiter.ts';
+export { opsMetricNames, recordLaneWait } from './metrics.ts';
+export { type OpsService, opsService } from './service.ts';
+export {
+  registryVcenterSessions,
+  type SecretReader,
+  StaticVcenterSessions,
+  setVcenterSessions,
+  type VcenterCredentials,
+  type VcenterIdentity,
+  type VcenterSessions,
+} from './sessions.ts';
+export {
+  loadOpsSettings,
+  type OpsPreset,
+  type OpsSettings,
+  opsEnvironment,
+  opsEnvNames,
+  opsPresets,
+  validateOpsSettings,
+} from './settings.ts';
+export { type LaneStats, type QueueStats, queueStats } from './stats.ts';
+export {
+  getThumbnail,
+  type JobOutcome,
+  parseVmId,
+  runThumbnailJob,
+  type ThumbnailAnswer,
+  type ThumbnailDeps,
+  type VmRef,
+} from './thumbnails.ts';
+export { addCounters, type LaneWaitCounters, quantileMs, waitBucketBoundsMs } from './wait-stats.ts';
+export { laneOfRecord, processLaneBatch, type WorkerDeps } from './worker.ts';

@@ -1,0 +1,83 @@
+// Ops — domain and secondary adapter (SQS, Redis): lane jobs and how they are enqueued. Identical requests
+// inside a window share one deduplication id (so SQS FIFO keeps one message), and a Redis marker for the same
+// window spares most of the duplicate sends altogether.
+import { createHash } from 'node:crypto';
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { envNames } from '#infra/topology';
+import type { RedisClient } from '#shared/clients';
+import { requireEnv } from '#shared/config';
+import { isLane, type Lane, laneQueues } from './lanes.ts';
+
+/** Fetch (first load or refresh) one VM's screen thumbnail into the cache. */
+export interface ThumbnailJob {
+  readonly v: 1;
+  readonly type: 'thumbnail';
+  /** `<vcenterId>:<moid>` */
+  readonly vmId: string;
+  readonly lane: Lane;
+  /** Epoch ms; the lane wait is measured from here. */
+  readonly enqueuedAt: number;
+}
+
+export type OpsJob = ThumbnailJob;
+
+/** Parses a message body; undefined for anything that is not a job this version understands. */
+export function parseJob(body: string): OpsJob | undefined {
+  try {
+    const job = JSON.parse(body) as Partial<ThumbnailJob>;
+    if (
+      job.v === 1 &&
+      job.type === 'thumbnail' &&
+      typeof job.vmId === 'string' &&
+      isLane(job.lane) &&
+      typeof job.enqueuedAt === 'number'
+    ) {
+      return job as ThumbnailJob;
+    }
+  } catch {
+    // Not JSON: fall through.
+  }
+  return undefined;
+}
+
+/** Same job, same window → same id; SQS FIFO drops the later sends for five minutes. */
+export function deduplicationId(lane: Lane, key: string, windowMs: number, now: number): string {
+  const window = Math.floor(now / windowMs);
+  return createHash('sha256').update(`${lane}\n${key}\n${window}`).digest('hex');
+}
+
+/** What happened to an enqueue. */
+export type EnqueueOutcome = 'sent' | 'collapsed';
+
+/** Sends jobs to the lanes. */
+export interface JobQueue {
+  /**
+   * Enqueues `job` unless an identical one (`key`) was enqueued on its lane in the current window of
+   * `windowMs`.
+   */
+  enqueue(job: OpsJob, key: string, windowMs: number): Promise<EnqueueOutcome>;
+}
+
+/** The SQS lanes, with a Redis marker per (lane, key, window) in front of them. */
+export function sqsJobQueue(deps: { sqs: SQSClient; redis: RedisClient; keyPrefix: string }): JobQueue {
+  return {
+    async enqueue(job, key, windowMs) {
+      const now = Date.now();
+      const dedup = deduplicationId(job.lane, key, windowMs, now);
+      const marker = `${deps.keyPrefix}ops:pending:{${dedup}}`;
+      const remaining = windowMs - (now % windowMs);
+      const fresh = await deps.redis.set(marker, '1', 'PX', Math.max(1, remaining), 'NX').catch(() => 'OK');
+      if (fresh !== 'OK') return 'collapsed';
+      await deps.sqs.send(
+        new SendMessageCommand({
+          QueueUrl: requireEnv(envNames.queueUrl(laneQueues[job.lane])),
+          MessageBody: JSON.stringify(job),
+          // One group per key: jobs for different VMs run in parallel, one per VM at a time.
+          MessageGroupId: key.slice(0, 128),
+          MessageDeduplicationId: dedup,
+        }),
+      );
+      return 'sent';
+    },
+  };
+}

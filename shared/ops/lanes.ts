@@ -1,0 +1,36 @@
+// Ops — domain: the four priority lanes every call to a vCenter/ESXi goes through, their queues, and the
+// headroom each lane leaves to the ones above it in the per-target limiter.
+
+/** CRITICAL (console), HIGH (VM list refresh), NORMAL (first thumbnail load), LOW (refreshes, warm-up). */
+export const lanes = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
+export type Lane = (typeof lanes)[number];
+
+/** The FIFO queue (topology key) of each lane. */
+export const laneQueues = {
+  CRITICAL: 'ops-critical',
+  HIGH: 'ops-high',
+  NORMAL: 'ops-normal',
+  LOW: 'ops-low',
+} as const satisfies Record<Lane, string>;
+
+/** 0 for CRITICAL … 3 for LOW: the limiter's priority order. */
+export function laneIndex(lane: Lane): number {
+  return lanes.indexOf(lane);
+}
+
+/** Whether `value` names a lane. */
+export function isLane(value: unknown): value is Lane {
+  return typeof value === 'string' && (lanes as readonly string[]).includes(value);
+}
+
+/**
+ * Slots of a target's `maxConcurrent` that `lane` may fill. CRITICAL may take every slot; HIGH and NORMAL
+ * leave CRITICAL at least one (an eighth of the slots); LOW leaves at least two (a quarter), so LOW never takes
+ * the last slots and a CRITICAL call always finds one free of lower lanes. With 8 slots: 8 / 7 / 7 / 6.
+ */
+export function laneCapacity(lane: Lane, maxConcurrent: number): number {
+  if (lane === 'CRITICAL') return maxConcurrent;
+  const headroom =
+    lane === 'LOW' ? Math.max(2, Math.ceil(maxConcurrent / 4)) : Math.max(1, Math.ceil(maxConcurrent / 8));
+  return Math.max(1, maxConcurrent - headroom);
+}

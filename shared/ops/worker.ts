@@ -1,0 +1,111 @@
+// Ops — use case: one batch of a lane's queue, for the ops worker Lambdas. Jobs run side by side; each asks the
+// limiter for a slot without blocking long. A job that gets none goes back to its queue with a short
+// visibility delay (ChangeMessageVisibility) and is reported as a batch item failure, so the Lambda is free for
+// the next batch; near the end of its receive budget it is re-sent as a fresh message instead, because waiting
+// for a slot is not a failure and must not land a job in the DLQ. Upstream failures back off and, after
+// maxReceiveCount receives, go to the DLQ.
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { envNames } from '#infra/topology';
+import { requireEnv } from '#shared/config';
+import { logger } from '#shared/observability';
+import { parseJob } from './jobs.ts';
+import { type Lane, laneQueues, lanes } from './lanes.ts';
+import { recordJobEvent } from './metrics.ts';
+import { type JobOutcome, runThumbnailJob, type ThumbnailDeps } from './thumbnails.ts';
+
+export interface WorkerDeps extends ThumbnailDeps {
+  readonly sqs: SQSClient;
+  /** Receives before SQS moves a message of `lane` to its DLQ. */
+  readonly maxReceiveCount: (lane: Lane) => number;
+  /** Jobs older than this are dropped (their requester has long moved on). */
+  readonly maxJobAgeMs: (lane: Lane) => number;
+}
+
+/** The lane whose queue a record came from (`…:ops-low.fifo`). */
+export function laneOfRecord(record: SQSRecord): Lane | undefined {
+  const queue = record.eventSourceARN
+    .split(':')
+    .pop()
+    ?.replace(/\.fifo$/, '');
+  return lanes.find((lane) => laneQueues[lane] === queue);
+}
+
+async function changeVisibility(
+  deps: WorkerDeps,
+  lane: Lane,
+  record: SQSRecord,
+  seconds: number,
+): Promise<void> {
+  await deps.sqs.send(
+    new ChangeMessageVisibilityCommand({
+      QueueUrl: requireEnv(envNames.queueUrl(laneQueues[lane])),
+      ReceiptHandle: record.receiptHandle,
+      VisibilityTimeout: seconds,
+    }),
+  );
+}
+
+/** Processes one record; true when it is done with (deleted), false to leave it in the queue. */
+async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> {
+  const lane = laneOfRecord(record);
+  const job = parseJob(record.body);
+  if (!lane || !job) {
+    logger.error('ops worker: unreadable message left for the DLQ', { messageId: record.messageId });
+    return false;
+  }
+  if (Date.now() - job.enqueuedAt > deps.maxJobAgeMs(lane)) {
+    recordJobEvent(lane, 'expired');
+    return true;
+  }
+  const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
+  let outcome: JobOutcome;
+  try {
+    outcome = await runThumbnailJob(deps, job);
+  } catch (error) {
+    logger.warn('ops job failed upstream; SQS will retry it', {
+      lane,
+      vmId: job.vmId,
+      receives,
+      error: (error as Error).name,
+    });
+    // Back off 2, 4, 8 … s (capped) so a vCenter that is down is not hammered by retries.
+    await changeVisibility(deps, lane, record, Math.min(30, 2 ** receives)).catch(() => undefined);
+    return false;
+  }
+  if (outcome.kind !== 'requeue') return true;
+  recordJobEvent(lane, 'requeued');
+  if (receives >= deps.maxReceiveCount(lane)) {
+    // Its receive budget is spent by waiting, not by failing: a fresh copy keeps it out of the DLQ.
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: requireEnv(envNames.queueUrl(laneQueues[lane])),
+        MessageBody: record.body,
+        MessageGroupId: record.attributes.MessageGroupId ?? job.vmId,
+        MessageDeduplicationId: `${record.messageId}-r${receives}`,
+      }),
+    );
+    return true;
+  }
+  await changeVisibility(deps, lane, record, outcome.delaySeconds);
+  return false;
+}
+
+/** Runs a batch and reports the records to leave in the queue as batch item failures. */
+export async function processLaneBatch(deps: WorkerDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  const results = await Promise.all(
+    event.Records.map(async (record) => {
+      try {
+        return (await processRecord(deps, record)) ? undefined : record.messageId;
+      } catch (error) {
+        logger.error('ops worker: record failed', { messageId: record.messageId, error: error as Error });
+        return record.messageId;
+      }
+    }),
+  );
+  return {
+    batchItemFailures: results
+      .filter((id): id is string => id !== undefined)
+      .map((id) => ({ itemIdentifier: id })),
+  };
+}

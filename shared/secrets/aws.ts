@@ -1,0 +1,67 @@
+// Secrets — secondary adapter (AWS Secrets Manager): one secret per vCenter, named `<prefix><vCenter id>`.
+// One secret each rather than one JSON document keyed by id: a secret holds at most 64 KB (a few hundred
+// vCenters), a shared document would need read-modify-write with no compare-and-swap (two registrations at
+// once lose one), and every reader would fetch every password. The price is $0.40 per secret and month.
+import {
+  CreateSecretCommand,
+  DeleteSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceExistsException,
+  ResourceNotFoundException,
+  SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+import { SecretNotFoundError, type SecretStore } from './types.ts';
+
+/** Options of {@link createSecretsManagerStore}. */
+export interface SecretsManagerStoreOptions {
+  /** Name prefix, e.g. `vfleet/prod/vcenters/`; the function's IAM policy is scoped to it. */
+  readonly prefix: string;
+  /** @default a client from the environment */
+  readonly client?: SecretsManagerClient;
+}
+
+/** A {@link SecretStore} on Secrets Manager. References are secret ARNs. */
+export function createSecretsManagerStore(options: SecretsManagerStoreOptions): SecretStore {
+  const client = options.client ?? new SecretsManagerClient({});
+  return {
+    kind: 'aws',
+    async put(key, value) {
+      const name = `${options.prefix}${key}`;
+      try {
+        const created = await client.send(
+          new CreateSecretCommand({
+            Name: name,
+            SecretString: value,
+            Description: `vfleet vCenter credential for ${key}`,
+            Tags: [{ Key: 'vfleet:vcenter', Value: key }],
+          }),
+        );
+        return created.ARN ?? name;
+      } catch (error) {
+        // Re-registration after an earlier one: replace the value, keep the secret.
+        if (!(error instanceof ResourceExistsException)) throw error;
+        const put = await client.send(new PutSecretValueCommand({ SecretId: name, SecretString: value }));
+        return put.ARN ?? name;
+      }
+    },
+    async get(ref) {
+      try {
+        const answer = await client.send(new GetSecretValueCommand({ SecretId: ref }));
+        if (answer.SecretString === undefined) throw new SecretNotFoundError(ref);
+        return answer.SecretString;
+      } catch (error) {
+        if (error instanceof ResourceNotFoundException) throw new SecretNotFoundError(ref);
+        throw error;
+      }
+    },
+    async delete(ref) {
+      try {
+        // No recovery window: a deleted vCenter's password must be gone, and its id reusable at once.
+        await client.send(new DeleteSecretCommand({ SecretId: ref, ForceDeleteWithoutRecovery: true }));
+      } catch (error) {
+        if (!(error instanceof ResourceNotFoundException)) throw error;
+      }
+    },
+  };
+}

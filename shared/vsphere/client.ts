@@ -1,0 +1,740 @@
+// vSphere adapter — client: one vim25 session per (vCenter, credential), shared by every caller in the
+// process, serialisable for the next Lambda invocation, re-logged in once when the server forgets it.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  NetworkError,
+  NotAuthenticatedError,
+  redact,
+  TaskError,
+  toTypedFault,
+  VsphereError,
+} from './errors.ts';
+import {
+  child,
+  childrenNamed,
+  childText,
+  decodeObjectContent,
+  decodeValue,
+  toMoRef,
+  type XNode,
+} from './parse.ts';
+import { DEFAULT_PROPERTIES, objectsFilterSpec, propertySpec, viewFilterSpec } from './specs.ts';
+import { type CallOptions, Transport, type TransportOptions } from './transport.ts';
+import type { AnyInventoryObject, InventoryType, MoRef, VimValue } from './types.ts';
+import { el, envelope, moRefEl, strings, type Xml } from './xml.ts';
+
+/** The ServiceContent references the client uses, plus `about`. Plain JSON. */
+export interface ServiceContentRefs {
+  rootFolder: MoRef;
+  propertyCollector: MoRef;
+  viewManager: MoRef;
+  sessionManager: MoRef;
+  about: { fullName: string; apiType: string; apiVersion: string; instanceUuid: string };
+}
+
+/** A session as plain JSON: what a later invocation needs to resume it (the cookie is a secret). */
+export interface SerializedSession {
+  v: 1;
+  url: string;
+  username: string;
+  cookie: string;
+  serviceContent: ServiceContentRefs;
+}
+
+/** Options of {@link VsphereClient.connect}. */
+export interface ClientOptions extends TransportOptions {
+  username: string;
+  password?: string;
+  /** Extra attempts for idempotent reads after a network failure. @default 2 */
+  retries?: number;
+  /** Base of the exponential, fully jittered retry backoff. @default 200 */
+  retryBaseMs?: number;
+  /**
+   * Share one client (one session) per (url, username) in this process. Turn off only for a session
+   * that must stay separate (tools, tests). @default true
+   */
+  pooled?: boolean;
+}
+
+/** Per-call options of {@link VsphereClient.call}. */
+export interface InvokeOptions extends CallOptions {
+  /** Safe to repeat after a network failure (reads). @default false */
+  idempotent?: boolean;
+  /** Children of `returnval` to hand to `onItem` as they are parsed instead of returning them. */
+  stream?: ReadonlySet<string>;
+  onItem?: (node: XNode) => void;
+}
+
+/** What to retrieve: kinds, their property paths, where from, and the page size. */
+export interface RetrieveOptions<T extends InventoryType> extends CallOptions {
+  types: readonly T[];
+  /** Property paths per kind; kinds left out use {@link DEFAULT_PROPERTIES}. */
+  properties?: { readonly [K in T]?: readonly string[] };
+  /** Container to search (a Folder, Datacenter, ComputeResource …). @default the root folder */
+  container?: MoRef;
+  /** Search the container's descendants too. @default true */
+  recursive?: boolean;
+  /** Objects per page (RetrieveOptions.maxObjects). @default 100 */
+  maxObjects?: number;
+}
+
+/** One property change of an object update. */
+export interface PropertyChange {
+  name: string;
+  op: 'add' | 'remove' | 'assign' | 'indirectRemove';
+  value: VimValue | undefined;
+}
+
+/** One object's update within an update set. */
+export interface ObjectUpdate {
+  kind: 'enter' | 'modify' | 'leave';
+  type: string;
+  moid: string;
+  changes: PropertyChange[];
+}
+
+/** The result of one WaitForUpdatesEx. `truncated`: call again at once with `version` for the rest. */
+export interface UpdateBatch {
+  version: string;
+  truncated: boolean;
+  objects: ObjectUpdate[];
+}
+
+/** The server-side objects of a watch: serialisable so a later invocation can resume it. */
+export interface WatcherRef {
+  collector: MoRef;
+  filter: MoRef;
+  view: MoRef;
+}
+
+/** Options of {@link UpdateWatcher.waitForUpdates}. */
+export interface WaitOptions extends CallOptions {
+  /** Seconds the server may wait for a change; 0 checks once. @default 30 */
+  maxWaitSeconds?: number;
+  /** Object updates per answer before it is truncated. */
+  maxObjectUpdates?: number;
+}
+
+/** TaskInfo's outcome. */
+export interface TaskResult {
+  task: MoRef;
+  result: VimValue | undefined;
+}
+
+/** A WebMKS ticket (VirtualMachineTicket). */
+export interface WebMksTicket {
+  ticket: string;
+  host: string | undefined;
+  port: number | undefined;
+  sslThumbprint: string | undefined;
+  url: string | undefined;
+}
+
+/** The kinds a retrieval of T can yield: vim25 containers include subtypes. */
+export type WithSubtypes<T extends InventoryType> =
+  | T
+  | (T extends 'Network' ? 'DistributedVirtualPortgroup' : never);
+
+interface Page<T extends InventoryType> {
+  objects: AnyInventoryObject<WithSubtypes<T>>[];
+  token: string | undefined;
+}
+
+const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' };
+const RETRIEVE_STREAM = new Set(['objects']);
+const pool = new Map<string, Promise<VsphereClient>>();
+// The settled clients of `pool`, so a client can tell synchronously whether the entry is its own.
+const pooledClients = new Map<string, VsphereClient>();
+const poolKey = (url: string, username: string) => `${new URL(url).href}\u0000${username}`;
+
+/**
+ * A vim25 SOAP client bound to one session. Get one with {@link VsphereClient.connect} (pooled per
+ * URL and username, so a process holds one session per credential) or {@link VsphereClient.resume}.
+ */
+export class VsphereClient {
+  readonly transport: Transport;
+  readonly username: string;
+  readonly url: string;
+  #password: string | undefined;
+  #cookie: string | undefined;
+  #content: ServiceContentRefs | undefined;
+  #relogin: Promise<void> | undefined;
+  private readonly retries: number;
+  private readonly retryBaseMs: number;
+  private closed = false;
+  private readonly pooled: boolean;
+
+  private constructor(opts: ClientOptions) {
+    this.transport = new Transport(opts);
+    this.url = opts.url;
+    this.username = opts.username;
+    this.#password = opts.password;
+    this.retries = opts.retries ?? 2;
+    this.retryBaseMs = opts.retryBaseMs ?? 200;
+    this.pooled = opts.pooled !== false;
+  }
+
+  /**
+   * Returns the process's client for (url, username), logging in on first use. Concurrent callers
+   * share one login. A failed login is not cached. A different password for the same user (a rotated
+   * credential) is verified by a fresh login before its session replaces the pooled one: the pool never
+   * hands a session to a caller whose password it has not seen work.
+   */
+  static connect(opts: ClientOptions): Promise<VsphereClient> {
+    if (opts.pooled === false) {
+      const c = new VsphereClient(opts);
+      return c.login().then(() => c);
+    }
+    const key = poolKey(opts.url, opts.username);
+    const existing = pool.get(key);
+    if (existing) {
+      return existing.then((c) => {
+        if (opts.password === undefined || c.#password === opts.password) return c;
+        return VsphereClient.loginInto(key, opts, c);
+      });
+    }
+    return VsphereClient.loginInto(key, opts, undefined);
+  }
+
+  private static loginInto(
+    key: string,
+    opts: ClientOptions,
+    previous: VsphereClient | undefined,
+  ): Promise<VsphereClient> {
+    const created = (async () => {
+      const c = new VsphereClient(opts);
+      await c.login();
+      pooledClients.set(key, c);
+      return c;
+    })();
+    if (!previous) {
+      pool.set(key, created);
+      created.catch(() => pool.delete(key));
+      return created;
+    }
+    // Swap only after the new credential has worked; then log the old session out.
+    return created.then((c) => {
+      if (pooledClients.get(key) === c) pool.set(key, created);
+      if (previous !== c) void previous.close();
+      return c;
+    });
+  }
+
+  /**
+   * Resumes a serialised session without a network call (the server is asked only when the session is
+   * used). With `password` in `opts` the client can log in again if the session has expired. The
+   * process's pooled client for that URL and user is returned instead when it holds the same cookie
+   * or the same password.
+   */
+  static resume(serialized: SerializedSession, opts: Partial<ClientOptions> = {}): Promise<VsphereClient> {
+    const key = poolKey(serialized.url, serialized.username);
+    const pooledClient = opts.pooled === false ? undefined : pooledClients.get(key);
+    if (
+      pooledClient &&
+      !pooledClient.closed &&
+      (pooledClient.#cookie === serialized.cookie ||
+        (opts.password !== undefined && pooledClient.#password === opts.password))
+    ) {
+      return Promise.resolve(pooledClient);
+    }
+    const c = new VsphereClient({ ...opts, url: serialized.url, username: serialized.username });
+    c.#cookie = serialized.cookie;
+    c.#content = serialized.serviceContent;
+    if (c.pooled && !pool.has(key)) {
+      pool.set(key, Promise.resolve(c));
+      pooledClients.set(key, c);
+    }
+    return Promise.resolve(c);
+  }
+
+  /** Logs out and closes every pooled client (process shutdown). */
+  static async closeAll(): Promise<void> {
+    const clients = await Promise.allSettled([...pool.values()]);
+    await Promise.allSettled(clients.map((r) => (r.status === 'fulfilled' ? r.value.close() : undefined)));
+  }
+
+  /** The ServiceContent references (after login or resume). */
+  get serviceContent(): ServiceContentRefs {
+    if (!this.#content) throw new VsphereError('not connected: call VsphereClient.connect() first');
+    return this.#content;
+  }
+
+  /** The session as plain JSON for {@link VsphereClient.resume}. Contains the session cookie: store it as a secret. */
+  serialize(): SerializedSession {
+    if (!this.#cookie) throw new VsphereError('no session to serialise');
+    return {
+      v: 1,
+      url: this.url,
+      username: this.username,
+      cookie: this.#cookie,
+      serviceContent: this.serviceContent,
+    };
+  }
+
+  /** Keeps the cookie and password out of console.log / JSON. */
+  toJSON(): object {
+    return { url: this.url, username: this.username, loggedIn: this.#cookie !== undefined };
+  }
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return `VsphereClient ${JSON.stringify(this.toJSON())}`;
+  }
+
+  /** Reads ServiceContent and logs in with the configured credentials. */
+  async login(): Promise<void> {
+    if (this.#password === undefined) {
+      throw new NotAuthenticatedError(
+        {
+          faultType: 'NotAuthenticated',
+          faultCode: 'ClientFault',
+          faultString: 'no password to log in with',
+          detail: {},
+        },
+        'Login',
+      );
+    }
+    if (!this.#content) this.#content = await this.retrieveServiceContent();
+    // Sent without the old cookie: a fresh session, not a rebind of a dead one. Concurrent calls keep
+    // using the old cookie until the new one is set.
+    await this.invoke(
+      'Login',
+      this.serviceContent.sessionManager,
+      el('userName', this.username) + el('password', this.#password),
+      {},
+      null,
+    );
+  }
+
+  private async retrieveServiceContent(): Promise<ServiceContentRefs> {
+    const [ret] = await this.invoke('RetrieveServiceContent', SERVICE_INSTANCE, '', { idempotent: true });
+    const ref = (name: string): MoRef => {
+      const n = child(ret, name);
+      if (!n) throw new VsphereError(`ServiceContent lacks ${name}`, { method: 'RetrieveServiceContent' });
+      return toMoRef(n);
+    };
+    const about = child(ret, 'about');
+    return {
+      rootFolder: ref('rootFolder'),
+      propertyCollector: ref('propertyCollector'),
+      viewManager: ref('viewManager'),
+      sessionManager: ref('sessionManager'),
+      about: {
+        fullName: childText(about, 'fullName') ?? '',
+        apiType: childText(about, 'apiType') ?? '',
+        apiVersion: childText(about, 'apiVersion') ?? '',
+        instanceUuid: childText(about, 'instanceUuid') ?? '',
+      },
+    };
+  }
+
+  /** Logs out (best effort: an already dead session is fine) and closes sockets; removes the client from the pool. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.unpool();
+    try {
+      if (this.#cookie && this.#content)
+        await this.invoke('Logout', this.#content.sessionManager, '', { timeoutMs: 10_000 });
+    } catch {
+      // Logout of an expired session faults; nothing to release then.
+    } finally {
+      this.#cookie = undefined;
+      this.transport.close();
+    }
+  }
+
+  /**
+   * Leaves the session open for a later invocation (see {@link VsphereClient.serialize}) and forgets
+   * the client in this process: removed from the pool, sockets closed, no Logout.
+   */
+  release(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unpool();
+    this.transport.close();
+  }
+
+  private unpool(): void {
+    const key = poolKey(this.url, this.username);
+    const entry = pool.get(key);
+    // Only this client's own entry: a non-pooled client must not evict the pooled one.
+    if (entry && pooledClients.get(key) === this) {
+      pool.delete(key);
+      pooledClients.delete(key);
+    }
+  }
+
+  /** The server's key of this session (UserSession.key), read from SessionManager.currentSession. */
+  async sessionKey(opts: CallOptions = {}): Promise<string> {
+    const read = async () => {
+      const v = await this.readProperty(this.serviceContent.sessionManager, 'currentSession', opts);
+      const key =
+        v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, VimValue>).key : undefined;
+      return typeof key === 'string' ? key : undefined;
+    };
+    const cookieUsed = this.#cookie;
+    let key = await read();
+    // Some servers (vcsim) answer property reads without a session instead of faulting: no current
+    // session means the same as NotAuthenticated.
+    if (key === undefined && this.#password !== undefined) {
+      await this.reloginOnce(cookieUsed);
+      key = await read();
+    }
+    if (key === undefined) {
+      throw new NotAuthenticatedError(
+        { faultType: 'NotAuthenticated', faultCode: '', faultString: 'no current session', detail: {} },
+        'sessionKey',
+      );
+    }
+    return key;
+  }
+
+  /** SessionManager.TerminateSession: ends other sessions by key (an administrator's call). */
+  async terminateSessions(keys: readonly string[], opts: CallOptions = {}): Promise<void> {
+    await this.call('TerminateSession', this.serviceContent.sessionManager, strings('sessionId', keys), opts);
+  }
+
+  /**
+   * Invokes any vim25 method and returns its `returnval` elements (decode them with `decodeValue`).
+   * Re-logs in once on NotAuthenticated when the client has a password; retries network failures of
+   * `idempotent` calls with jittered backoff.
+   */
+  async call(method: string, self: MoRef, args: Xml = '', opts: InvokeOptions = {}): Promise<XNode[]> {
+    const cookieUsed = this.#cookie;
+    try {
+      return await this.invoke(method, self, args, opts);
+    } catch (e) {
+      if (!(e instanceof NotAuthenticatedError) || this.#password === undefined) throw e;
+      await this.reloginOnce(cookieUsed);
+      return this.invoke(method, self, args, opts);
+    }
+  }
+
+  // One re-login for all callers that saw the same dead cookie.
+  private reloginOnce(deadCookie: string | undefined): Promise<void> {
+    if (this.#relogin) return this.#relogin;
+    if (this.#cookie !== deadCookie) return Promise.resolve(); // someone already logged in again
+    this.#relogin ??= this.login().finally(() => {
+      this.#relogin = undefined;
+    });
+    return this.#relogin;
+  }
+
+  private async invoke(
+    method: string,
+    self: MoRef,
+    args: Xml,
+    opts: InvokeOptions,
+    cookie?: null,
+  ): Promise<XNode[]> {
+    const body = envelope(method, self, args);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const sent = cookie === null ? undefined : this.#cookie;
+        const { result, sessionCookie } = await this.transport.soap(method, body, sent, opts);
+        if (sessionCookie) this.#cookie = sessionCookie;
+        if (result.fault) throw toTypedFault(result.fault);
+        return result.returnvals;
+      } catch (e) {
+        const err = this.scrub(e);
+        const retryable =
+          opts.idempotent === true &&
+          err instanceof NetworkError &&
+          (err.statusCode === undefined || err.statusCode >= 500) &&
+          err.code !== 'BAD_RESPONSE' &&
+          attempt < this.retries &&
+          !opts.signal?.aborted;
+        if (!retryable) throw err;
+        await sleep(Math.random() * this.retryBaseMs * 2 ** attempt);
+      }
+    }
+  }
+
+  // Secrets never leave in an error message, whatever the server or the OS put there.
+  private scrub(e: unknown): unknown {
+    if (e instanceof Error) e.message = redact(e.message, [this.#password, this.#cookie?.split('=')[1]]);
+    return e;
+  }
+
+  /** Reads properties of one object (RetrievePropertiesEx, no traversal). Unset properties are absent. */
+  async readProperties(
+    obj: MoRef,
+    paths: readonly string[],
+    opts: CallOptions = {},
+  ): Promise<Record<string, VimValue>> {
+    const [ret] = await this.call(
+      'RetrievePropertiesEx',
+      this.serviceContent.propertyCollector,
+      objectsFilterSpec('specSet', [obj], obj.type, paths) + el('options', ''),
+      { ...opts, idempotent: true },
+    );
+    const objects = childrenNamed(ret, 'objects');
+    return objects[0] ? decodeObjectContent(objects[0]).props : {};
+  }
+
+  /** Reads one property of one object (`undefined` when unset). */
+  async readProperty(obj: MoRef, path: string, opts: CallOptions = {}): Promise<VimValue | undefined> {
+    return (await this.readProperties(obj, [path], opts))[path];
+  }
+
+  /**
+   * Retrieves every object of the given kinds (a kind includes its subtypes, as in vim25: `Network`
+   * also yields DistributedVirtualPortgroups) under a container, page by page (CreateContainerView +
+   * RetrievePropertiesEx/ContinueRetrievePropertiesEx), yielding objects as each page is parsed. The
+   * next page is requested while the caller consumes the current one; at most two pages are in memory.
+   * The view is destroyed (and an unfinished result cancelled) when iteration ends or breaks.
+   */
+  async *retrieve<T extends InventoryType>(
+    opts: RetrieveOptions<T>,
+  ): AsyncGenerator<AnyInventoryObject<WithSubtypes<T>>, void, undefined> {
+    const { signal, timeoutMs } = opts;
+    const callOpts = { signal, timeoutMs };
+    const sc = this.serviceContent;
+    const [viewRet] = await this.call(
+      'CreateContainerView',
+      sc.viewManager,
+      moRefEl('container', opts.container ?? sc.rootFolder) +
+        strings('type', opts.types) +
+        el('recursive', opts.recursive ?? true),
+      callOpts,
+    );
+    const view = toMoRef(viewRet!);
+    const propSets = opts.types.map((t) => propertySpec(t, opts.properties?.[t] ?? DEFAULT_PROPERTIES[t]));
+    const firstArgs =
+      viewFilterSpec('specSet', view, propSets) + el('options', [el('maxObjects', opts.maxObjects ?? 100)]);
+    let next: Promise<Page<T>> | undefined = this.page<T>('RetrievePropertiesEx', firstArgs, callOpts);
+    try {
+      while (next) {
+        const page: Page<T> = await next;
+        // Pipeline: ask for the next page before handing this one out.
+        next = page.token
+          ? this.page<T>('ContinueRetrievePropertiesEx', el('token', page.token), callOpts)
+          : undefined;
+        next?.catch(() => {}); // awaited below or in finally; never an unhandled rejection
+        for (const o of page.objects) yield o;
+      }
+    } finally {
+      // The caller stopped early: release the server's result set, then the view.
+      const pending = await next?.catch(() => undefined);
+      if (pending?.token) {
+        await this.call('CancelRetrievePropertiesEx', sc.propertyCollector, el('token', pending.token), {
+          timeoutMs: 10_000,
+        }).catch(() => {});
+      }
+      await this.call('DestroyView', view, '', { timeoutMs: 10_000 }).catch(() => {});
+    }
+  }
+
+  private async page<T extends InventoryType>(
+    method: string,
+    args: Xml,
+    opts: CallOptions,
+  ): Promise<Page<T>> {
+    const objects: AnyInventoryObject<WithSubtypes<T>>[] = [];
+    const onItem = (n: XNode) => {
+      const o = decodeObjectContent(n);
+      const obj = { type: o.type, moid: o.moid, props: o.props } as AnyInventoryObject<WithSubtypes<T>>;
+      if (o.missing) obj.missing = o.missing;
+      objects.push(obj);
+    };
+    // A continuation is not idempotent (the server advances its cursor), so only the first page retries.
+    const [ret] = await this.call(method, this.serviceContent.propertyCollector, args, {
+      ...opts,
+      idempotent: method === 'RetrievePropertiesEx',
+      stream: RETRIEVE_STREAM,
+      onItem,
+    });
+    return { objects, token: childText(ret, 'token') };
+  }
+
+  /**
+   * Starts a watch for incremental sync: a dedicated PropertyCollector (versions belong to it), a
+   * ContainerView and a PropertyFilter. Poll it with {@link UpdateWatcher.waitForUpdates}.
+   */
+  async createWatcher<T extends InventoryType>(
+    opts: Omit<RetrieveOptions<T>, 'maxObjects'>,
+  ): Promise<UpdateWatcher> {
+    const callOpts = { signal: opts.signal, timeoutMs: opts.timeoutMs };
+    const sc = this.serviceContent;
+    const [pcRet] = await this.call('CreatePropertyCollector', sc.propertyCollector, '', callOpts);
+    const collector = toMoRef(pcRet!);
+    const [viewRet] = await this.call(
+      'CreateContainerView',
+      sc.viewManager,
+      moRefEl('container', opts.container ?? sc.rootFolder) +
+        strings('type', opts.types) +
+        el('recursive', opts.recursive ?? true),
+      callOpts,
+    );
+    const view = toMoRef(viewRet!);
+    const propSets = opts.types.map((t) => propertySpec(t, opts.properties?.[t] ?? DEFAULT_PROPERTIES[t]));
+    const [fRet] = await this.call(
+      'CreateFilter',
+      collector,
+      viewFilterSpec('spec', view, propSets) + el('partialUpdates', false),
+      callOpts,
+    );
+    return new UpdateWatcher(this, { collector, filter: toMoRef(fRet!), view });
+  }
+
+  /** Re-attaches to a watch created by an earlier invocation in the same session. */
+  resumeWatcher(ref: WatcherRef): UpdateWatcher {
+    return new UpdateWatcher(this, ref);
+  }
+
+  /** VirtualMachine.AcquireTicket('webmks'): a console ticket. */
+  async acquireWebMksTicket(vm: MoRef, opts: CallOptions = {}): Promise<WebMksTicket> {
+    const [ret] = await this.call('AcquireTicket', vm, el('ticketType', 'webmks'), opts);
+    const port = childText(ret, 'port');
+    return {
+      ticket: childText(ret, 'ticket') ?? '',
+      host: childText(ret, 'host'),
+      port: port === undefined ? undefined : Number(port),
+      sslThumbprint: childText(ret, 'sslThumbprint'),
+      url: childText(ret, 'url'),
+    };
+  }
+
+  /** The VM's screen as PNG (`GET /screen?id=<moid>` with the session cookie). */
+  async screenshot(vm: MoRef, opts: CallOptions = {}): Promise<Buffer> {
+    const path = `/screen?id=${encodeURIComponent(vm.value)}`;
+    let cookieUsed = this.#cookie;
+    let res = await this.transport.get(path, cookieUsed, opts);
+    if ((res.status === 401 || res.status === 403) && this.#password !== undefined) {
+      await this.reloginOnce(cookieUsed);
+      cookieUsed = this.#cookie;
+      res = await this.transport.get(path, cookieUsed, opts);
+    }
+    if (res.status !== 200) {
+      throw new NetworkError(`GET /screen for ${vm.value}: HTTP ${res.status}`, {
+        method: 'GET /screen',
+        code: `HTTP_${res.status}`,
+        statusCode: res.status,
+      });
+    }
+    return res.body;
+  }
+
+  /** PowerOnVM_Task; returns the Task reference (see {@link VsphereClient.waitForTask}). */
+  async powerOnVm(vm: MoRef, opts: CallOptions = {}): Promise<MoRef> {
+    return toMoRef((await this.call('PowerOnVM_Task', vm, '', opts))[0]!);
+  }
+
+  /** PowerOffVM_Task; returns the Task reference. */
+  async powerOffVm(vm: MoRef, opts: CallOptions = {}): Promise<MoRef> {
+    return toMoRef((await this.call('PowerOffVM_Task', vm, '', opts))[0]!);
+  }
+
+  /** Destroy_Task on any managed entity; returns the Task reference. */
+  async destroy(entity: MoRef, opts: CallOptions = {}): Promise<MoRef> {
+    return toMoRef((await this.call('Destroy_Task', entity, '', opts))[0]!);
+  }
+
+  /**
+   * Polls a task's `info` (state, result, error) through the PropertyCollector until it succeeds
+   * (returning its result) or fails (throwing {@link TaskError}). Polls back off from 100 ms to 1 s.
+   */
+  async waitForTask(task: MoRef, opts: CallOptions & { pollMs?: number } = {}): Promise<TaskResult> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
+    let delay = opts.pollMs ?? 100;
+    for (;;) {
+      const props = await this.readProperties(task, ['info.state', 'info.result', 'info.error'], opts);
+      const state = props['info.state'];
+      if (state === 'success') return { task, result: props['info.result'] };
+      if (state === 'error') {
+        const err = props['info.error'] as Record<string, VimValue> | undefined;
+        const fault = err?.fault as Record<string, VimValue> | undefined;
+        throw new TaskError(
+          task.value,
+          String(fault?._type ?? 'Unknown'),
+          String(err?.localizedMessage ?? ''),
+          err,
+        );
+      }
+      if (Date.now() > deadline)
+        throw new VsphereError(`task ${task.value} still ${String(state)} at its deadline`);
+      await sleep(delay, undefined, opts.signal ? { signal: opts.signal } : undefined);
+      delay = Math.min(1000, delay * 2);
+    }
+  }
+}
+
+/** An incremental-sync watch: WaitForUpdatesEx on a dedicated collector. */
+export class UpdateWatcher {
+  constructor(
+    private readonly client: VsphereClient,
+    /** Serialisable references for {@link VsphereClient.resumeWatcher}. */
+    readonly ref: WatcherRef,
+  ) {}
+
+  /**
+   * One WaitForUpdatesEx. Pass `''` first to get the current state of everything (as `enter`
+   * updates) and a version; then pass the last version to get changes since. Throws
+   * {@link InvalidVersionError} when the collector rejects the version (fall back to a full retrieval).
+   */
+  async waitForUpdates(version: string, opts: WaitOptions = {}): Promise<UpdateBatch> {
+    const maxWait = opts.maxWaitSeconds ?? 30;
+    const args =
+      el('version', version) +
+      el('options', [el('maxWaitSeconds', maxWait), el('maxObjectUpdates', opts.maxObjectUpdates)]);
+    const rets = await this.client.call('WaitForUpdatesEx', this.ref.collector, args, {
+      signal: opts.signal,
+      // The server holds the call for up to maxWaitSeconds; the timeout is on top of that.
+      timeoutMs: maxWait * 1000 + (opts.timeoutMs ?? this.client.transport.timeoutMs),
+      idempotent: true,
+    });
+    const ret = rets[0];
+    if (!ret) return { version, truncated: false, objects: [] }; // waited, nothing changed
+    return decodeUpdateSet(ret);
+  }
+
+  /**
+   * Yields update batches from `version`, continuing truncated sets at once (maxWaitSeconds 0) until
+   * the set is complete; the last batch's version is the one to store.
+   */
+  async *updatesSince(version: string, opts: WaitOptions = {}): AsyncGenerator<UpdateBatch, void, undefined> {
+    let batch = await this.waitForUpdates(version, opts);
+    yield batch;
+    while (batch.truncated) {
+      batch = await this.waitForUpdates(batch.version, { ...opts, maxWaitSeconds: 0 });
+      yield batch;
+    }
+  }
+
+  /** Destroys the filter, view and collector (best effort). */
+  async destroy(): Promise<void> {
+    const o = { timeoutMs: 10_000 };
+    await this.client.call('DestroyPropertyFilter', this.ref.filter, '', o).catch(() => {});
+    await this.client.call('DestroyView', this.ref.view, '', o).catch(() => {});
+    await this.client.call('DestroyPropertyCollector', this.ref.collector, '', o).catch(() => {});
+  }
+}
+
+/** Decodes an UpdateSet (WaitForUpdatesEx returnval). */
+export function decodeUpdateSet(ret: XNode): UpdateBatch {
+  const objects: ObjectUpdate[] = [];
+  for (const fs of childrenNamed(ret, 'filterSet')) {
+    for (const os of childrenNamed(fs, 'objectSet')) {
+      const obj = child(os, 'obj');
+      const changes: PropertyChange[] = childrenNamed(os, 'changeSet').map((cs) => {
+        const val = child(cs, 'val');
+        return {
+          name: childText(cs, 'name') ?? '',
+          op: (childText(cs, 'op') ?? 'assign') as PropertyChange['op'],
+          value: val ? decodeValue(val) : undefined,
+        };
+      });
+      objects.push({
+        kind: (childText(os, 'kind') ?? 'modify') as ObjectUpdate['kind'],
+        type: obj?.refType ?? '',
+        moid: obj?.text ?? '',
+        changes,
+      });
+    }
+  }
+  return {
+    version: childText(ret, 'version') ?? '',
+    truncated: childText(ret, 'truncated') === 'true',
+    objects,
+  };
+}

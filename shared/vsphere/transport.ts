@@ -1,0 +1,354 @@
+// vSphere adapter — transport: SOAP-over-HTTPS with a keep-alive socket pool, a cap on in-flight
+// requests, per-call timeouts and AbortSignals; responses are decoded chunk by chunk as they arrive.
+
+import http from 'node:http';
+import https from 'node:https';
+import { AbortedError, NetworkError, TimeoutError } from './errors.ts';
+import { SoapResponseParser, type SoapResult, type XNode } from './parse.ts';
+
+/** Connection settings shared by every call of one client. */
+export interface TransportOptions {
+  /** SDK endpoint, e.g. `https://vcenter.example.com/sdk`. */
+  url: string;
+  /** PEM CA bundle to trust instead of the system store (e.g. the vCenter's VMCA root). */
+  ca?: string | Buffer | Array<string | Buffer>;
+  /** Skip TLS certificate verification. Off by default; only for lab endpoints with self-signed certs. */
+  insecure?: boolean;
+  /** Sockets kept per client (keep-alive pool). @default 8 */
+  maxSockets?: number;
+  /** In-flight SOAP requests per client; further calls queue. @default maxSockets */
+  maxConcurrent?: number;
+  /** Per-call timeout in ms (from queueing to the last byte). @default 60000 */
+  timeoutMs?: number;
+  /** vim25 version sent in SOAPAction. @default '7.0' (understood by vCenter/ESXi 7 and 8) */
+  apiVersion?: string;
+}
+
+/** Per-call settings. */
+export interface CallOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+/** A counting semaphore: the in-flight request cap. */
+class Semaphore {
+  private active = 0;
+  private readonly waiters: Array<() => void> = [];
+  constructor(private readonly limit: number) {}
+  get inFlight(): number {
+    return this.active;
+  }
+  async acquire(signal?: AbortSignal): Promise<void> {
+    if (this.active < this.limit) {
+      this.active++;
+      return;
+    }
+    await new Promise<void>((resolve, reject) => {
+      const grant = () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      };
+      const onAbort = () => {
+        const i = this.waiters.indexOf(grant);
+        if (i >= 0) this.waiters.splice(i, 1);
+        reject(signal?.reason);
+      };
+      this.waiters.push(grant);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+  release(): void {
+    const next = this.waiters.shift();
+    if (next) next();
+    else this.active--;
+  }
+}
+
+/** A raw HTTP answer (GET requests such as the screen PNG). */
+export interface HttpAnswer {
+  status: number;
+  contentType: string;
+  body: Buffer;
+}
+
+/** One SOAP call's outcome plus the session cookie the server set, if any. */
+export interface SoapAnswer {
+  result: SoapResult;
+  sessionCookie: string | undefined;
+}
+
+const STALE_SOCKET = Symbol('stale keep-alive socket');
+
+const SESSION_COOKIE = /(?:^|[;,]\s*)(vmware_soap_session=[^;]+)/;
+
+/** Sends SOAP envelopes and GETs over one pooled agent. */
+export class Transport {
+  readonly url: URL;
+  readonly timeoutMs: number;
+  readonly apiVersion: string;
+  private readonly agent: http.Agent;
+  private readonly sem: Semaphore;
+
+  constructor(opts: TransportOptions) {
+    this.url = new URL(opts.url);
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+    this.apiVersion = opts.apiVersion ?? '7.0';
+    const maxSockets = opts.maxSockets ?? 8;
+    this.sem = new Semaphore(opts.maxConcurrent ?? maxSockets);
+    // Idle pooled sockets are dropped after 30 s, before servers' own keep-alive limits close them.
+    const common = {
+      keepAlive: true,
+      maxSockets,
+      maxFreeSockets: maxSockets,
+      scheduling: 'lifo' as const,
+      timeout: 30_000,
+    };
+    this.agent =
+      this.url.protocol === 'http:'
+        ? new http.Agent(common)
+        : new https.Agent({ ...common, ca: opts.ca, rejectUnauthorized: opts.insecure !== true });
+  }
+
+  /** Requests currently on the wire. */
+  get inFlight(): number {
+    return this.sem.inFlight;
+  }
+
+  /**
+   * POSTs one envelope. Items named in `stream` (children of `returnval`) go to `onItem` as they are
+   * parsed; the rest of the response comes back decoded. SOAP faults are returned, not thrown.
+   */
+  async soap(
+    method: string,
+    envelope: string,
+    cookie: string | undefined,
+    opts: CallOptions & { stream?: ReadonlySet<string>; onItem?: (n: XNode) => void } = {},
+  ): Promise<SoapAnswer> {
+    const headers: http.OutgoingHttpHeaders = {
+      'content-type': 'text/xml; charset=utf-8',
+      soapaction: `urn:vim25/${this.apiVersion}`,
+      'content-length': Buffer.byteLength(envelope),
+    };
+    if (cookie) headers.cookie = cookie;
+    return this.request(
+      method,
+      'POST',
+      this.url.pathname + this.url.search,
+      headers,
+      envelope,
+      opts,
+      (res) => {
+        const parser = new SoapResponseParser(opts.stream, opts.onItem);
+        res.setEncoding('utf8'); // the decoder keeps multi-byte characters split across chunks intact
+        return {
+          onData: (chunk: string | Buffer) => parser.write(chunk as string),
+          onEnd: () => {
+            const setCookie = res.headers['set-cookie'];
+            const m = setCookie?.map((c) => SESSION_COOKIE.exec(c)).find((x) => x);
+            return { result: parser.end(method), sessionCookie: m?.[1] };
+          },
+        };
+      },
+    );
+  }
+
+  /** GETs a path relative to the server root (e.g. `/screen?id=vm-42`), with the session cookie. */
+  async get(path: string, cookie: string | undefined, opts: CallOptions = {}): Promise<HttpAnswer> {
+    const headers: http.OutgoingHttpHeaders = cookie ? { cookie } : {};
+    return this.request(`GET ${path.split('?')[0]}`, 'GET', path, headers, undefined, opts, (res) => {
+      const chunks: Buffer[] = [];
+      return {
+        onData: (c: string | Buffer) => chunks.push(c as Buffer),
+        onEnd: () => ({
+          status: res.statusCode ?? 0,
+          contentType: String(res.headers['content-type'] ?? ''),
+          body: Buffer.concat(chunks),
+        }),
+        acceptAnyStatus: true,
+      };
+    });
+  }
+
+  private async request<T>(
+    label: string,
+    httpMethod: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    body: string | undefined,
+    opts: CallOptions,
+    handle: (res: http.IncomingMessage) => {
+      onData: (c: string | Buffer) => void;
+      onEnd: () => T;
+      acceptAnyStatus?: boolean;
+    },
+  ): Promise<T> {
+    const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
+    const signal = opts.signal;
+    if (signal?.aborted) throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
+    const started = Date.now();
+    const deadline = AbortSignal.timeout(timeoutMs);
+    try {
+      await this.sem.acquire(AbortSignal.any(signal ? [signal, deadline] : [deadline]));
+    } catch {
+      if (signal?.aborted)
+        throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
+      throw new TimeoutError(label, timeoutMs);
+    }
+    try {
+      // A keep-alive socket the server closed while idle fails on reuse before any answer; the request
+      // never reached the server, so it is sent once more on a fresh socket whatever the method.
+      for (let attempt = 0; ; attempt++) {
+        const out = await this.attempt(
+          label,
+          httpMethod,
+          path,
+          headers,
+          body,
+          opts,
+          handle,
+          started,
+          timeoutMs,
+          attempt === 0,
+        );
+        if (out !== STALE_SOCKET) return out;
+      }
+    } finally {
+      this.sem.release();
+    }
+  }
+
+  private attempt<T>(
+    label: string,
+    httpMethod: string,
+    path: string,
+    headers: http.OutgoingHttpHeaders,
+    body: string | undefined,
+    opts: CallOptions,
+    handle: (res: http.IncomingMessage) => {
+      onData: (c: string | Buffer) => void;
+      onEnd: () => T;
+      acceptAnyStatus?: boolean;
+    },
+    started: number,
+    timeoutMs: number,
+    mayRetryStale: boolean,
+  ): Promise<T | typeof STALE_SOCKET> {
+    const signal = opts.signal;
+    return new Promise<T | typeof STALE_SOCKET>((resolve, reject) => {
+      let settled = false;
+      let answered = false;
+      const finish = (err: Error | undefined, value?: T) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve(value as T);
+      };
+      // The timeout counts from the call, so time spent queued for a slot is part of it.
+      const remaining = Math.max(1, timeoutMs - (Date.now() - started));
+      const timer = setTimeout(() => finish(new TimeoutError(label, timeoutMs)), remaining);
+      const onAbort = () =>
+        finish(new AbortedError(`${label} aborted`, { method: label, cause: signal?.reason }));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      const req = (this.url.protocol === 'http:' ? http : https).request({
+        protocol: this.url.protocol,
+        hostname: this.url.hostname,
+        port: this.url.port,
+        method: httpMethod,
+        path,
+        headers,
+        agent: this.agent,
+      });
+      req.on('error', (e: NodeJS.ErrnoException) => {
+        if (
+          mayRetryStale &&
+          !answered &&
+          req.reusedSocket &&
+          (e.code === 'ECONNRESET' || e.code === 'EPIPE')
+        ) {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+          resolve(STALE_SOCKET);
+          return;
+        }
+        finish(
+          new NetworkError(`${label}: ${e.code ?? 'network error'}: ${e.message}`, {
+            method: label,
+            code: e.code,
+            cause: e,
+          }),
+        );
+      });
+      req.on('response', (res) => {
+        answered = true;
+        const status = res.statusCode ?? 0;
+        const type = String(res.headers['content-type'] ?? '');
+        const h = handle(res);
+        // SOAP faults arrive as HTTP 500 with an XML body; anything else non-2xx is an HTTP failure.
+        if (
+          !h.acceptAnyStatus &&
+          !(status >= 200 && status < 300) &&
+          !(status === 500 && type.includes('xml'))
+        ) {
+          res.resume();
+          finish(
+            new NetworkError(`${label}: HTTP ${status}`, {
+              method: label,
+              code: `HTTP_${status}`,
+              statusCode: status,
+            }),
+          );
+          return;
+        }
+        res.on('data', (c: string | Buffer) => {
+          try {
+            h.onData(c);
+          } catch (e) {
+            finish(
+              new NetworkError(`${label}: bad response: ${(e as Error).message}`, {
+                method: label,
+                code: 'BAD_RESPONSE',
+                cause: e,
+              }),
+            );
+          }
+        });
+        res.on('end', () => {
+          try {
+            finish(undefined, h.onEnd());
+          } catch (e) {
+            finish(
+              e instanceof NetworkError
+                ? e
+                : new NetworkError(`${label}: bad response: ${(e as Error).message}`, {
+                    method: label,
+                    code: 'BAD_RESPONSE',
+                    cause: e,
+                  }),
+            );
+          }
+        });
+        res.on('error', (e: NodeJS.ErrnoException) =>
+          finish(
+            new NetworkError(`${label}: ${e.code ?? 'network error'}: ${e.message}`, {
+              method: label,
+              code: e.code,
+              cause: e,
+            }),
+          ),
+        );
+      });
+      req.end(body);
+    });
+  }
+
+  /** Closes pooled sockets. */
+  close(): void {
+    this.agent.destroy();
+  }
+}

@@ -1,0 +1,79 @@
+// Unit tests — the CDK pieces of the inventory sync: the sync queue feeding the worker (batch 1, reserved
+// concurrency as the hard cap), the dispatcher schedule, the migration step, per-vCenter secret grants and
+// the sync-failure alarm.
+import { Match } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { functions } from '../../../infra/topology.ts';
+import { onlyResource, type Synthesized, synthesize } from './cdk-synth.ts';
+
+describe('CDK app: inventory sync', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthesize('prod', { bundle: false });
+  }, 120_000);
+
+  const fn = (name: keyof typeof functions) =>
+    onlyResource(s.stateless, 'AWS::Lambda::Function', {
+      Description: `vfleet prod: ${functions[name].description}`,
+    });
+
+  it('feeds the sync worker from the sync FIFO queue one message at a time, below its reserved concurrency', () => {
+    const worker = fn('syncWorker');
+
+    expect(worker.resource.Properties.Timeout).toBe(900);
+    expect(worker.resource.Properties.ReservedConcurrentExecutions).toBeGreaterThan(0);
+    s.stateless.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: worker.logicalId },
+      BatchSize: 1,
+      ScalingConfig: { MaximumConcurrency: 50 },
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+    });
+  });
+
+  it('runs the dispatcher every minute and the migrations as a deploy step', () => {
+    const dispatcher = fn('syncDispatcher');
+
+    s.stateless.hasResourceProperties('AWS::Scheduler::Schedule', {
+      ScheduleExpression: 'rate(1 minute)',
+      Target: Match.objectLike({ Arn: { 'Fn::GetAtt': [dispatcher.logicalId, 'Arn'] } }),
+    });
+    s.stateless.resourceCountIs('Custom::VfleetDeployStep', 1);
+  });
+
+  it('grants the worker read and the registry write access to the vCenter secrets prefix only', () => {
+    const policies = s.stateless.findResources('AWS::IAM::Policy');
+    const statements = Object.values(policies).flatMap(
+      (p) =>
+        (p as { Properties: { PolicyDocument: { Statement: { Action: unknown; Resource: unknown }[] } } })
+          .Properties.PolicyDocument.Statement,
+    );
+    const onPrefix = statements.filter((st) =>
+      JSON.stringify(st.Resource).includes('secret:vfleet/prod/vcenters/*'),
+    );
+
+    expect(onPrefix.some((st) => JSON.stringify(st.Action).includes('secretsmanager:CreateSecret'))).toBe(
+      true,
+    );
+    expect(onPrefix.every((st) => JSON.stringify(st.Action).includes('secretsmanager:GetSecretValue'))).toBe(
+      true,
+    );
+    const worker = fn('syncWorker').resource as {
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    };
+    expect(worker.Properties.Environment.Variables.VCENTER_SECRET_PREFIX).toBe('vfleet/prod/vcenters/');
+  });
+
+  it('alarms on sync failures sustained for 15 minutes', () => {
+    s.stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SyncFailures',
+      Namespace: 'vfleet',
+      Period: 300,
+      EvaluationPeriods: 3,
+      Threshold: 0,
+    });
+  });
+
+  it('leaves no unacknowledged cdk-nag finding', () => {
+    expect(s.nagViolations).toEqual([]);
+  });
+});
