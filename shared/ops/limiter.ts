@@ -78,7 +78,8 @@ local wait = tonumber(ARGV[6])
 if wait >= 0 then
   local p = ARGV[5] .. ':'
   redis.call('HINCRBY', KEYS[3], p .. 'count', -1)
-  redis.call('HINCRBY', KEYS[3], p .. 'sum', -wait)
+  -- Not -wait: Lua prints -0 as "-0", which HINCRBY rejects.
+  redis.call('HINCRBY', KEYS[3], p .. 'sum', 0 - wait)
   redis.call('HINCRBY', KEYS[3], p .. 'h' .. ARGV[7], -1)
 end
 return 1`;

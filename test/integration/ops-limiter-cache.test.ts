@@ -103,6 +103,25 @@ describe('per-target limiter', () => {
     expect((await limiter.tryAcquire('vc-back', 'NORMAL')).granted).toBe(true);
   });
 
+  it('takes back a grant whose counted wait was 0 ms', async () => {
+    // A request time ahead of Redis's clock makes the counted wait exactly 0: the case CI once tripped on.
+    const limiter = new Limiter({
+      redis: client(),
+      maxConcurrent: 3,
+      minIntervalMs: 0,
+      keyPrefix: ns.redisKeyPrefix,
+    });
+    const grant = await limiter.tryAcquire('vc-zero', 'HIGH', { requestedAt: Date.now() + 60_000 });
+    expect(grant.granted).toBe(true);
+    if (!grant.granted) return;
+    expect(grant.lease.waitMs).toBe(0);
+    await limiter.handBack(grant.lease);
+    const { waits, activeByLane } = await limiter.snapshot('vc-zero');
+    expect(activeByLane.HIGH).toBe(0);
+    expect(waits.HIGH.count).toBe(0);
+    expect(waits.HIGH.sumMs).toBe(0);
+  });
+
   it('holds max_concurrent and min_interval across several clients, and counts every wait', async () => {
     // Five "Lambdas", each with its own connection, each running calls of 30 ms as fast as it may.
     const limiters = Array.from(
