@@ -39,32 +39,34 @@ export async function openConsole(
   await deps.sessions.identity(ref.vcenterId);
   const requestedAt = Date.now();
   try {
-    // The session first (pooled; a login happens once), so the ticket call starts the moment the slot is granted.
+    // The session first (pooled; a login happens once); the slot is taken once the connection is ready.
     const client = await deps.sessions.forVcenter(ref.vcenterId);
-    return await deps.limiter.withSlot(
+    let waitedMs = 0;
+    const ticket = await deps.limiter.withAdmission(
       ref.vcenterId,
       'CRITICAL',
-      { timeoutMs: deps.slotTimeoutMs ?? 5_000, requestedAt },
-      async (lease) => {
-        const call = client.acquireWebMksTicket(
-          { type: 'VirtualMachine', value: ref.moid },
-          { timeoutMs: 10_000 },
-        );
-        recordLaneWait('CRITICAL', lease.waitMs);
-        const ticket = await call;
-        const hostPort = ticket.port === undefined ? ticket.host : `${ticket.host}:${ticket.port}`;
-        return {
-          vmId,
-          ticket: ticket.ticket,
-          url: ticket.url ?? `wss://${hostPort}/ticket/${ticket.ticket}`,
-          host: ticket.host ?? null,
-          port: ticket.port ?? null,
-          sslThumbprint: ticket.sslThumbprint ?? null,
-          expiresAt: new Date(Date.now() + consoleTicketLifetimeMs).toISOString(),
-          waitedMs: lease.waitMs ?? 0,
-        };
+      {
+        timeoutMs: deps.slotTimeoutMs ?? 5_000,
+        requestedAt,
+        onGrant: (lease) => {
+          waitedMs = lease.waitMs ?? 0;
+          recordLaneWait('CRITICAL', lease.waitMs);
+        },
       },
+      (admit) =>
+        client.acquireWebMksTicket({ type: 'VirtualMachine', value: ref.moid }, { timeoutMs: 10_000, admit }),
     );
+    const hostPort = ticket.port === undefined ? ticket.host : `${ticket.host}:${ticket.port}`;
+    return {
+      vmId,
+      ticket: ticket.ticket,
+      url: ticket.url ?? `wss://${hostPort}/ticket/${ticket.ticket}`,
+      host: ticket.host ?? null,
+      port: ticket.port ?? null,
+      sslThumbprint: ticket.sslThumbprint ?? null,
+      expiresAt: new Date(Date.now() + consoleTicketLifetimeMs).toISOString(),
+      waitedMs,
+    };
   } catch (error) {
     if (error instanceof LimiterTimeoutError) {
       throw new ServiceUnavailableError(`vCenter ${ref.vcenterId} is at its call limit; try again`, 1);

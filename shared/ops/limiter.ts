@@ -246,15 +246,17 @@ export class Limiter {
 
   /**
    * Waits for a slot until `timeoutMs` has passed, registered as a waiter of `lane` so that lower lanes hold
-   * back meanwhile. The wait from `requestedAt` (default: now) is counted in the lane's statistics.
+   * back meanwhile. The wait from `requestedAt` (default: now) is counted in the lane's statistics unless
+   * `countWait` is false.
    * @throws LimiterTimeoutError when no slot came free in time
    */
   async acquire(
     target: string,
     lane: Lane,
-    options: { timeoutMs: number; requestedAt?: number; signal?: AbortSignal },
+    options: { timeoutMs: number; requestedAt?: number; countWait?: boolean; signal?: AbortSignal },
   ): Promise<Lease> {
-    const requestedAt = options.requestedAt ?? Date.now();
+    // 0 tells the script not to count this wait.
+    const requestedAt = options.countWait === false ? 0 : (options.requestedAt ?? Date.now());
     const started = Date.now();
     const deadline = started + options.timeoutMs;
     const waiterId = randomUUID();
@@ -274,6 +276,41 @@ export class Limiter {
         throw new LimiterTimeoutError(target, lane, Date.now() - started);
       }
       await sleep(Math.min(attempt.retryAfterMs, 25, left));
+    }
+  }
+
+  /**
+   * Runs an upstream call that takes its slot through the transport's admission hook (`CallOptions.admit` of
+   * the vSphere client): the slot is asked for once the connection is ready, right before the request is
+   * written, so connection set-up never eats into the spacing; it is released however the call ends. A
+   * resend of the same call (a client retry) takes a fresh grant, so it keeps the spacing too. `onGrant`
+   * sees the first grant (its counted wait). @throws LimiterTimeoutError (from the call) when no slot came
+   * free within `timeoutMs`
+   */
+  async withAdmission<R>(
+    target: string,
+    lane: Lane,
+    options: { timeoutMs: number; requestedAt?: number; onGrant?: (lease: Lease) => void },
+    call: (admit: () => Promise<void>) => Promise<R>,
+  ): Promise<R> {
+    let lease: Lease | undefined;
+    let grants = 0;
+    const admit = async () => {
+      if (lease) await this.release(lease).catch(() => undefined);
+      lease = undefined;
+      const first = grants === 0;
+      lease = await this.acquire(target, lane, {
+        timeoutMs: options.timeoutMs,
+        ...(options.requestedAt === undefined ? {} : { requestedAt: options.requestedAt }),
+        countWait: first, // only the first grant's wait is the caller's wait
+      });
+      grants++;
+      if (first) options.onGrant?.(lease);
+    };
+    try {
+      return await call(admit);
+    } finally {
+      if (lease) await this.release(lease).catch(() => undefined);
     }
   }
 

@@ -148,24 +148,22 @@ export async function runThumbnailJob(deps: ThumbnailDeps, job: ThumbnailJob): P
     if ((await cache.peek(key))?.freshness === 'fresh') return { kind: 'skipped', why: 'fresh' };
     let png: Buffer;
     try {
-      // The session first (pooled per process; a login happens once), so that the call starts the moment the
-      // slot is granted: the limiter's spacing assumes calls leave within its guard.
+      // The session first (pooled per process; a login happens once); the slot is taken once the connection
+      // is ready, so the screen request leaves the moment it is granted (the limiter's spacing assumes that).
       const client = await deps.sessions.forVcenter(ref.vcenterId);
-      png = await deps.limiter.withSlot(
+      png = await deps.limiter.withAdmission(
         ref.vcenterId,
         job.lane,
         {
           timeoutMs: deps.inlineWaitMs?.[job.lane] ?? defaultInlineWaitMs[job.lane],
           requestedAt: job.enqueuedAt,
+          onGrant: (lease) => recordLaneWait(job.lane, lease.waitMs),
         },
-        (lease) => {
-          const call = client.screenshot(
+        (admit) =>
+          client.screenshot(
             { type: 'VirtualMachine', value: ref.moid },
-            { timeoutMs: deps.screenTimeoutMs ?? 10_000 },
-          );
-          recordLaneWait(job.lane, lease.waitMs);
-          return call;
-        },
+            { timeoutMs: deps.screenTimeoutMs ?? 10_000, admit },
+          ),
       );
     } catch (error) {
       if (error instanceof LimiterTimeoutError) return { kind: 'requeue', delaySeconds: 1 };

@@ -28,6 +28,14 @@ export interface TransportOptions {
 export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
+  /**
+   * Admission to the server (e.g. a slot of a shared rate limiter), awaited once a connected socket is ready
+   * and before the first byte is written, so that connection set-up (TCP, TLS) happens before the admission
+   * and the request leaves the moment it is admitted. With a warm keep-alive socket in the pool it is awaited
+   * before the request takes one, so a refused admission costs no connection. It may be awaited again on a
+   * retry of the same call (make it idempotent); whatever it throws fails the call, nothing having been sent.
+   */
+  admit?: () => Promise<void>;
 }
 
 /** A counting semaphore: the in-flight request cap. */
@@ -107,6 +115,17 @@ export class Transport {
       this.url.protocol === 'http:'
         ? new http.Agent(common)
         : new https.Agent({ ...common, ca: opts.ca, rejectUnauthorized: opts.insecure !== true });
+  }
+
+  /** Whether the keep-alive pool holds a connected, idle socket to the server (the next request takes it). */
+  hasIdleSocket(): boolean {
+    // The agent files sockets under a name made of the request's and its own TLS options (Agent#addRequest).
+    const name = this.agent.getName({
+      host: this.url.hostname,
+      port: Number(this.url.port) || undefined,
+      ...(this.agent as http.Agent & { options: object }).options,
+    });
+    return (this.agent.freeSockets[name]?.length ?? 0) > 0;
   }
 
   /** Requests currently on the wire. */
@@ -194,7 +213,12 @@ export class Transport {
         throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
       throw new TimeoutError(label, timeoutMs);
     }
+    // One admission per request, whichever of the paths below asks first (a stale-socket resend reuses it).
+    const admission = opts.admit;
+    let admitted: Promise<void> | undefined;
+    const once: CallOptions = admission ? { ...opts, admit: () => (admitted ??= admission()) } : opts;
     try {
+      if (once.admit && this.hasIdleSocket()) await once.admit();
       // A keep-alive socket the server closed while idle fails on reuse before any answer; the request
       // never reached the server, so it is sent once more on a fresh socket whatever the method.
       for (let attempt = 0; ; attempt++) {
@@ -204,7 +228,7 @@ export class Transport {
           path,
           headers,
           body,
-          opts,
+          once,
           handle,
           started,
           timeoutMs,
@@ -343,7 +367,22 @@ export class Transport {
           ),
         );
       });
-      req.end(body);
+      if (!opts.admit) {
+        req.end(body);
+        return;
+      }
+      // Nothing is written before end(): connect first (a reused socket is connected), then admission, then send.
+      req.once('socket', (socket) => {
+        const send = () =>
+          opts.admit?.().then(
+            () => {
+              if (!settled) req.end(body);
+            },
+            (error: Error) => finish(error),
+          );
+        if (req.reusedSocket || !socket.connecting) send();
+        else socket.once(this.url.protocol === 'http:' ? 'connect' : 'secureConnect', send);
+      });
     });
   }
 

@@ -299,6 +299,107 @@ describe('retries (a proxy that resets connections in front of vcsim)', () => {
   });
 });
 
+describe('admission (a gate awaited before the first byte, after connection set-up)', () => {
+  // A proxy in front of vcsim that counts, per connection, the bytes each way.
+  let proxy: net.Server;
+  const connections: { acceptedAt: number; bytesIn: number; bytesOut: number }[] = [];
+  const live = new Set<net.Socket>();
+  let url: string;
+  beforeAll(async () => {
+    proxy = net.createServer((inbound) => {
+      const record = { acceptedAt: performance.now(), bytesIn: 0, bytesOut: 0 };
+      connections.push(record);
+      const outbound = net.connect(sim.port, '127.0.0.1');
+      for (const s of [inbound, outbound]) {
+        live.add(s);
+        s.on('close', () => live.delete(s));
+        s.on('error', () => {});
+      }
+      outbound.pipe(inbound);
+      inbound.pipe(outbound);
+      inbound.on('data', (chunk: Buffer) => {
+        record.bytesIn += chunk.length;
+      });
+      outbound.on('data', (chunk: Buffer) => {
+        record.bytesOut += chunk.length;
+      });
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    url = `https://127.0.0.1:${(proxy.address() as net.AddressInfo).port}/sdk`;
+  });
+  afterAll(async () => {
+    for (const s of live) s.destroy();
+    await new Promise((resolve) => proxy.close(resolve));
+  });
+  let someVm: MoRef;
+  const vm = () => someVm;
+  const fresh = async () => {
+    someVm ??= { type: 'VirtualMachine', value: (await allVms(client))[0]!.moid };
+    const c = await VsphereClient.connect({ ...opts(), url, pooled: false, maxSockets: 1 });
+    for (const s of live) s.destroy(); // no warm socket: the next call must connect
+    await new Promise((r) => setTimeout(r, 50));
+    connections.length = 0;
+    return c;
+  };
+
+  it('connects (TCP and TLS) before admission, and writes nothing until admitted', async () => {
+    // Prepare
+    const c = await fresh();
+    const seen: { inAtStart?: number; inAtEnd?: number; outAtStart?: number } = {};
+    // Act
+    const png = await c.screenshot(vm(), {
+      admit: async () => {
+        seen.outAtStart = connections[0]?.bytesOut;
+        await new Promise((r) => setTimeout(r, 100)); // the client's TLS Finished may trail the event
+        seen.inAtStart = connections[0]?.bytesIn;
+        await new Promise((r) => setTimeout(r, 200));
+        seen.inAtEnd = connections[0]?.bytesIn;
+      },
+    });
+    // Assess: at admission the server's TLS handshake had arrived; while admission was pending nothing was
+    // written; the request went afterwards.
+    expect(png.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+    expect(connections).toHaveLength(1);
+    expect(seen.outAtStart).toBeGreaterThan(0);
+    expect(seen.inAtStart).toBeGreaterThan(0);
+    expect(seen.inAtEnd).toBe(seen.inAtStart);
+    expect(connections[0]!.bytesIn).toBeGreaterThan(seen.inAtEnd ?? 0);
+    await c.close();
+  });
+
+  it('fails the call with the admission error and sends no request when admission is refused', async () => {
+    // Prepare
+    const c = await fresh();
+    await sim.resetStats();
+    const refused = new Error('no slot');
+    // Act
+    const err = await c.screenshot(vm(), { admit: () => Promise.reject(refused) }).catch((e: unknown) => e);
+    // Assess
+    expect(err).toBe(refused);
+    expect((await sim.stats()).screen.served).toBe(0);
+    await c.close();
+  });
+
+  it('admits before taking a warm keep-alive socket, so a refusal costs no connection', async () => {
+    // Prepare: one call leaves a connected socket in the pool.
+    const c = await fresh();
+    await c.readProperty(c.serviceContent.rootFolder, 'name');
+    expect(connections).toHaveLength(1);
+    // Act: a refused admission, then an admitted call.
+    await c.screenshot(vm(), { admit: () => Promise.reject(new Error('no slot')) }).catch(() => undefined);
+    let admitted = 0;
+    await c.screenshot(vm(), {
+      admit: async () => {
+        admitted++;
+      },
+    });
+    // Assess: both ran on the one warm socket.
+    expect({ admitted, connections: connections.length }).toEqual({ admitted: 1, connections: 1 });
+    expect(connections).toHaveLength(1);
+    await c.close();
+  });
+});
+
 describe('retrieval', () => {
   it('pages through every VM with maxObjects, across at least three pages, and destroys the view', async () => {
     // Prepare
