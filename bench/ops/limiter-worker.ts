@@ -16,7 +16,7 @@ const args = JSON.parse(process.argv[2] ?? '{}') as {
   seconds: number;
   maxConcurrent: number;
   minIntervalMs: number;
-  /** Epoch ms when the measured run starts (after every process has warmed its connections). */
+  /** Epoch ms when the measured run starts (after every process has logged in). */
   startAt: number;
 };
 const redis = new Redis(args.redisUrl);
@@ -34,13 +34,6 @@ const pick = (): Lane => {
   const r = Math.random();
   return r < 0.05 ? 'CRITICAL' : r < 0.2 ? 'HIGH' : r < 0.5 ? 'NORMAL' : 'LOW';
 };
-// Warm-up outside the measured window: open this process's keep-alive sockets (a first TLS handshake takes
-// tens of ms on a busy machine, and would skew when a call reaches the server), then wait for the start.
-await Promise.all(
-  Array.from({ length: args.loops }, (_, i) =>
-    client.screenshot({ type: 'VirtualMachine', value: args.vms[i % args.vms.length] ?? '' }),
-  ),
-);
 await new Promise((r) => setTimeout(r, Math.max(0, args.startAt - Date.now())));
 const deadline = args.startAt + args.seconds * 1000;
 const grants: { lane: Lane; grantedAt: number; waitMs: number }[] = [];
@@ -50,11 +43,17 @@ await Promise.all(
     while (Date.now() < deadline) {
       const lane = pick();
       try {
-        await limiter.withSlot('vc-bench', lane, { timeoutMs: 30_000 }, async (lease) => {
-          grants.push({ lane, grantedAt: lease.grantedAt, waitMs: lease.waitMs ?? 0 });
-          const vm = args.vms[Math.floor(Math.random() * args.vms.length)] ?? '';
-          await client.screenshot({ type: 'VirtualMachine', value: vm }, { timeoutMs: 10_000 });
-        });
+        const vm = args.vms[Math.floor(Math.random() * args.vms.length)] ?? '';
+        // Sockets are not warmed up: the slot is taken once a connection is ready (the transport's admission).
+        await limiter.withAdmission(
+          'vc-bench',
+          lane,
+          {
+            timeoutMs: 30_000,
+            onGrant: (lease) => grants.push({ lane, grantedAt: lease.grantedAt, waitMs: lease.waitMs ?? 0 }),
+          },
+          (admit) => client.screenshot({ type: 'VirtualMachine', value: vm }, { timeoutMs: 10_000, admit }),
+        );
       } catch {
         errors++;
       }

@@ -36,7 +36,7 @@ try {
     const vcsim = await startVcsim({ vms: 70, delays: { screen: phase.screenMs } });
     try {
       const vms = await listVmMoids(vcsim);
-      // Every process boots and warms its sockets first; the measured window starts together for all.
+      // Every process boots and logs in first (its sockets stay cold); the measured window starts together.
       const startAt = Date.now() + 12_000;
       const arg = JSON.stringify({
         startAt,

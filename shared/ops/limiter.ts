@@ -132,9 +132,11 @@ export interface LimiterOptions {
   /**
    * Extra spacing between grants, and the most a granted caller may take to start its call (else it hands the
    * grant back and asks again). Grants are spaced exactly on Redis's clock, but calls leave their callers a
-   * little later, each by its own delay (event loop, socket); with every call starting within `guard` of its
-   * grant and grants `minInterval + guard` apart, calls reach the target at least `minInterval` apart.
-   * @default 30 % of minInterval, at least 5 ms (0 when minInterval is 0)
+   * little later, each by its own delay (the grant's way back from Redis, the event loop); with every call
+   * starting within `guard` of its grant and grants `minInterval + guard` apart, calls reach the target at
+   * least `minInterval` apart. Connection set-up is not part of it: calls take their slot once connected
+   * ({@link Limiter.withAdmission}).
+   * @default 10 % of minInterval, at least 5 ms (0 when minInterval is 0)
    */
   readonly spacingGuardMs?: number;
   /** @default `VFLEET_KEY_PREFIX` or '' */
@@ -175,7 +177,7 @@ export class Limiter {
     this.leaseTtlMs = options.leaseTtlMs ?? 30_000;
     this.spacingGuardMs =
       options.spacingGuardMs ??
-      (this.minIntervalMs > 0 ? Math.max(5, Math.round(this.minIntervalMs * 0.3)) : 0);
+      (this.minIntervalMs > 0 ? Math.max(5, Math.round(this.minIntervalMs * 0.1)) : 0);
     this.prefix = options.keyPrefix ?? keyPrefixFromEnv();
     this.redis = options.redis as LimiterRedis;
     if (typeof this.redis.opsLimiterAcquire !== 'function') {
@@ -295,21 +297,29 @@ export class Limiter {
   ): Promise<R> {
     let lease: Lease | undefined;
     let grants = 0;
+    let ended = false;
     const admit = async () => {
       if (lease) await this.release(lease).catch(() => undefined);
       lease = undefined;
       const first = grants === 0;
-      lease = await this.acquire(target, lane, {
+      const granted = await this.acquire(target, lane, {
         timeoutMs: options.timeoutMs,
         ...(options.requestedAt === undefined ? {} : { requestedAt: options.requestedAt }),
         countWait: first, // only the first grant's wait is the caller's wait
       });
       grants++;
-      if (first) options.onGrant?.(lease);
+      // The call gave up (aborted) while this grant was on its way: nothing will use it.
+      if (ended) {
+        await this.handBack(granted).catch(() => undefined);
+        return;
+      }
+      lease = granted;
+      if (first) options.onGrant?.(granted);
     };
     try {
       return await call(admit);
     } finally {
+      ended = true;
       if (lease) await this.release(lease).catch(() => undefined);
     }
   }

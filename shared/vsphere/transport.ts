@@ -96,6 +96,8 @@ export class Transport {
   readonly apiVersion: string;
   private readonly agent: http.Agent;
   private readonly sem: Semaphore;
+  /** Calls awaiting admission before taking an idle socket: each has one reserved. */
+  private warmAdmissions = 0;
 
   constructor(opts: TransportOptions) {
     this.url = new URL(opts.url);
@@ -117,15 +119,15 @@ export class Transport {
         : new https.Agent({ ...common, ca: opts.ca, rejectUnauthorized: opts.insecure !== true });
   }
 
-  /** Whether the keep-alive pool holds a connected, idle socket to the server (the next request takes it). */
-  hasIdleSocket(): boolean {
+  /** Connected, idle sockets to the server in the keep-alive pool (the next requests take them). */
+  idleSockets(): number {
     // The agent files sockets under a name made of the request's and its own TLS options (Agent#addRequest).
     const name = this.agent.getName({
       host: this.url.hostname,
       port: Number(this.url.port) || undefined,
       ...(this.agent as http.Agent & { options: object }).options,
     });
-    return (this.agent.freeSockets[name]?.length ?? 0) > 0;
+    return this.agent.freeSockets[name]?.length ?? 0;
   }
 
   /** Requests currently on the wire. */
@@ -204,7 +206,7 @@ export class Transport {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const signal = opts.signal;
     if (signal?.aborted) throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
-    const started = Date.now();
+    let started = Date.now();
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
       await this.sem.acquire(AbortSignal.any(signal ? [signal, deadline] : [deadline]));
@@ -218,7 +220,18 @@ export class Transport {
     let admitted: Promise<void> | undefined;
     const once: CallOptions = admission ? { ...opts, admit: () => (admitted ??= admission()) } : opts;
     try {
-      if (once.admit && this.hasIdleSocket()) await once.admit();
+      if (admission && this.idleSockets() > this.warmAdmissions) {
+        // A warm socket is left for this call: admission first, so that a refused one costs no connection.
+        this.warmAdmissions++;
+        try {
+          await once.admit?.();
+        } finally {
+          this.warmAdmissions--;
+        }
+        started = Date.now(); // the call's timeout starts once admitted
+        // The server closed that socket meanwhile: a fresh admission once connected keeps the spacing.
+        if (this.idleSockets() === 0) admitted = undefined;
+      }
       // A keep-alive socket the server closed while idle fails on reuse before any answer; the request
       // never reached the server, so it is sent once more on a fresh socket whatever the method.
       for (let attempt = 0; ; attempt++) {
@@ -273,7 +286,8 @@ export class Transport {
       };
       // The timeout counts from the call, so time spent queued for a slot is part of it.
       const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-      const timer = setTimeout(() => finish(new TimeoutError(label, timeoutMs)), remaining);
+      const onTimeout = () => finish(new TimeoutError(label, timeoutMs));
+      let timer = setTimeout(onTimeout, remaining);
       const onAbort = () =>
         finish(new AbortedError(`${label} aborted`, { method: label, cause: signal?.reason }));
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -373,13 +387,18 @@ export class Transport {
       }
       // Nothing is written before end(): connect first (a reused socket is connected), then admission, then send.
       req.once('socket', (socket) => {
-        const send = () =>
+        const send = () => {
+          // Admission is bounded by its own timeout; the call's runs from the moment it is admitted.
+          clearTimeout(timer);
           opts.admit?.().then(
             () => {
-              if (!settled) req.end(body);
+              if (settled) return;
+              timer = setTimeout(onTimeout, timeoutMs);
+              req.end(body);
             },
             (error: Error) => finish(error),
           );
+        };
         if (req.reusedSocket || !socket.connecting) send();
         else socket.once(this.url.protocol === 'http:' ? 'connect' : 'secureConnect', send);
       });

@@ -122,6 +122,55 @@ describe('per-target limiter', () => {
     expect(waits.HIGH.sumMs).toBe(0);
   });
 
+  it('admits a call through withAdmission: one counted grant, a fresh one on a resend, released at the end', async () => {
+    const limiter = new Limiter({
+      redis: client(),
+      maxConcurrent: 3,
+      minIntervalMs: 0,
+      keyPrefix: ns.redisKeyPrefix,
+    });
+    const granted: number[] = [];
+    const result = await limiter.withAdmission(
+      'vc-admit',
+      'NORMAL',
+      { timeoutMs: 1_000, onGrant: (lease) => granted.push(lease.grantedAt) },
+      async (admit) => {
+        await admit(); // the first send
+        expect((await limiter.snapshot('vc-admit')).activeByLane.NORMAL).toBe(1);
+        await admit(); // a client retry sends again: the first grant goes back, a fresh one is taken
+        expect((await limiter.snapshot('vc-admit')).activeByLane.NORMAL).toBe(1);
+        return 'done';
+      },
+    );
+    expect(result).toBe('done');
+    expect(granted).toHaveLength(1);
+    const after = await limiter.snapshot('vc-admit');
+    expect(after.activeByLane.NORMAL).toBe(0);
+    expect(after.waits.NORMAL.count).toBe(1);
+  });
+
+  it('hands back a grant that arrives after its call gave up', async () => {
+    const limiter = new Limiter({
+      redis: client(),
+      maxConcurrent: 3,
+      minIntervalMs: 0,
+      keyPrefix: ns.redisKeyPrefix,
+    });
+    // Every slot NORMAL may take is held, so the admission waits.
+    const holder = await limiter.acquire('vc-late', 'NORMAL', { timeoutMs: 1_000 });
+    let admission: Promise<void> | undefined;
+    const call = limiter.withAdmission('vc-late', 'NORMAL', { timeoutMs: 5_000 }, async (admit) => {
+      admission = admit();
+      throw new Error('aborted by its caller'); // gives up while the admission is pending
+    });
+    await expect(call).rejects.toThrow('aborted by its caller');
+    await limiter.release(holder);
+    await admission;
+    const snapshot = await limiter.snapshot('vc-late');
+    expect(snapshot.activeByLane.NORMAL).toBe(0);
+    expect(snapshot.waits.NORMAL.count).toBe(1); // the holder's; the handed-back grant is not counted
+  });
+
   it('holds max_concurrent and min_interval across several clients, and counts every wait', async () => {
     // Five "Lambdas", each with its own connection, each running calls of 30 ms as fast as it may.
     const limiters = Array.from(

@@ -367,6 +367,19 @@ describe('admission (a gate awaited before the first byte, after connection set-
     await c.close();
   });
 
+  it("does not count the admission's wait against the call's timeout", async () => {
+    const c = await fresh();
+    const slowAdmission = () => new Promise<void>((r) => setTimeout(r, 400));
+    // Cold (connect, then admission) and warm (admission, then the idle socket).
+    await expect(c.screenshot(vm(), { timeoutMs: 250, admit: slowAdmission })).resolves.toBeInstanceOf(
+      Buffer,
+    );
+    await expect(c.screenshot(vm(), { timeoutMs: 250, admit: slowAdmission })).resolves.toBeInstanceOf(
+      Buffer,
+    );
+    await c.close();
+  });
+
   it('fails the call with the admission error and sends no request when admission is refused', async () => {
     // Prepare
     const c = await fresh();
