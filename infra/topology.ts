@@ -126,7 +126,7 @@ export const functions = {
   opsApi: {
     entry: 'functions/ops/api.ts',
     description:
-      'GET /api/v1/vms/{id}/thumbnail (tiered cache, NORMAL/LOW lanes) and GET /api/v1/queue/stats',
+      'GET /api/v1/vms/{id}/thumbnail (tiered cache, NORMAL/LOW lanes), POST /api/v1/vms/{id}/refresh (HIGH) and GET /api/v1/queue/stats',
     memoryMb: 512,
     timeoutSeconds: 15,
     serves: 'http',
@@ -173,6 +173,7 @@ export const httpRoutes: readonly HttpRoute[] = [
   { method: 'DELETE', path: '/api/v1/vcenters/{id}', function: 'vcenters', role: 'admin' },
   { method: 'POST', path: '/api/v1/vcenters/{id}/sync', function: 'vcenters', role: 'operator' },
   { method: 'GET', path: '/api/v1/vms/{id}/thumbnail', function: 'opsApi', role: 'viewer' },
+  { method: 'POST', path: '/api/v1/vms/{id}/refresh', function: 'opsApi', role: 'viewer' },
   { method: 'POST', path: '/api/v1/vms/{id}/console', function: 'opsConsole', role: 'operator' },
   { method: 'GET', path: '/api/v1/queue/stats', function: 'opsApi', role: 'viewer' },
 ];

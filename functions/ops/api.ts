@@ -1,8 +1,17 @@
 // Primary adapter — GET /api/v1/vms/{id}/thumbnail (viewer: the PNG from the tiered cache, first loads through
-// NORMAL, refreshes through LOW; ETag/304, Cache-Control, X-Cache, Age) and GET /api/v1/queue/stats (viewer).
+// NORMAL, refreshes through LOW; ETag/304, Cache-Control, X-Cache, Age), POST /api/v1/vms/{id}/refresh (viewer:
+// the VM re-read from its vCenter through HIGH; 200 with the VM, or 202 while the job is still queued) and
+// GET /api/v1/queue/stats (viewer).
 import type { TieredCache } from '#shared/cache';
 import { httpHandler, json, NotFoundError } from '#shared/http';
-import { getThumbnail, loadOpsSettings, opsService, queueStats, type ThumbnailAnswer } from '#shared/ops';
+import {
+  getThumbnail,
+  loadOpsSettings,
+  opsService,
+  queueStats,
+  refreshVm,
+  type ThumbnailAnswer,
+} from '#shared/ops';
 
 // Checked at start-up: a bad ESXI_*/…_TTL value fails the cold start with the variable's name.
 loadOpsSettings();
@@ -32,6 +41,10 @@ export const handler = httpHandler(async (event) => {
       body: answer.value.toString('base64'),
       isBase64Encoded: true,
     };
+  }
+  if (event.routeKey === 'POST /api/v1/vms/{id}/refresh') {
+    const answer = await refreshVm(service, event.pathParameters?.id ?? '');
+    return json(answer.status === 'refreshed' ? 200 : 202, answer, { 'cache-control': 'no-store' });
   }
   if (event.routeKey === 'GET /api/v1/queue/stats') {
     const stats = await queueStats({

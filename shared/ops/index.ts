@@ -1,4 +1,4 @@
-// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console) through priority lanes
+// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console, VM refresh) through priority lanes
 // and the shared per-target limiter, the ops worker's batch processing, queue statistics and the settings.
 export { type ConsoleTicket, consoleTicketLifetimeMs, openConsole } from './console.ts';
 export {
@@ -6,9 +6,11 @@ export {
   type EnqueueOutcome,
   type JobQueue,
   type OpsJob,
+  type OpsJobType,
   parseJob,
   sqsJobQueue,
   type ThumbnailJob,
+  type VmRefreshJob,
 } from './jobs.ts';
 export { isLane, type Lane, laneCapacity, laneIndex, laneQueues, lanes } from './lanes.ts';
 export {
@@ -49,5 +51,18 @@ export {
   type ThumbnailDeps,
   type VmRef,
 } from './thumbnails.ts';
+export {
+  postgresVmInventory,
+  type RefreshAnswer,
+  type RefreshLog,
+  type RefreshRecord,
+  redisRefreshLog,
+  refreshVm,
+  refreshWindowMs,
+  runVmRefreshJob,
+  type StoreOutcome,
+  type VmInventory,
+  type VmRefreshDeps,
+} from './vm-refresh.ts';
 export { addCounters, type LaneWaitCounters, quantileMs, waitBucketBoundsMs } from './wait-stats.ts';
-export { laneOfRecord, processLaneBatch, type WorkerDeps } from './worker.ts';
+export { type JobRunners, laneOfRecord, processLaneBatch, type WorkerDeps } from './worker.ts';

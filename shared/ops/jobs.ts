@@ -1,6 +1,6 @@
-// Ops — domain and secondary adapter (SQS, Redis): lane jobs and how they are enqueued. Identical requests
-// inside a window share one deduplication id (so SQS FIFO keeps one message), and a Redis marker for the same
-// window spares most of the duplicate sends altogether.
+// Ops — domain and secondary adapter (SQS, Redis): lane jobs (thumbnails, VM refreshes) and how they are
+// enqueued. Identical requests inside a window share one deduplication id (so SQS FIFO keeps one message), and
+// a Redis marker for the same window spares most of the duplicate sends altogether.
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { envNames } from '#infra/topology';
@@ -19,20 +19,35 @@ export interface ThumbnailJob {
   readonly enqueuedAt: number;
 }
 
-export type OpsJob = ThumbnailJob;
+/** Re-read one VM's inventory properties from its vCenter into PostgreSQL (a user's "refresh"). HIGH lane. */
+export interface VmRefreshJob {
+  readonly v: 1;
+  readonly type: 'vm-refresh';
+  /** `<vcenterId>:<moid>` */
+  readonly vmId: string;
+  readonly lane: 'HIGH';
+  /** Epoch ms; the lane wait is measured from here. */
+  readonly enqueuedAt: number;
+}
+
+export type OpsJob = ThumbnailJob | VmRefreshJob;
+
+/** The job types a worker runs. */
+export type OpsJobType = OpsJob['type'];
 
 /** Parses a message body; undefined for anything that is not a job this version understands. */
 export function parseJob(body: string): OpsJob | undefined {
   try {
-    const job = JSON.parse(body) as Partial<ThumbnailJob>;
+    const job = JSON.parse(body) as Partial<Record<keyof OpsJob, unknown>> | null;
     if (
-      job.v === 1 &&
-      job.type === 'thumbnail' &&
+      job?.v === 1 &&
       typeof job.vmId === 'string' &&
       isLane(job.lane) &&
       typeof job.enqueuedAt === 'number'
     ) {
-      return job as ThumbnailJob;
+      if (job.type === 'thumbnail') return job as unknown as ThumbnailJob;
+      // A refresh is only ever a HIGH job: anything else is not one this version sent.
+      if (job.type === 'vm-refresh' && job.lane === 'HIGH') return job as unknown as VmRefreshJob;
     }
   } catch {
     // Not JSON: fall through.

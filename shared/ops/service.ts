@@ -1,21 +1,24 @@
-// Ops — composition root: the process-wide limiter, thumbnail cache, job queue and vCenter sessions the ops
-// handlers share, built once from the environment (settings checked at start-up) and rebuilt only if the
+// Ops — composition root: the process-wide limiter, thumbnail cache, job queue, vCenter sessions and the
+// worker's job runners (thumbnail, vm-refresh) the ops handlers share, built once from the environment (settings checked at start-up) and rebuilt only if the
 // clients were closed and reopened (the local runtime does that between runs).
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { envNames, queues } from '#infra/topology';
 import { binaryCodec, blobStore, keyPrefixFromEnv, TieredCache, textCodec } from '#shared/cache';
 import { postgres, redis, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { inventoryReader } from '#shared/inventory';
 import { secretStore } from '#shared/secrets';
 import { sqsJobQueue } from './jobs.ts';
 import { type Lane, laneQueues } from './lanes.ts';
 import { Limiter } from './limiter.ts';
 import { registryVcenterSessions, type VcenterSessions, vcenterSessionsOverride } from './sessions.ts';
 import { loadOpsSettings, type OpsSettings } from './settings.ts';
+import { runThumbnailJob, type ThumbnailDeps } from './thumbnails.ts';
+import { postgresVmInventory, redisRefreshLog, runVmRefreshJob, type VmRefreshDeps } from './vm-refresh.ts';
 import type { WorkerDeps } from './worker.ts';
 
 /** Everything the ops use cases need, for one process. */
-export interface OpsService extends WorkerDeps {
+export interface OpsService extends WorkerDeps, ThumbnailDeps, VmRefreshDeps {
   readonly settings: OpsSettings;
   /** The inventory answers' cache namespace (see createTieredQueryCache), for its counts in the hit ratio. */
   readonly inventoryCache: TieredCache<string>;
@@ -66,6 +69,18 @@ export function opsService(): OpsService {
       blobs: blobStore(),
     }),
     jobs: sqsJobQueue({ sqs: sqs(), redis: client, keyPrefix }),
+    refreshes: redisRefreshLog({ redis: client, keyPrefix }),
+    // Pools are looked up per use (lazily, and the local runtime may close and reopen them between runs).
+    inventory: postgresVmInventory({
+      writer: () => postgres('writer'),
+      reader: () => postgres('reader'),
+      redis: client,
+      reads: inventoryReader,
+    }),
+    runners: {
+      thumbnail: (job) => runThumbnailJob(service, job),
+      'vm-refresh': (job) => runVmRefreshJob(service, job),
+    },
     inventoryCache: new TieredCache<string>({
       namespace: 'inventory',
       redis: client,

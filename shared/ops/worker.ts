@@ -3,19 +3,26 @@
 // visibility delay (ChangeMessageVisibility) and is reported as a batch item failure, so the Lambda is free for
 // the next batch; near the end of its receive budget it is re-sent as a fresh message instead, because waiting
 // for a slot is not a failure and must not land a job in the DLQ. Upstream failures back off and, after
-// maxReceiveCount receives, go to the DLQ.
+// maxReceiveCount receives, go to the DLQ. Jobs are dispatched by type to the runners in the deps
+// (thumbnail → runThumbnailJob, vm-refresh → runVmRefreshJob; the composition root wires them).
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { envNames } from '#infra/topology';
 import { requireEnv } from '#shared/config';
 import { logger } from '#shared/observability';
-import { parseJob } from './jobs.ts';
+import { type OpsJob, type OpsJobType, parseJob } from './jobs.ts';
 import { type Lane, laneQueues, lanes } from './lanes.ts';
 import { recordJobEvent } from './metrics.ts';
-import { type JobOutcome, runThumbnailJob, type ThumbnailDeps } from './thumbnails.ts';
+import type { JobOutcome } from './thumbnails.ts';
 
-export interface WorkerDeps extends ThumbnailDeps {
+/** One runner per job type: what the worker does with a job it could read. */
+export type JobRunners = {
+  readonly [T in OpsJobType]: (job: Extract<OpsJob, { type: T }>) => Promise<JobOutcome>;
+};
+
+export interface WorkerDeps {
   readonly sqs: SQSClient;
+  readonly runners: JobRunners;
   /** Receives before SQS moves a message of `lane` to its DLQ. */
   readonly maxReceiveCount: (lane: Lane) => number;
   /** Jobs older than this are dropped (their requester has long moved on). */
@@ -46,12 +53,24 @@ async function changeVisibility(
   );
 }
 
+function runJob(runners: JobRunners, job: OpsJob): Promise<JobOutcome> {
+  switch (job.type) {
+    case 'thumbnail':
+      return runners.thumbnail(job);
+    case 'vm-refresh':
+      return runners['vm-refresh'](job);
+  }
+}
+
 /** Processes one record; true when it is done with (deleted), false to leave it in the queue. */
 async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> {
   const lane = laneOfRecord(record);
   const job = parseJob(record.body);
   if (!lane || !job) {
-    logger.error('ops worker: unreadable message left for the DLQ', { messageId: record.messageId });
+    logger.error('ops worker: unreadable message left for the DLQ', {
+      messageId: record.messageId,
+      queue: record.eventSourceARN.split(':').pop(),
+    });
     return false;
   }
   if (Date.now() - job.enqueuedAt > deps.maxJobAgeMs(lane)) {
@@ -61,10 +80,11 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
   const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
   let outcome: JobOutcome;
   try {
-    outcome = await runThumbnailJob(deps, job);
+    outcome = await runJob(deps.runners, job);
   } catch (error) {
     logger.warn('ops job failed upstream; SQS will retry it', {
       lane,
+      type: job.type,
       vmId: job.vmId,
       receives,
       error: (error as Error).name,

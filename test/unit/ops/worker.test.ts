@@ -1,0 +1,261 @@
+// Unit tests — the ops worker's batch processing (processLaneBatch) against a mocked SQS (aws-sdk-client-mock)
+// and plain job runners: dispatch by job type, a job without a slot handed back with its visibility delay, a
+// fresh re-send at the receive budget, upstream failures backing off 2, 4, 8… s (capped at 30), expired jobs
+// dropped, unreadable messages reported and logged, and records of one batch run side by side.
+import {
+  ChangeMessageVisibilityCommand,
+  SendMessageCommand,
+  SQSClient,
+  type SQSClient as SQSClientType,
+} from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { mockClient } from 'aws-sdk-client-mock';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { envNames } from '../../../infra/topology.ts';
+import { logger } from '../../../shared/observability/index.ts';
+import type { OpsJob, ThumbnailJob, VmRefreshJob } from '../../../shared/ops/jobs.ts';
+import { type Lane, laneQueues } from '../../../shared/ops/lanes.ts';
+import type { JobOutcome } from '../../../shared/ops/thumbnails.ts';
+import { processLaneBatch, type WorkerDeps } from '../../../shared/ops/worker.ts';
+
+const queueUrl = (lane: Lane) => `https://sqs.local/000000000000/${laneQueues[lane]}.fifo`;
+const arn = (queue: string) => `arn:aws:sqs:us-east-1:000000000000:${queue}.fifo`;
+
+let sequence = 0;
+
+/** An SQS record of `lane`'s queue carrying `job` (or a raw body), received `receives` times. */
+function record(
+  lane: Lane,
+  job: OpsJob | string,
+  options: { receives?: number; queue?: string } = {},
+): SQSRecord {
+  const id = `msg-${++sequence}`;
+  return {
+    messageId: id,
+    receiptHandle: `receipt-${id}`,
+    body: typeof job === 'string' ? job : JSON.stringify(job),
+    attributes: {
+      ApproximateReceiveCount: String(options.receives ?? 1),
+      SentTimestamp: '0',
+      SenderId: 'sender',
+      ApproximateFirstReceiveTimestamp: '0',
+      MessageGroupId: `group-${id}`,
+      MessageDeduplicationId: `dedup-${id}`,
+    },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: arn(options.queue ?? laneQueues[lane]),
+    awsRegion: 'us-east-1',
+  };
+}
+
+const thumbnailJob = (vmId = 'vc-1:vm-1', lane: Lane = 'NORMAL'): ThumbnailJob => ({
+  v: 1,
+  type: 'thumbnail',
+  vmId,
+  lane,
+  enqueuedAt: Date.now(),
+});
+
+const refreshJob = (vmId = 'vc-1:vm-2'): VmRefreshJob => ({
+  v: 1,
+  type: 'vm-refresh',
+  vmId,
+  lane: 'HIGH',
+  enqueuedAt: Date.now(),
+});
+
+const batch = (...records: SQSRecord[]): SQSEvent => ({ Records: records });
+
+describe('ops worker batch processing', () => {
+  const sqsMock = mockClient(SQSClient);
+  let sqs: SQSClientType;
+  let thumbnail: ReturnType<typeof vi.fn<(job: ThumbnailJob) => Promise<JobOutcome>>>;
+  let vmRefresh: ReturnType<typeof vi.fn<(job: VmRefreshJob) => Promise<JobOutcome>>>;
+  let deps: WorkerDeps;
+
+  beforeAll(() => {
+    for (const lane of Object.keys(laneQueues) as Lane[]) {
+      process.env[envNames.queueUrl(laneQueues[lane])] = queueUrl(lane);
+    }
+  });
+
+  beforeEach(() => {
+    sqsMock.reset();
+    sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'new' });
+    sqs = new SQSClient({ region: 'us-east-1' });
+    thumbnail = vi.fn(async () => ({ kind: 'done' }) as const);
+    vmRefresh = vi.fn(async () => ({ kind: 'done' }) as const);
+    deps = {
+      sqs,
+      runners: { thumbnail, 'vm-refresh': vmRefresh },
+      maxReceiveCount: () => 3,
+      maxJobAgeMs: () => 60_000,
+    };
+  });
+
+  afterEach(() => {
+    vi.restoreAllMocks();
+    sqs.destroy();
+  });
+
+  it('dispatches each job to the runner of its type and deletes what they finish', async () => {
+    const thumb = thumbnailJob('vc-1:vm-7');
+    const refresh = refreshJob('vc-1:vm-8');
+
+    const result = await processLaneBatch(deps, batch(record('NORMAL', thumb), record('HIGH', refresh)));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(thumbnail.mock.calls).toEqual([[thumb]]);
+    expect(vmRefresh.mock.calls).toEqual([[refresh]]);
+    expect(sqsMock.calls()).toHaveLength(0);
+  });
+
+  it('hands a job that got no slot back to its queue with its delay and reports it as a batch item failure', async () => {
+    thumbnail.mockResolvedValueOnce({ kind: 'requeue', delaySeconds: 3 });
+    const waiting = record('LOW', thumbnailJob('vc-1:vm-1', 'LOW'), { receives: 2 });
+
+    const result = await processLaneBatch(deps, batch(waiting));
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: waiting.messageId }] });
+    const changes = sqsMock.commandCalls(ChangeMessageVisibilityCommand);
+    expect(changes.map((call) => call.args[0].input)).toEqual([
+      { QueueUrl: queueUrl('LOW'), ReceiptHandle: waiting.receiptHandle, VisibilityTimeout: 3 },
+    ]);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('re-sends a job that waited through its receive budget as a fresh message instead of failing it', async () => {
+    vmRefresh.mockResolvedValueOnce({ kind: 'requeue', delaySeconds: 1 });
+    const waited = record('HIGH', refreshJob(), { receives: 3 });
+
+    const result = await processLaneBatch(deps, batch(waited));
+
+    // Not a failure: Lambda deletes it, and the fresh copy carries on with a new receive count.
+    expect(result).toEqual({ batchItemFailures: [] });
+    const sends = sqsMock.commandCalls(SendMessageCommand).map((call) => call.args[0].input);
+    expect(sends).toEqual([
+      {
+        QueueUrl: queueUrl('HIGH'),
+        MessageBody: waited.body,
+        MessageGroupId: waited.attributes.MessageGroupId,
+        MessageDeduplicationId: `${waited.messageId}-r3`,
+      },
+    ]);
+    expect(sends[0]?.MessageDeduplicationId).not.toBe(waited.attributes.MessageDeduplicationId);
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+  });
+
+  it('backs upstream failures off 2, 4, 8 … s, capped at 30 s, and reports them as batch item failures', async () => {
+    thumbnail.mockRejectedValue(new Error('vCenter down'));
+    const records = [1, 2, 3, 4, 5, 9].map((receives) =>
+      record('NORMAL', thumbnailJob(`vc-1:vm-${receives}`), { receives }),
+    );
+
+    const result = await processLaneBatch(deps, batch(...records));
+
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(
+      records.map((r) => r.messageId).sort(),
+    );
+    const delays = new Map(
+      sqsMock
+        .commandCalls(ChangeMessageVisibilityCommand)
+        .map((call) => [call.args[0].input.ReceiptHandle, call.args[0].input.VisibilityTimeout]),
+    );
+    expect(records.map((r) => delays.get(r.receiptHandle))).toEqual([2, 4, 8, 16, 30, 30]);
+    expect(
+      sqsMock
+        .commandCalls(ChangeMessageVisibilityCommand)
+        .every((c) => c.args[0].input.QueueUrl === queueUrl('NORMAL')),
+    ).toBe(true);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('drops a job older than its lane allows without running it', async () => {
+    const old = { ...thumbnailJob(), enqueuedAt: Date.now() - 61_000 };
+    const expired = record('NORMAL', old);
+
+    const result = await processLaneBatch(deps, batch(expired));
+
+    expect(result).toEqual({ batchItemFailures: [] });
+    expect(thumbnail).not.toHaveBeenCalled();
+    expect(sqsMock.calls()).toHaveLength(0);
+  });
+
+  it('reports and logs an unreadable message and a message from a queue that is no lane', async () => {
+    const errors = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    const garbage = record('HIGH', 'not json');
+    const unknownType = record('HIGH', JSON.stringify({ ...refreshJob(), type: 'reboot' }));
+    const wrongLane = record('LOW', JSON.stringify({ ...refreshJob(), lane: 'LOW' }));
+    const stranger = record('HIGH', refreshJob(), { queue: 'sync' });
+
+    const result = await processLaneBatch(deps, batch(garbage, unknownType, wrongLane, stranger));
+
+    expect(result.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([
+      garbage.messageId,
+      unknownType.messageId,
+      wrongLane.messageId,
+      stranger.messageId,
+    ]);
+    expect(vmRefresh).not.toHaveBeenCalled();
+    expect(thumbnail).not.toHaveBeenCalled();
+    expect(sqsMock.calls()).toHaveLength(0);
+    const logged = errors.mock.calls.map(([, extra]) => (extra as { messageId: string }).messageId);
+    expect(logged).toEqual([
+      garbage.messageId,
+      unknownType.messageId,
+      wrongLane.messageId,
+      stranger.messageId,
+    ]);
+  });
+
+  it('runs the records of one batch side by side and reports only the failed ones', async () => {
+    // Each runner waits until all three have started: a worker that ran them one by one would never finish.
+    let started = 0;
+    let allStarted!: () => void;
+    const together = new Promise<void>((resolve) => {
+      allStarted = resolve;
+    });
+    const arrive = async () => {
+      if (++started === 3) allStarted();
+      await together;
+    };
+    thumbnail.mockImplementation(async (job) => {
+      await arrive();
+      if (job.vmId === 'vc-1:vm-bad') throw new Error('boom');
+      return { kind: 'done' };
+    });
+    vmRefresh.mockImplementation(async () => {
+      await arrive();
+      return { kind: 'done' };
+    });
+    const ok = record('NORMAL', thumbnailJob('vc-1:vm-ok'));
+    const bad = record('NORMAL', thumbnailJob('vc-1:vm-bad'));
+    const refreshed = record('HIGH', refreshJob('vc-1:vm-r'));
+
+    const result = await Promise.race([
+      processLaneBatch(deps, batch(ok, bad, refreshed)),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('records ran one by one')), 2_000)),
+    ]);
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: bad.messageId }] });
+    expect(started).toBe(3);
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: queueUrl('NORMAL'), ReceiptHandle: bad.receiptHandle, VisibilityTimeout: 2 },
+    ]);
+  });
+
+  it('still reports a record whose hand-back to SQS failed', async () => {
+    thumbnail.mockResolvedValueOnce({ kind: 'requeue', delaySeconds: 1 });
+    sqsMock.on(ChangeMessageVisibilityCommand).rejects(new Error('throttled'));
+    const errors = vi.spyOn(logger, 'error').mockImplementation(() => undefined);
+    const waiting = record('NORMAL', thumbnailJob());
+
+    const result = await processLaneBatch(deps, batch(waiting));
+
+    expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: waiting.messageId }] });
+    expect(errors).toHaveBeenCalledTimes(1);
+  });
+});
