@@ -1,7 +1,8 @@
 // Unit tests — the ops worker's batch processing (processLaneBatch) against a mocked SQS (aws-sdk-client-mock)
 // and plain job runners: dispatch by job type, a job without a slot handed back with its visibility delay, a
 // fresh re-send at the receive budget, upstream failures backing off 2, 4, 8… s (capped at 30), expired jobs
-// dropped, unreadable messages reported and logged, and records of one batch run side by side.
+// dropped, unreadable messages reported and logged, and records of one batch run side by side; and the HIGH
+// lane's vm-refresh runner against plain fakes (limiter, vCenter, inventory, completion records).
 import {
   ChangeMessageVisibilityCommand,
   SendMessageCommand,
@@ -12,11 +13,15 @@ import type { SQSEvent, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { envNames } from '../../../infra/topology.ts';
+import { watchedProperties } from '../../../shared/inventory/sync/index.ts';
 import { logger } from '../../../shared/observability/index.ts';
 import type { OpsJob, ThumbnailJob, VmRefreshJob } from '../../../shared/ops/jobs.ts';
 import { type Lane, laneQueues } from '../../../shared/ops/lanes.ts';
+import { LimiterTimeoutError } from '../../../shared/ops/limiter.ts';
 import type { JobOutcome } from '../../../shared/ops/thumbnails.ts';
+import { type RefreshRecord, runVmRefreshJob, type VmRefreshDeps } from '../../../shared/ops/vm-refresh.ts';
 import { processLaneBatch, type WorkerDeps } from '../../../shared/ops/worker.ts';
+import { SoapFault, TimeoutError } from '../../../shared/vsphere/index.ts';
 
 const queueUrl = (lane: Lane) => `https://sqs.local/000000000000/${laneQueues[lane]}.fifo`;
 const arn = (queue: string) => `arn:aws:sqs:us-east-1:000000000000:${queue}.fifo`;
@@ -257,5 +262,126 @@ describe('ops worker batch processing', () => {
 
     expect(result).toEqual({ batchItemFailures: [{ itemIdentifier: waiting.messageId }] });
     expect(errors).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('the HIGH lane vm-refresh job runner', () => {
+  const job = refreshJob('vc-1:vm-42');
+  const readSince = new Date('2026-01-01T00:00:00Z');
+
+  /** Plain fakes: the limiter runs `read` (or throws `limiterError`), the vCenter answers `readProperties`. */
+  function fakes(readProperties: () => Promise<Record<string, unknown>>, limiterError?: Error) {
+    const records: RefreshRecord[] = [];
+    const stores: unknown[][] = [];
+    const admissions: unknown[][] = [];
+    const reads: unknown[][] = [];
+    const client = {
+      readProperties: async (...args: unknown[]) => {
+        reads.push(args);
+        return readProperties();
+      },
+    };
+    const deps: VmRefreshDeps = {
+      sessions: {
+        identity: async () => ({ vcenterId: 'vc-1', url: 'u', username: 'x' }),
+        forVcenter: async () => client as never,
+      },
+      limiter: {
+        withAdmission: async (
+          target: string,
+          lane: Lane,
+          options: unknown,
+          work: (admit: unknown) => Promise<unknown>,
+        ) => {
+          admissions.push([target, lane, options]);
+          if (limiterError) throw limiterError;
+          return work('admit-hook');
+        },
+      } as never,
+      jobs: { enqueue: async () => 'sent' },
+      refreshes: {
+        get: async () => records.at(-1),
+        put: async (_vmId, record) => {
+          records.push(record);
+        },
+      },
+      inventory: {
+        clock: async () => readSince,
+        store: async (...args) => {
+          stores.push(args);
+          return args[2] === null ? 'deleted' : 'stored';
+        },
+        view: async () => {
+          throw new Error('not used by the worker');
+        },
+      },
+    };
+    return { deps, records, stores, admissions, reads };
+  }
+
+  it('reads the sync property set through the HIGH lane with the admit hook and stores the row', async () => {
+    const f = fakes(async () => ({ name: 'web-1', 'runtime.powerState': 'poweredOff' }));
+
+    const outcome = await runVmRefreshJob(f.deps, job);
+
+    expect(outcome).toEqual({ kind: 'done' });
+    expect(f.admissions).toEqual([
+      ['vc-1', 'HIGH', expect.objectContaining({ timeoutMs: 1_000, requestedAt: job.enqueuedAt })],
+    ]);
+    expect(f.reads).toEqual([
+      [
+        { type: 'VirtualMachine', value: 'vm-42' },
+        watchedProperties.VirtualMachine,
+        { timeoutMs: 10_000, admit: 'admit-hook' },
+      ],
+    ]);
+    expect(f.stores).toEqual([
+      ['vc-1', 'vm-42', { name: 'web-1', 'runtime.powerState': 'poweredOff' }, readSince],
+    ]);
+    expect(f.records).toEqual([
+      { enqueuedAt: job.enqueuedAt, refreshedAt: expect.any(Number), outcome: 'done' },
+    ]);
+  });
+
+  it('hands the job back when no HIGH slot came free, without touching the inventory', async () => {
+    const f = fakes(async () => ({}), new LimiterTimeoutError('vc-1', 'HIGH', 1_000));
+
+    expect(await runVmRefreshJob(f.deps, job)).toEqual({ kind: 'requeue', delaySeconds: 1 });
+    expect(f.stores).toEqual([]);
+    expect(f.records).toEqual([]);
+  });
+
+  it('deletes the row of a VM the vCenter does not have and records not_found', async () => {
+    const f = fakes(async () => {
+      throw new SoapFault({ faultType: 'ManagedObjectNotFound', faultCode: '', faultString: '', detail: {} });
+    });
+
+    expect(await runVmRefreshJob(f.deps, job)).toEqual({ kind: 'done' });
+    expect(f.stores).toEqual([['vc-1', 'vm-42', null, readSince]]);
+    expect(f.records.map((r) => r.outcome)).toEqual(['not_found']);
+  });
+
+  it('records an upstream failure and rethrows it so SQS retries the job', async () => {
+    const f = fakes(async () => {
+      throw new TimeoutError('RetrievePropertiesEx', 10_000);
+    });
+
+    await expect(runVmRefreshJob(f.deps, job)).rejects.toBeInstanceOf(TimeoutError);
+    expect(f.stores).toEqual([]);
+    expect(f.records).toEqual([
+      { enqueuedAt: job.enqueuedAt, refreshedAt: expect.any(Number), outcome: 'failed', error: 'timeout' },
+    ]);
+  });
+
+  it('skips a redelivered job that a completed refresh already covered', async () => {
+    const f = fakes(async () => ({ name: 'web-1' }));
+    await f.deps.refreshes.put(job.vmId, {
+      enqueuedAt: job.enqueuedAt,
+      refreshedAt: Date.now(),
+      outcome: 'done',
+    });
+
+    expect(await runVmRefreshJob(f.deps, job)).toEqual({ kind: 'skipped', why: 'already refreshed' });
+    expect(f.reads).toEqual([]);
   });
 });
