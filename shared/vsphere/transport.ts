@@ -3,6 +3,8 @@
 
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
+import tls from 'node:tls';
 import { AbortedError, NetworkError, TimeoutError } from './errors.ts';
 import { SoapResponseParser, type SoapResult, type XNode } from './parse.ts';
 
@@ -29,11 +31,12 @@ export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   /**
-   * Admission to the server (e.g. a slot of a shared rate limiter), awaited once a connected socket is ready
-   * and before the first byte is written, so that connection set-up (TCP, TLS) happens before the admission
-   * and the request leaves the moment it is admitted. With a warm keep-alive socket in the pool it is awaited
-   * before the request takes one, so a refused admission costs no connection. It may be awaited again on a
-   * retry of the same call (make it idempotent); whatever it throws fails the call, nothing having been sent.
+   * Admission to the server (e.g. a slot of a shared rate limiter), awaited before the request takes a socket
+   * and before anything that could delay it: a connected socket is made ready first (a pooled idle one, or a
+   * fresh connection made before admission), so connection set-up (TCP, TLS) never lies between admission and
+   * the request leaving, and a caller waiting for admission holds no socket and no in-flight slot. Should the
+   * socket be gone once admitted (the server closed it), another is connected and admission asked again. It
+   * is awaited again on a retry of the same call; whatever it throws fails the call, nothing having been sent.
    */
   admit?: () => Promise<void>;
 }
@@ -96,8 +99,10 @@ export class Transport {
   readonly apiVersion: string;
   private readonly agent: http.Agent;
   private readonly sem: Semaphore;
-  /** Calls awaiting admission before taking an idle socket: each has one reserved. */
-  private warmAdmissions = 0;
+  /** Connections made ready for admitted calls; the agent hands them out before connecting anew. */
+  private readonly spares: net.Socket[] = [];
+  /** Calls between readying a socket and taking it: each counts on one idle or spare socket. */
+  private admitting = 0;
 
   constructor(opts: TransportOptions) {
     this.url = new URL(opts.url);
@@ -117,6 +122,75 @@ export class Transport {
       this.url.protocol === 'http:'
         ? new http.Agent(common)
         : new https.Agent({ ...common, ca: opts.ca, rejectUnauthorized: opts.insecure !== true });
+    const connect = this.agent.createConnection.bind(this.agent);
+    this.agent.createConnection = (options, callback) => this.takeSpare() ?? connect(options, callback);
+  }
+
+  private takeSpare(): net.Socket | undefined {
+    for (let socket = this.spares.pop(); socket; socket = this.spares.pop()) {
+      if (socket.destroyed) continue;
+      socket.setTimeout(0);
+      return socket;
+    }
+    return undefined;
+  }
+
+  /** Opens a connection (TCP, and TLS with the agent's options) into `spares`, for the agent to hand out. */
+  private connectSpare(label: string, timeoutMs: number): Promise<void> {
+    const host = this.url.hostname;
+    const port = Number(this.url.port) || (this.url.protocol === 'http:' ? 80 : 443);
+    const options = (this.agent as http.Agent & { options: tls.ConnectionOptions }).options;
+    return new Promise((resolve, reject) => {
+      const socket =
+        this.url.protocol === 'http:'
+          ? net.connect({ host, port })
+          : tls.connect({ ...options, host, port, servername: net.isIP(host) ? '' : host });
+      const fail = (e: NodeJS.ErrnoException) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(
+          new NetworkError(`${label}: ${e.code ?? 'network error'}: ${e.message}`, {
+            method: label,
+            code: e.code,
+            cause: e,
+          }),
+        );
+      };
+      const timer = setTimeout(
+        () => fail(Object.assign(new Error('connect timed out'), { code: 'ETIMEDOUT' })),
+        timeoutMs,
+      );
+      socket.once('error', fail);
+      socket.once(this.url.protocol === 'http:' ? 'connect' : 'secureConnect', () => {
+        clearTimeout(timer);
+        socket.removeListener('error', fail);
+        // An unused spare that fails or idles for 30 s (like pooled sockets) is dropped; once handed out, the
+        // agent and its request look after it.
+        const drop = () => {
+          if (this.spares.includes(socket)) socket.destroy();
+        };
+        socket.on('error', drop);
+        socket.setTimeout(30_000, drop);
+        this.spares.push(socket);
+        resolve();
+      });
+    });
+  }
+
+  /** Admission with a connected socket ready for the call (see CallOptions.admit). */
+  private async admitted(label: string, admit: () => Promise<void>, timeoutMs: number): Promise<void> {
+    this.admitting++;
+    try {
+      for (let attempt = 0; ; attempt++) {
+        if (this.idleSockets() + this.spares.length < this.admitting)
+          await this.connectSpare(label, timeoutMs);
+        await admit();
+        // Still there (the usual case): the request takes it at once. Else connect again and ask again, once.
+        if (this.idleSockets() + this.spares.length >= this.admitting || attempt > 0) return;
+      }
+    } finally {
+      this.admitting--;
+    }
   }
 
   /** Connected, idle sockets to the server in the keep-alive pool (the next requests take them). */
@@ -206,7 +280,9 @@ export class Transport {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const signal = opts.signal;
     if (signal?.aborted) throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
-    let started = Date.now();
+    // Admission first, holding nothing; the call's timeout runs from there.
+    if (opts.admit) await this.admitted(label, opts.admit, timeoutMs);
+    const started = Date.now();
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
       await this.sem.acquire(AbortSignal.any(signal ? [signal, deadline] : [deadline]));
@@ -215,23 +291,7 @@ export class Transport {
         throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
       throw new TimeoutError(label, timeoutMs);
     }
-    // One admission per request, whichever of the paths below asks first (a stale-socket resend reuses it).
-    const admission = opts.admit;
-    let admitted: Promise<void> | undefined;
-    const once: CallOptions = admission ? { ...opts, admit: () => (admitted ??= admission()) } : opts;
     try {
-      if (admission && this.idleSockets() > this.warmAdmissions) {
-        // A warm socket is left for this call: admission first, so that a refused one costs no connection.
-        this.warmAdmissions++;
-        try {
-          await once.admit?.();
-        } finally {
-          this.warmAdmissions--;
-        }
-        started = Date.now(); // the call's timeout starts once admitted
-        // The server closed that socket meanwhile: a fresh admission once connected keeps the spacing.
-        if (this.idleSockets() === 0) admitted = undefined;
-      }
       // A keep-alive socket the server closed while idle fails on reuse before any answer; the request
       // never reached the server, so it is sent once more on a fresh socket whatever the method.
       for (let attempt = 0; ; attempt++) {
@@ -241,7 +301,7 @@ export class Transport {
           path,
           headers,
           body,
-          once,
+          opts,
           handle,
           started,
           timeoutMs,
@@ -286,8 +346,7 @@ export class Transport {
       };
       // The timeout counts from the call, so time spent queued for a slot is part of it.
       const remaining = Math.max(1, timeoutMs - (Date.now() - started));
-      const onTimeout = () => finish(new TimeoutError(label, timeoutMs));
-      let timer = setTimeout(onTimeout, remaining);
+      const timer = setTimeout(() => finish(new TimeoutError(label, timeoutMs)), remaining);
       const onAbort = () =>
         finish(new AbortedError(`${label} aborted`, { method: label, cause: signal?.reason }));
       signal?.addEventListener('abort', onAbort, { once: true });
@@ -381,32 +440,13 @@ export class Transport {
           ),
         );
       });
-      if (!opts.admit) {
-        req.end(body);
-        return;
-      }
-      // Nothing is written before end(): connect first (a reused socket is connected), then admission, then send.
-      req.once('socket', (socket) => {
-        const send = () => {
-          // Admission is bounded by its own timeout; the call's runs from the moment it is admitted.
-          clearTimeout(timer);
-          opts.admit?.().then(
-            () => {
-              if (settled) return;
-              timer = setTimeout(onTimeout, timeoutMs);
-              req.end(body);
-            },
-            (error: Error) => finish(error),
-          );
-        };
-        if (req.reusedSocket || !socket.connecting) send();
-        else socket.once(this.url.protocol === 'http:' ? 'connect' : 'secureConnect', send);
-      });
+      req.end(body);
     });
   }
 
-  /** Closes pooled sockets. */
+  /** Closes pooled and spare sockets. */
   close(): void {
+    for (const socket of this.spares.splice(0)) socket.destroy();
     this.agent.destroy();
   }
 }

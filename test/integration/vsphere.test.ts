@@ -299,7 +299,7 @@ describe('retries (a proxy that resets connections in front of vcsim)', () => {
   });
 });
 
-describe('admission (a gate awaited before the first byte, after connection set-up)', () => {
+describe('admission (a gate awaited with a connected socket ready, before the request takes it)', () => {
   // A proxy in front of vcsim that counts, per connection, the bytes each way.
   let proxy: net.Server;
   const connections: { acceptedAt: number; bytesIn: number; bytesOut: number }[] = [];
@@ -364,6 +364,18 @@ describe('admission (a gate awaited before the first byte, after connection set-
     expect(seen.inAtStart).toBeGreaterThan(0);
     expect(seen.inAtEnd).toBe(seen.inAtStart);
     expect(connections[0]!.bytesIn).toBeGreaterThan(seen.inAtEnd ?? 0);
+    await c.close();
+  });
+
+  it('holds no socket and no in-flight slot while admission is pending', async () => {
+    // One socket, one in-flight slot: a call waiting for admission must not block another call.
+    const c = await fresh();
+    let admit!: () => void;
+    const waiting = c.screenshot(vm(), { admit: () => new Promise<void>((r) => (admit = r)) });
+    await new Promise((r) => setTimeout(r, 100));
+    await expect(c.readProperty(c.serviceContent.rootFolder, 'name')).resolves.toBe('Datacenters');
+    admit();
+    await expect(waiting).resolves.toBeInstanceOf(Buffer);
     await c.close();
   });
 
