@@ -1,8 +1,9 @@
 // Ops — secondary adapter (Redis): the per-target limiter every Lambda shares. One atomic Lua script grants a
 // lease on a target (vCenter or host) when the lane's share of `maxConcurrent` has room, `minInterval` has
-// passed since the last grant, and no higher lane is waiting; it reclaims leases whose holder died (they
-// expire), and counts each grant's wait per lane. Every key carries the target as hash tag (`lim:{vc-42}:…`),
-// so the script touches one slot and runs unchanged on ElastiCache in cluster mode.
+// passed since the last grant, no higher lane is waiting, and no earlier waiter of its own lane (first come,
+// first served); it reclaims leases whose holder died (they expire), and counts each grant's wait per lane.
+// Every key carries the target as hash tag (`lim:{vc-42}:…`), so the script touches one slot and runs
+// unchanged on ElastiCache in cluster mode.
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '#shared/clients';
 import { keyPrefixFromEnv } from '../cache/tiered-cache.ts';
@@ -10,10 +11,11 @@ import { type Lane, laneCapacity, laneIndex, lanes } from './lanes.ts';
 import { countersFromHash, emptyWaitsByLane, type WaitsByLane, waitBucketBoundsMs } from './wait-stats.ts';
 
 // KEYS[1..4] leases per lane (zset: lease id → expiry ms), KEYS[5..8] waiters per lane (zset: waiter id →
-// expiry ms), KEYS[9] start time of the last grant, KEYS[10] wait statistics (hash).
+// expiry ms), KEYS[9] start time of the last grant, KEYS[10] wait statistics (hash), KEYS[11..14] waiters per
+// lane in order of arrival (zset: waiter id → arrival ms): within a lane, first come, first served.
 // ARGV: lane index, lane capacity, min interval ms, lease ttl ms, lease id, requested-at ms (0: do not count),
-// waiter id ('' : none), waiter ttl ms, then the histogram bucket bounds.
-// Returns {1, now, wait ms (-1 if not counted), active} or {0, retry-after ms, active, now}.
+// waiter id ('' : none), waiter ttl ms, arrival ms, then the histogram bucket bounds.
+// Returns {1, now, wait ms (-1 if not counted), active, previous grant} or {0, retry-after ms, active, now}.
 const acquireScript = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
@@ -22,24 +24,32 @@ local active = 0
 for i = 1, 4 do
   redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
   active = active + redis.call('ZCARD', KEYS[i])
-  redis.call('ZREMRANGEBYSCORE', KEYS[4 + i], '-inf', now)
+  local gone = redis.call('ZRANGEBYSCORE', KEYS[4 + i], '-inf', now)
+  if #gone > 0 then
+    redis.call('ZREM', KEYS[4 + i], unpack(gone))
+    redis.call('ZREM', KEYS[10 + i], unpack(gone))
+  end
 end
+local nextAt = tonumber(redis.call('GET', KEYS[9]) or '0') + tonumber(ARGV[3])
 local retry = 0
 for i = 1, lane do
   if redis.call('ZCARD', KEYS[4 + i]) > 0 then retry = 5 end
 end
-if retry == 0 and active >= tonumber(ARGV[2]) then retry = 10 end
 if retry == 0 then
-  local previous = tonumber(redis.call('GET', KEYS[9]) or '0')
-  local nextAt = previous + tonumber(ARGV[3])
-  if now < nextAt then retry = nextAt - now end
+  local head = redis.call('ZRANGE', KEYS[11 + lane], 0, 0)[1]
+  if head and head ~= ARGV[7] then retry = math.max(5, nextAt - now) end
 end
+if retry == 0 and active >= tonumber(ARGV[2]) then retry = 10 end
+if retry == 0 and now < nextAt then retry = nextAt - now end
 if retry == 0 then
   local last = redis.call('GET', KEYS[9]) or '0'
   redis.call('ZADD', KEYS[1 + lane], now + tonumber(ARGV[4]), ARGV[5])
   redis.call('PEXPIRE', KEYS[1 + lane], tonumber(ARGV[4]) + 1000)
   redis.call('SET', KEYS[9], now, 'PX', math.max(tonumber(ARGV[3]) * 2, 1000))
-  if ARGV[7] ~= '' then redis.call('ZREM', KEYS[5 + lane], ARGV[7]) end
+  if ARGV[7] ~= '' then
+    redis.call('ZREM', KEYS[5 + lane], ARGV[7])
+    redis.call('ZREM', KEYS[11 + lane], ARGV[7])
+  end
   local wait = -1
   local requested = tonumber(ARGV[6])
   if requested > 0 then
@@ -50,9 +60,9 @@ if retry == 0 then
     if wait > tonumber(redis.call('HGET', KEYS[10], p .. 'max') or '-1') then
       redis.call('HSET', KEYS[10], p .. 'max', wait)
     end
-    local bucket = #ARGV - 8
-    for i = 9, #ARGV do
-      if wait <= tonumber(ARGV[i]) then bucket = i - 9 break end
+    local bucket = #ARGV - 9
+    for i = 10, #ARGV do
+      if wait <= tonumber(ARGV[i]) then bucket = i - 10 break end
     end
     redis.call('HINCRBY', KEYS[10], p .. 'h' .. bucket, 1)
     redis.call('HSETNX', KEYS[10], 'since', now)
@@ -62,6 +72,8 @@ end
 if ARGV[7] ~= '' and tonumber(ARGV[8]) > 0 then
   redis.call('ZADD', KEYS[5 + lane], now + tonumber(ARGV[8]), ARGV[7])
   redis.call('PEXPIRE', KEYS[5 + lane], tonumber(ARGV[8]) + 1000)
+  redis.call('ZADD', KEYS[11 + lane], 'NX', tonumber(ARGV[9]), ARGV[7])
+  redis.call('PEXPIRE', KEYS[11 + lane], tonumber(ARGV[8]) + 1000)
 end
 return {0, retry, active, now}`;
 
@@ -181,7 +193,7 @@ export class Limiter {
     this.prefix = options.keyPrefix ?? keyPrefixFromEnv();
     this.redis = options.redis as LimiterRedis;
     if (typeof this.redis.opsLimiterAcquire !== 'function') {
-      options.redis.defineCommand('opsLimiterAcquire', { numberOfKeys: 10, lua: acquireScript });
+      options.redis.defineCommand('opsLimiterAcquire', { numberOfKeys: 14, lua: acquireScript });
       options.redis.defineCommand('opsLimiterReturn', { numberOfKeys: 3, lua: returnScript });
     }
   }
@@ -194,6 +206,7 @@ export class Limiter {
       ...lanes.map((_, i) => `${base}:wait:${i}`),
       `${base}:last`,
       `${base}:stats`,
+      ...lanes.map((_, i) => `${base}:order:${i}`),
     ];
   }
 
@@ -210,7 +223,14 @@ export class Limiter {
   async tryAcquire(
     target: string,
     lane: Lane,
-    options: { requestedAt?: number; waiterId?: string; waiterTtlMs?: number; leaseTtlMs?: number } = {},
+    options: {
+      requestedAt?: number;
+      waiterId?: string;
+      waiterTtlMs?: number;
+      /** Epoch ms the waiter began waiting: its place in its lane's line. @default now */
+      arrivedAt?: number;
+      leaseTtlMs?: number;
+    } = {},
   ): Promise<Attempt> {
     const keys = this.keys(target);
     this.remember(target);
@@ -226,6 +246,7 @@ export class Limiter {
       Math.round(options.requestedAt ?? 0),
       options.waiterId ?? '',
       Math.round(options.waiterTtlMs ?? 0),
+      Math.round(options.arrivedAt ?? Date.now()),
       ...waitBucketBoundsMs,
     );
     if (granted === 1) {
@@ -262,9 +283,15 @@ export class Limiter {
     const started = Date.now();
     const deadline = started + options.timeoutMs;
     const waiterId = randomUUID();
+    const arrivedAt = options.requestedAt ?? started;
     for (;;) {
       // A waiter record outlives the next retry a little; if this Lambda dies, it lapses on its own.
-      const attempt = await this.tryAcquire(target, lane, { requestedAt, waiterId, waiterTtlMs: 250 });
+      const attempt = await this.tryAcquire(target, lane, {
+        requestedAt,
+        waiterId,
+        waiterTtlMs: 250,
+        arrivedAt,
+      });
       if (attempt.granted) {
         if (this.spacingGuardMs === 0 || performance.now() <= attempt.lease.startBy) return attempt.lease;
         // Too late to start within the guard (a busy event loop): starting now could crowd the next call.
@@ -274,7 +301,12 @@ export class Limiter {
       }
       const left = deadline - Date.now();
       if (left <= 0 || options.signal?.aborted) {
-        await this.redis.zrem(this.keys(target)[4 + laneIndex(lane)] ?? '', waiterId).catch(() => undefined);
+        const keys = this.keys(target);
+        await Promise.all(
+          [keys[4 + laneIndex(lane)], keys[10 + laneIndex(lane)]].map((key) =>
+            this.redis.zrem(key ?? '', waiterId).catch(() => undefined),
+          ),
+        );
         throw new LimiterTimeoutError(target, lane, Date.now() - started);
       }
       await sleep(Math.min(attempt.retryAfterMs, 25, left));

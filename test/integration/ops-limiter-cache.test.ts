@@ -171,6 +171,31 @@ describe('per-target limiter', () => {
     expect(snapshot.waits.NORMAL.count).toBe(1); // the holder's; the handed-back grant is not counted
   });
 
+  it('serves the waiters of a lane first come, first served', async () => {
+    const limiter = new Limiter({
+      redis: client(),
+      maxConcurrent: 8,
+      minIntervalMs: 150,
+      spacingGuardMs: 0,
+      keyPrefix: ns.redisKeyPrefix,
+    });
+    const first = await limiter.acquire('vc-fifo', 'CRITICAL', { timeoutMs: 1_000 });
+    const order: string[] = [];
+    const wait = (name: string, requestedAt: number) =>
+      limiter.acquire('vc-fifo', 'CRITICAL', { timeoutMs: 5_000, requestedAt }).then((lease) => {
+        order.push(name);
+        return limiter.release(lease);
+      });
+    // B starts polling first; A, starting later, arrived earlier (its request time); C arrived last.
+    const b = wait('B', Date.now());
+    await new Promise((r) => setTimeout(r, 20));
+    const a = wait('A', Date.now() - 1_000);
+    await new Promise((r) => setTimeout(r, 20));
+    const c = wait('C', Date.now());
+    await Promise.all([a, b, c, limiter.release(first)]);
+    expect(order).toEqual(['A', 'B', 'C']);
+  });
+
   it('holds max_concurrent and min_interval across several clients, and counts every wait', async () => {
     // Five "Lambdas", each with its own connection, each running calls of 30 ms as fast as it may.
     const limiters = Array.from(
