@@ -126,7 +126,7 @@ export const functions = {
   opsApi: {
     entry: 'functions/ops/api.ts',
     description:
-      'GET /api/v1/vms/{id}/thumbnail (tiered cache, NORMAL/LOW lanes), POST /api/v1/vms/{id}/refresh (HIGH) and GET /api/v1/queue/stats',
+      'GET /api/v1/vms/{id}/thumbnail (NORMAL/LOW lanes), POST /api/v1/vms/{id}/refresh (HIGH), GET /api/v1/queue/stats',
     memoryMb: 512,
     timeoutSeconds: 15,
     serves: 'http',

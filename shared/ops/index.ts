@@ -1,5 +1,6 @@
-// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console, VM refresh) through priority lanes
-// and the shared per-target limiter, the ops worker's batch processing, queue statistics and the settings.
+// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console, VM refresh) through
+// priority lanes and the shared per-target limiter, the ops worker's batch processing, queue statistics and the
+// settings.
 export { type ConsoleTicket, consoleTicketLifetimeMs, openConsole } from './console.ts';
 export {
   deduplicationId,

@@ -1,12 +1,12 @@
 // Ops — composition root: the process-wide limiter, thumbnail cache, job queue, vCenter sessions and the
-// worker's job runners (thumbnail, vm-refresh) the ops handlers share, built once from the environment (settings checked at start-up) and rebuilt only if the
-// clients were closed and reopened (the local runtime does that between runs).
+// worker's job runners (thumbnail, vm-refresh) the ops handlers share, built once from the environment
+// (settings checked at start-up) and rebuilt only if the clients were closed and reopened (the local runtime
+// does that between runs).
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { envNames, queues } from '#infra/topology';
 import { binaryCodec, blobStore, keyPrefixFromEnv, TieredCache, textCodec } from '#shared/cache';
 import { postgres, redis, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
-import { inventoryReader } from '#shared/inventory';
 import { secretStore } from '#shared/secrets';
 import { sqsJobQueue } from './jobs.ts';
 import { type Lane, laneQueues } from './lanes.ts';
@@ -75,7 +75,6 @@ export function opsService(): OpsService {
       writer: () => postgres('writer'),
       reader: () => postgres('reader'),
       redis: client,
-      reads: inventoryReader,
     }),
     runners: {
       thumbnail: (job) => runThumbnailJob(service, job),

@@ -6,24 +6,16 @@
 import type pg from 'pg';
 import type { RedisClient } from '#shared/clients';
 import { NotFoundError } from '#shared/http';
-import {
-  type InventoryReader,
-  nextGeneration,
-  publishGeneration,
-  type Queryable,
-  type VmView,
-} from '#shared/inventory';
-import {
-  loadResolver,
-  loadSyncRow,
-  planUpdates,
-  rowLoader,
-  updateCounts,
-  watchedProperties,
-  writePlan,
-} from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
 import { NetworkError, SoapFault, TimeoutError, type VimValue, type VsphereClient } from '#shared/vsphere';
+// The inventory's own files, not its index modules: those also carry the query parsers (zod) and the sync
+// registry. The query module (for the answer's VM) is loaded on first use, so it adds nothing to cold starts.
+import type { Queryable, VmView } from '../inventory/queries.ts';
+import { loadSyncRow } from '../inventory/sync/engine.ts';
+import { watchedProperties } from '../inventory/sync/mapping.ts';
+import { planUpdates } from '../inventory/sync/plan.ts';
+import { loadResolver, rowLoader, updateCounts, writePlan } from '../inventory/sync/store.ts';
+import { nextGeneration, publishGeneration } from '../inventory/writes.ts';
 import type { JobQueue, VmRefreshJob } from './jobs.ts';
 import { type Limiter, LimiterTimeoutError } from './limiter.ts';
 import { recordLaneWait } from './metrics.ts';
@@ -73,8 +65,8 @@ export interface VmInventory {
     props: Readonly<Record<string, VimValue>> | null,
     readSince: Date,
   ): Promise<StoreOutcome>;
-  /** The VM as `GET /api/v1/vms/{id}` answers it. @throws NotFoundError */
-  view(vmId: string): Promise<{ readonly vm: VmView }>;
+  /** The VM as `GET /api/v1/vms/{id}` answers it (its `vm` member). @throws NotFoundError */
+  view(vcenterId: string, moid: string): Promise<VmView>;
 }
 
 /** What the refresh use cases need. */
@@ -121,7 +113,7 @@ export async function refreshVm(deps: VmRefreshDeps, vmId: string): Promise<Refr
     const record = await deps.refreshes.get(vmId);
     if (record && record.enqueuedAt >= windowStart) {
       if (record.outcome === 'done') {
-        const { vm } = await deps.inventory.view(vmId);
+        const vm = await deps.inventory.view(ref.vcenterId, ref.moid);
         return { status: 'refreshed', refreshedAt: new Date(record.refreshedAt).toISOString(), vm };
       }
       if (record.outcome === 'not_found')
@@ -226,13 +218,13 @@ export function redisRefreshLog(deps: {
 /**
  * The inventory in PostgreSQL: one VM's rows written through the sync's own plan and store functions, in a
  * transaction that locks the vCenter's row as the sync's passes do; the new generation is published after
- * COMMIT (once the reader shows it), which moves the query cache's keys for the vCenter on.
+ * COMMIT (once the reader shows it), which moves the query cache's keys for the vCenter on. The answer's VM is
+ * read from the reader endpoint, as the query API loads it.
  */
 export function postgresVmInventory(deps: {
   writer: () => pg.Pool;
   reader: () => Queryable;
   redis: RedisClient;
-  reads: () => InventoryReader;
 }): VmInventory {
   return {
     async clock() {
@@ -298,8 +290,11 @@ export function postgresVmInventory(deps: {
       return outcome;
     },
 
-    async view(vmId) {
-      return (await deps.reads().getVm(vmId)).parse();
+    async view(vcenterId, moid) {
+      const { findVm } = await import('../inventory/queries.ts');
+      const vm = await findVm(deps.reader(), vcenterId, moid);
+      if (!vm) throw new NotFoundError(`No VM ${vcenterId}:${moid}: it may have been deleted meanwhile`);
+      return vm;
     },
   };
 }
