@@ -6,6 +6,7 @@
 // unchanged on ElastiCache in cluster mode.
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '#shared/clients';
+import type { Admission } from '#shared/vsphere';
 import { keyPrefixFromEnv } from '../cache/tiered-cache.ts';
 import { type Lane, laneCapacity, laneIndex, lanes } from './lanes.ts';
 import { countersFromHash, emptyWaitsByLane, type WaitsByLane, waitBucketBoundsMs } from './wait-stats.ts';
@@ -315,45 +316,59 @@ export class Limiter {
 
   /**
    * Runs an upstream call that takes its slot through the transport's admission hook (`CallOptions.admit` of
-   * the vSphere client): the slot is asked for once the connection is ready, right before the request is
-   * written, so connection set-up never eats into the spacing; it is released however the call ends. A
-   * resend of the same call (a client retry) takes a fresh grant, so it keeps the spacing too. `onGrant`
-   * sees the first grant (its counted wait). @throws LimiterTimeoutError (from the call) when no slot came
-   * free within `timeoutMs`
+   * the vSphere client): the slot is asked for with a connection ready, and the request is written only if
+   * that happens within the grant's guard (else the grant is handed back and asked for again), so neither
+   * connection set-up nor a busy event loop eats into the spacing. The slot is released however the call
+   * ends. A resend of the same call (a client retry) takes a fresh grant. `onGrant` sees, once the call has
+   * ended, the grant it went out on (its counted wait). @throws LimiterTimeoutError (from the call) when no
+   * slot came free within `timeoutMs`
    */
   async withAdmission<R>(
     target: string,
     lane: Lane,
     options: { timeoutMs: number; requestedAt?: number; onGrant?: (lease: Lease) => void },
-    call: (admit: () => Promise<void>) => Promise<R>,
+    call: (admit: () => Promise<Admission>) => Promise<R>,
   ): Promise<R> {
     let lease: Lease | undefined;
-    let grants = 0;
+    let counted: Lease | undefined; // the grant whose wait is the caller's, while not handed back
     let ended = false;
-    const admit = async () => {
+    const admit = async (): Promise<Admission> => {
       if (lease) await this.release(lease).catch(() => undefined);
       lease = undefined;
-      const first = grants === 0;
       const granted = await this.acquire(target, lane, {
         timeoutMs: options.timeoutMs,
         ...(options.requestedAt === undefined ? {} : { requestedAt: options.requestedAt }),
-        countWait: first, // only the first grant's wait is the caller's wait
+        countWait: counted === undefined,
       });
-      grants++;
+      counted ??= granted;
       // The call gave up (aborted) while this grant was on its way: nothing will use it.
       if (ended) {
-        await this.handBack(granted).catch(() => undefined);
-        return;
+        await this.withdraw(granted);
+        return {};
       }
       lease = granted;
-      if (first) options.onGrant?.(granted);
+      return {
+        sendBy: granted.startBy,
+        withdraw: async () => {
+          if (lease !== granted) return;
+          lease = undefined;
+          if (counted === granted) counted = undefined;
+          this.lateGrants++;
+          await this.withdraw(granted);
+        },
+      };
     };
     try {
       return await call(admit);
     } finally {
       ended = true;
+      if (counted) options.onGrant?.(counted);
       if (lease) await this.release(lease).catch(() => undefined);
     }
+  }
+
+  private withdraw(lease: Lease): Promise<void> {
+    return this.handBack(lease).catch(() => undefined);
   }
 
   /** Returns a grant whose call was never made: no lease, no spacing spent, no wait counted. */

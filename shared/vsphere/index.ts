@@ -42,6 +42,6 @@ export {
 } from './errors.ts';
 export { decodeValue, type XNode } from './parse.ts';
 export { DEFAULT_PROPERTIES } from './specs.ts';
-export type { CallOptions, TransportOptions } from './transport.ts';
+export type { Admission, CallOptions, TransportOptions } from './transport.ts';
 export type * from './types.ts';
 export { el, escapeXml, moRefEl } from './xml.ts';

@@ -31,14 +31,23 @@ export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   /**
-   * Admission to the server (e.g. a slot of a shared rate limiter), awaited before the request takes a socket
-   * and before anything that could delay it: a connected socket is made ready first (a pooled idle one, or a
-   * fresh connection made before admission), so connection set-up (TCP, TLS) never lies between admission and
-   * the request leaving, and a caller waiting for admission holds no socket and no in-flight slot. Should the
-   * socket be gone once admitted (the server closed it), another is connected and admission asked again. It
-   * is awaited again on a retry of the same call; whatever it throws fails the call, nothing having been sent.
+   * Admission to the server (e.g. a slot of a shared rate limiter), awaited before the request takes a socket:
+   * a connected socket is made ready first (a pooled idle one, or a fresh connection made before admission),
+   * so connection set-up never lies between admission and the request leaving, and a caller waiting for
+   * admission holds no socket and no in-flight slot. The request is written from the socket's own event, right
+   * after checking the admission's `sendBy`; past it (a busy event loop, a connection made anew), the admission
+   * is withdrawn and asked for again. It is also asked again on a retry of the same call; whatever it throws
+   * fails the call, nothing having been sent.
    */
-  admit?: () => Promise<void>;
+  admit?: () => Promise<Admission | undefined>;
+}
+
+/** What an admission grants. */
+export interface Admission {
+  /** `performance.now()` by which the request must be written, else it is {@link withdraw}n unsent. */
+  readonly sendBy?: number;
+  /** Gives back an admission whose request was not sent. */
+  withdraw?(): Promise<void>;
 }
 
 /** A counting semaphore: the in-flight request cap. */
@@ -101,6 +110,7 @@ export class Transport {
   private readonly sem: Semaphore;
   /** Connections made ready for admitted calls; the agent hands them out before connecting anew. */
   private readonly spares: net.Socket[] = [];
+  private readonly handedOut = new WeakSet<net.Socket>();
   /** Calls between readying a socket and taking it: each counts on one idle or spare socket. */
   private admitting = 0;
 
@@ -130,6 +140,7 @@ export class Transport {
     for (let socket = this.spares.pop(); socket; socket = this.spares.pop()) {
       if (socket.destroyed) continue;
       socket.setTimeout(0);
+      this.handedOut.add(socket);
       return socket;
     }
     return undefined;
@@ -178,16 +189,15 @@ export class Transport {
   }
 
   /** Admission with a connected socket ready for the call (see CallOptions.admit). */
-  private async admitted(label: string, admit: () => Promise<void>, timeoutMs: number): Promise<void> {
+  private async admitted(
+    label: string,
+    admit: () => Promise<Admission | undefined>,
+    timeoutMs: number,
+  ): Promise<Admission | undefined> {
     this.admitting++;
     try {
-      for (let attempt = 0; ; attempt++) {
-        if (this.idleSockets() + this.spares.length < this.admitting)
-          await this.connectSpare(label, timeoutMs);
-        await admit();
-        // Still there (the usual case): the request takes it at once. Else connect again and ask again, once.
-        if (this.idleSockets() + this.spares.length >= this.admitting || attempt > 0) return;
-      }
+      if (this.idleSockets() + this.spares.length < this.admitting) await this.connectSpare(label, timeoutMs);
+      return await admit();
     } finally {
       this.admitting--;
     }
@@ -281,7 +291,7 @@ export class Transport {
     const signal = opts.signal;
     if (signal?.aborted) throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
     // Admission first, holding nothing; the call's timeout runs from there.
-    if (opts.admit) await this.admitted(label, opts.admit, timeoutMs);
+    const admission = opts.admit ? await this.admitted(label, opts.admit, timeoutMs) : undefined;
     const started = Date.now();
     const deadline = AbortSignal.timeout(timeoutMs);
     try {
@@ -301,7 +311,7 @@ export class Transport {
           path,
           headers,
           body,
-          opts,
+          { ...opts, admission },
           handle,
           started,
           timeoutMs,
@@ -320,7 +330,7 @@ export class Transport {
     path: string,
     headers: http.OutgoingHttpHeaders,
     body: string | undefined,
-    opts: CallOptions,
+    opts: CallOptions & { admission?: Admission | undefined },
     handle: (res: http.IncomingMessage) => {
       onData: (c: string | Buffer) => void;
       onEnd: () => T;
@@ -440,7 +450,28 @@ export class Transport {
           ),
         );
       });
-      req.end(body);
+      const admit = opts.admit;
+      if (!admit) {
+        req.end(body);
+        return;
+      }
+      req.once('socket', (socket) => {
+        // Written from here, synchronously after the last look at the admission's deadline.
+        const send = (admission: Admission | undefined) => {
+          if (settled) return;
+          if (admission?.sendBy !== undefined && performance.now() > admission.sendBy) {
+            Promise.resolve(admission.withdraw?.())
+              .then(admit)
+              .then(send, (error: Error) => finish(error));
+            return;
+          }
+          req.end(body);
+        };
+        const ready = () => send(opts.admission);
+        // A new connection (not a spare, e.g. for a resend after a stale socket) is set up first.
+        if (req.reusedSocket || this.handedOut.has(socket)) ready();
+        else socket.once(this.url.protocol === 'http:' ? 'connect' : 'secureConnect', ready);
+      });
     });
   }
 

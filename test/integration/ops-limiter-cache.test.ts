@@ -149,6 +149,32 @@ describe('per-target limiter', () => {
     expect(after.waits.NORMAL.count).toBe(1);
   });
 
+  it('takes back a withdrawn admission (its wait uncounted) and counts the wait of the one the call goes out on', async () => {
+    const limiter = new Limiter({
+      redis: client(),
+      maxConcurrent: 3,
+      minIntervalMs: 0,
+      keyPrefix: ns.redisKeyPrefix,
+    });
+    let counted: number | undefined;
+    await limiter.withAdmission(
+      'vc-withdraw',
+      'HIGH',
+      { timeoutMs: 1_000, requestedAt: Date.now() - 500, onGrant: (lease) => (counted = lease.waitMs) },
+      async (admit) => {
+        const late = await admit();
+        await late.withdraw?.(); // the transport found it past its sendBy
+        expect((await limiter.snapshot('vc-withdraw')).waits.HIGH.count).toBe(0);
+        await admit();
+      },
+    );
+    const { waits, activeByLane } = await limiter.snapshot('vc-withdraw');
+    expect(activeByLane.HIGH).toBe(0);
+    expect(waits.HIGH.count).toBe(1);
+    expect(counted).toBeGreaterThanOrEqual(500);
+    expect(limiter.lateGrants).toBe(1);
+  });
+
   it('hands back a grant that arrives after its call gave up', async () => {
     const limiter = new Limiter({
       redis: client(),
@@ -158,7 +184,7 @@ describe('per-target limiter', () => {
     });
     // Every slot NORMAL may take is held, so the admission waits.
     const holder = await limiter.acquire('vc-late', 'NORMAL', { timeoutMs: 1_000 });
-    let admission: Promise<void> | undefined;
+    let admission: Promise<unknown> | undefined;
     const call = limiter.withAdmission('vc-late', 'NORMAL', { timeoutMs: 5_000 }, async (admit) => {
       admission = admit();
       throw new Error('aborted by its caller'); // gives up while the admission is pending

@@ -354,6 +354,7 @@ describe('admission (a gate awaited with a connected socket ready, before the re
         seen.inAtStart = connections[0]?.bytesIn;
         await new Promise((r) => setTimeout(r, 200));
         seen.inAtEnd = connections[0]?.bytesIn;
+        return undefined;
       },
     });
     // Assess: at admission the server's TLS handshake had arrived; while admission was pending nothing was
@@ -370,18 +371,18 @@ describe('admission (a gate awaited with a connected socket ready, before the re
   it('holds no socket and no in-flight slot while admission is pending', async () => {
     // One socket, one in-flight slot: a call waiting for admission must not block another call.
     const c = await fresh();
-    let admit!: () => void;
-    const waiting = c.screenshot(vm(), { admit: () => new Promise<void>((r) => (admit = r)) });
+    let admit!: (value: undefined) => void;
+    const waiting = c.screenshot(vm(), { admit: () => new Promise<undefined>((r) => (admit = r)) });
     await new Promise((r) => setTimeout(r, 100));
     await expect(c.readProperty(c.serviceContent.rootFolder, 'name')).resolves.toBe('Datacenters');
-    admit();
+    admit(undefined);
     await expect(waiting).resolves.toBeInstanceOf(Buffer);
     await c.close();
   });
 
   it("does not count the admission's wait against the call's timeout", async () => {
     const c = await fresh();
-    const slowAdmission = () => new Promise<void>((r) => setTimeout(r, 400));
+    const slowAdmission = () => new Promise<undefined>((r) => setTimeout(() => r(undefined), 400));
     // Cold (connect, then admission) and warm (admission, then the idle socket).
     await expect(c.screenshot(vm(), { timeoutMs: 250, admit: slowAdmission })).resolves.toBeInstanceOf(
       Buffer,
@@ -389,6 +390,28 @@ describe('admission (a gate awaited with a connected socket ready, before the re
     await expect(c.screenshot(vm(), { timeoutMs: 250, admit: slowAdmission })).resolves.toBeInstanceOf(
       Buffer,
     );
+    await c.close();
+  });
+
+  it('withdraws an admission whose deadline passed before the request could be written, and asks again', async () => {
+    // Prepare
+    const c = await fresh();
+    await sim.resetStats();
+    const log: string[] = [];
+    let asked = 0;
+    // Act: the first admission is already late when granted; the second is not.
+    const png = await c.screenshot(vm(), {
+      admit: async () => {
+        asked++;
+        log.push(`admit ${asked}`);
+        const sendBy = asked === 1 ? performance.now() - 1 : performance.now() + 60_000;
+        return { sendBy, withdraw: async () => void log.push(`withdraw ${asked}`) };
+      },
+    });
+    // Assess
+    expect(png.subarray(0, 8)).toEqual(PNG_SIGNATURE);
+    expect(log).toEqual(['admit 1', 'withdraw 1', 'admit 2']);
+    expect((await sim.stats()).screen.served).toBe(1);
     await c.close();
   });
 
@@ -416,6 +439,7 @@ describe('admission (a gate awaited with a connected socket ready, before the re
     await c.screenshot(vm(), {
       admit: async () => {
         admitted++;
+        return undefined;
       },
     });
     // Assess: both ran on the one warm socket.
