@@ -3,6 +3,7 @@
 // project's handlers and tests use the real `@aws-sdk/client-sqs` with only the endpoint changed.
 
 import { randomUUID } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SqsError } from './errors.ts';
@@ -45,6 +46,8 @@ export async function startSqsServer(options: SqsServerOptions): Promise<SqsServ
   const { store } = options;
   const host = options.host ?? '127.0.0.1';
   const shutdown = new AbortController();
+  // One listener per request in flight (long polls and bursts of sends run dozens at once): not a leak.
+  setMaxListeners(0, shutdown.signal);
   let endpoint = '';
   const queueUrl = (name: string) => `${endpoint}/${store.accountId}/${name}`;
   const operations = buildOperations(store, queueUrl);
