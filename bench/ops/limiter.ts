@@ -107,14 +107,14 @@ await record(
   'Limiter (`npm run bench:ops:limiter`)',
   `${processes} processes (each its own Redis connection, \`Limiter\` and vSphere session, like ${processes} Lambdas), ${loops} callers each, share
 one vCenter's limiter (max_concurrent ${maxConcurrent}, min_interval ${minIntervalMs} ms) for ${seconds} s per phase; each caller takes a slot on
-a random lane (5 % CRITICAL, 15 % HIGH, 30 % NORMAL, 50 % LOW), fetches a VM screen from vcsim and gives the slot back. Each process
-first opens its keep-alive sockets (outside the measured window: a first TLS handshake takes tens of ms on a busy machine,
-and a call still handshaking can reach the server after a later call on a warm socket).
+a random lane (5 % CRITICAL, 15 % HIGH, 30 % NORMAL, 50 % LOW), fetches a VM screen from vcsim through the transport's
+admission (\`Limiter.withAdmission\`) and gives the slot back. Sockets start cold: each process has only logged in, so
+the run includes the TLS handshakes that once let a call reach the server after a later one on a warm socket.
 "In flight" and "min gap" are vcsim's own counters (\`/_fixture/stats\`: the most concurrent \`/screen\` requests, and the
 smallest gap between two request starts as the server saw them); "grant gap" is the smallest gap between grants on
-Redis's clock, which includes the limiter's spacing guard (30 % of min_interval: grants are spaced min_interval + guard and a
-caller that cannot start its call within the guard hands the grant back, so dispatch jitter cannot squeeze two calls
-closer than min_interval at the server). Goal: zero violations of max_concurrent or min_interval.
+Redis's clock, which includes the limiter's spacing guard (10 % of min_interval, at least 5 ms). A request is written only
+within the guard of its grant, checked at the socket right before the write; "late grants" were withdrawn and asked for
+again. Goal: zero violations of max_concurrent or min_interval.
 
 | phase | calls served | calls/s | max in flight / limit | min gap at vcsim ms / limit | min grant gap ms | late grants handed back | errors | violations | grants by lane (p99 wait) |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |
