@@ -179,7 +179,10 @@ LOW may fill 6 of the 8 slots (lane headroom), so a console open never waits for
 waits, lower lanes are held back (its waiter record). What it does wait for is min_interval: the spacing since the
 previous grant (at most one interval behind a LOW grant), and the spacing of the console opens ahead of it. 100 opens
 in 10 s ask for half of the target's 20 grants/s on their own: with random arrivals they queue behind each other, and
-the ideal column shows that no limiter keeping min_interval gets their p99 under 100 ms.`,
+the ideal column shows that no limiter keeping min_interval gets their p99 under 100 ms. vcsim's "min gap" here includes
+the server's own scheduling jitter: it shares 2 cores with the whole local cloud. A run with the transport instrumented
+(2026-11-23, 1,307 screen requests) found the smallest gap between two requests leaving their callers 52.5 ms, while
+vcsim reported 46.2 ms between their arrivals; the separate-process limiter bench, with less load, sees no such jitter.`,
     { rows, queueStats },
   );
 } finally {
