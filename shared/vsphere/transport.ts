@@ -31,10 +31,10 @@ export interface CallOptions {
   timeoutMs?: number;
   signal?: AbortSignal;
   /**
-   * Admission to the server (e.g. a slot of a shared rate limiter), awaited before the request takes a socket:
-   * a connected socket is made ready first (a pooled idle one, or a fresh connection made before admission),
-   * so connection set-up never lies between admission and the request leaving, and a caller waiting for
-   * admission holds no socket and no in-flight slot. The request is written from the socket's own event, right
+   * Admission to the server (e.g. a slot of a shared rate limiter), awaited before the request takes a socket,
+   * with a connected socket made ready meanwhile (a pooled idle one, or a spare connection opened while
+   * admission is pending), so connection set-up does not lie between admission and the request leaving, and a
+   * caller waiting for admission holds no pooled socket and no in-flight slot. The request is written from the socket's own event, right
    * after checking the admission's `sendBy`; past it (a busy event loop, a connection made anew), the admission
    * is withdrawn and asked for again. It is also asked again on a retry of the same call; whatever it throws
    * fails the call, nothing having been sent.
@@ -188,7 +188,7 @@ export class Transport {
     });
   }
 
-  /** Admission with a connected socket ready for the call (see CallOptions.admit). */
+  /** Admission, and a connected socket ready for the call (see CallOptions.admit). */
   private async admitted(
     label: string,
     admit: () => Promise<Admission | undefined>,
@@ -196,8 +196,23 @@ export class Transport {
   ): Promise<Admission | undefined> {
     this.admitting++;
     try {
-      if (this.idleSockets() + this.spares.length < this.admitting) await this.connectSpare(label, timeoutMs);
-      return await admit();
+      // Connecting and waiting for admission overlap; a grant that outlives its deadline meanwhile is
+      // withdrawn and asked for again at the socket (see `sendBy`).
+      const connecting =
+        this.idleSockets() + this.spares.length < this.admitting
+          ? this.connectSpare(label, timeoutMs)
+          : undefined;
+      const admission = await admit().catch(async (error: unknown) => {
+        await connecting?.catch(() => undefined);
+        throw error;
+      });
+      try {
+        await connecting;
+      } catch (error) {
+        await admission?.withdraw?.();
+        throw error;
+      }
+      return admission;
     } finally {
       this.admitting--;
     }
