@@ -1,31 +1,26 @@
 // Integration tests — the inventory API over HTTP through the local runtime (API Gateway emulation, JWT
 // authorizer, in-process handlers) against its own database on the test PostgreSQL.
-import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { upsertVms } from '../../shared/inventory/index.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
+import { freshDatabase, type TestDatabase } from '../setup/database.ts';
 
 describe('inventory API over HTTP', () => {
-  const services = inject('services');
   // Its own database: the handlers read PG_* from the environment, which has no search_path option.
-  const database = `inv_http_${randomBytes(4).toString('hex')}`;
-  const admin = { ...services.postgres, database: services.postgres.database };
+  let db: TestDatabase;
   let runtime: LocalRuntime;
   let viewer: string;
   let stateDir: string;
 
   beforeAll(async () => {
-    const client = new pg.Client(admin);
-    await client.connect();
-    await client.query(`CREATE DATABASE ${database}`);
-    await client.end();
-    const pool = new pg.Pool({ ...admin, database, max: 2 });
+    db = await freshDatabase('inv_http');
+    const pool = new pg.Pool({ ...db.postgres, max: 2 });
     await migrate(pool, { vmPartitions: 2 });
     await pool.query(
       `INSERT INTO vcenters (id, name, url, username, secret_ref) VALUES ('vc-h', 'h', 'https://h', 'u', 'r')`,
@@ -42,21 +37,14 @@ describe('inventory API over HTTP', () => {
     runtime = await startLocalRuntime({
       root: resolve(import.meta.dirname, '../..'),
       issuer,
-      services: {
-        redisUrl: services.redisUrl,
-        dynamodbUrl: services.dynamodbUrl,
-        postgres: { ...services.postgres, database },
-      },
-      tablePrefix: database,
+      services: db.services,
+      tablePrefix: db.name,
     });
   });
 
   afterAll(async () => {
     await runtime?.stop();
-    const client = new pg.Client(admin);
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await client.end();
+    await db?.dispose();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 

@@ -6,18 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { refreshWindowMs } from '../../shared/ops/vm-refresh.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
+import { freshDatabase, type TestDatabase } from '../setup/database.ts';
 
-const services = inject('services');
 const tag = randomBytes(4).toString('hex');
-const database = `ops_refresh_${tag}`;
+let db: TestDatabase;
 const vcenterId = `vc-refresh-${tag}`;
 const password = `S3cret-${randomBytes(6).toString('hex')}`;
 let runtime: LocalRuntime;
@@ -54,11 +53,8 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, deadl
 }
 
 beforeAll(async () => {
-  const admin = new pg.Client(services.postgres);
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${database}`);
-  await admin.end();
-  await migrate({ ...services.postgres, database }, { vmPartitions: 2 });
+  db = await freshDatabase('ops_refresh');
+  await migrate(db.postgres, { vmPartitions: 2 });
   vcsim = await startVcsim({ vms: 24, password });
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-refresh-'));
   const issuer = await loadDevIssuer(stateDir);
@@ -67,15 +63,11 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     root: resolve(import.meta.dirname, '../..'),
     issuer,
-    services: {
-      redisUrl: services.redisUrl,
-      dynamodbUrl: services.dynamodbUrl,
-      postgres: { ...services.postgres, database },
-    },
-    tablePrefix: database,
+    services: db.services,
+    tablePrefix: db.name,
     env: {
       SECRET_STORE: `file:${join(stateDir, 'secrets.json')}`,
-      VFLEET_KEY_PREFIX: `${database}:`,
+      VFLEET_KEY_PREFIX: `${db.name}:`,
       BLOB_DIR: join(stateDir, 'blobs'),
     },
   });
@@ -110,10 +102,7 @@ afterAll(async () => {
   await runtime?.stop();
   await VsphereClient.closeAll();
   await vcsim?.stop();
-  const admin = new pg.Client(services.postgres);
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-  await admin.end();
+  await db?.dispose();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 

@@ -7,16 +7,16 @@ import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
+import { freshDatabase, type TestDatabase } from '../setup/database.ts';
 import { changeTarget, createVm } from './sync-helpers.ts';
 
 describe('sync pipeline through the local runtime', () => {
-  const services = inject('services');
-  const database = `sync_fleet_${randomBytes(4).toString('hex')}`;
+  let db: TestDatabase;
   const password = `S3cret-${randomBytes(6).toString('hex')}`;
   const tag = randomBytes(3).toString('hex');
   const ids = { small: `s-${tag}`, medium: `m-${tag}`, large: `l-${tag}`, down: `d-${tag}` };
@@ -29,11 +29,8 @@ describe('sync pipeline through the local runtime', () => {
   const bodies: string[] = [];
 
   beforeAll(async () => {
-    const client = new pg.Client(services.postgres);
-    await client.connect();
-    await client.query(`CREATE DATABASE ${database}`);
-    await client.end();
-    await migrate({ ...services.postgres, database }, { vmPartitions: 2 });
+    db = await freshDatabase('sync_fleet');
+    await migrate(db.postgres, { vmPartitions: 2 });
     const [small, medium, large] = await Promise.all([
       startVcsim({ vms: 24, password }),
       startVcsim({ vms: 160, datacenters: 2, clusters: 2, hostsPerCluster: 2, datastores: 2, password }),
@@ -50,12 +47,8 @@ describe('sync pipeline through the local runtime', () => {
     runtime = await startLocalRuntime({
       root: resolve(import.meta.dirname, '../..'),
       issuer,
-      services: {
-        redisUrl: services.redisUrl,
-        dynamodbUrl: services.dynamodbUrl,
-        postgres: { ...services.postgres, database },
-      },
-      tablePrefix: database,
+      services: db.services,
+      tablePrefix: db.name,
       env: { SECRET_STORE: `file:${join(stateDir, 'secrets.json')}`, SYNC_MARGIN_MS: '1000' },
     });
   }, 180_000);
@@ -63,10 +56,7 @@ describe('sync pipeline through the local runtime', () => {
   afterAll(async () => {
     await runtime?.stop();
     await Promise.all(Object.values(vcsims ?? {}).map((v) => v.stop()));
-    const client = new pg.Client(services.postgres);
-    await client.connect();
-    await client.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await client.end();
+    await db?.dispose();
     if (stateDir) await rm(stateDir, { recursive: true, force: true });
   });
 
@@ -233,19 +223,21 @@ describe('sync pipeline through the local runtime', () => {
     expect(list.json.items.map((v: { id: string }) => v.id)).not.toContain(ids.down);
     // The password is in no answer, no row of any table, and the secret file is 0600 without the deleted one.
     expect(bodies.join('\n')).not.toContain(password);
-    const db = new pg.Client({ ...services.postgres, database });
-    await db.connect();
-    const { rows: tables } = await db.query<{ t: string }>(
+    const client = new pg.Client(db.postgres);
+    await client.connect();
+    const { rows: tables } = await client.query<{ t: string }>(
       `SELECT quote_ident(table_name) AS t FROM information_schema.tables WHERE table_schema = 'public' AND table_type = 'BASE TABLE'`,
     );
     for (const { t } of tables) {
-      const { rows } = await db.query(`SELECT count(*)::int AS n FROM ${t} x WHERE x::text LIKE $1`, [
+      const { rows } = await client.query(`SELECT count(*)::int AS n FROM ${t} x WHERE x::text LIKE $1`, [
         `%${password}%`,
       ]);
       expect(rows[0].n, t).toBe(0);
     }
-    const leftovers = await db.query('SELECT count(*)::int AS n FROM vms WHERE vcenter_id = $1', [ids.down]);
-    await db.end();
+    const leftovers = await client.query('SELECT count(*)::int AS n FROM vms WHERE vcenter_id = $1', [
+      ids.down,
+    ]);
+    await client.end();
     expect(leftovers.rows[0].n).toBe(0);
     const file = join(stateDir, 'secrets.json');
     expect((await stat(file)).mode & 0o777).toBe(0o600);
