@@ -198,19 +198,26 @@ export class Transport {
     try {
       // Connecting and waiting for admission overlap; a grant that outlives its deadline meanwhile is
       // withdrawn and asked for again at the socket (see `sendBy`).
+      // The connection's outcome is made a settled value at once: it may fail while admit() is still
+      // pending, and a rejection with no handler by then is unhandled (it ends a Lambda's process).
       const connecting =
         this.idleSockets() + this.spares.length < this.admitting
-          ? this.connectSpare(label, timeoutMs)
+          ? this.connectSpare(label, timeoutMs).then(
+              () => undefined,
+              (error: unknown) => ({ error }),
+            )
           : undefined;
-      const admission = await admit().catch(async (error: unknown) => {
-        await connecting?.catch(() => undefined);
-        throw error;
-      });
+      let admission: Admission | undefined;
       try {
-        await connecting;
+        admission = await admit();
       } catch (error) {
-        await admission?.withdraw?.();
+        await connecting; // the spare (if it connected) stays pooled; the call fails with admit's error
         throw error;
+      }
+      const failed = await connecting;
+      if (failed) {
+        await admission?.withdraw?.();
+        throw failed.error;
       }
       return admission;
     } finally {
@@ -475,9 +482,11 @@ export class Transport {
         const send = (admission: Admission | undefined) => {
           if (settled) return;
           if (admission?.sendBy !== undefined && performance.now() > admission.sendBy) {
+            // One handler for all three steps, so a throwing send cannot leave a rejection unhandled.
             Promise.resolve(admission.withdraw?.())
               .then(admit)
-              .then(send, (error: Error) => finish(error));
+              .then(send)
+              .catch((error: Error) => finish(error));
             return;
           }
           req.end(body);
