@@ -30,7 +30,21 @@ export interface VmRefreshJob {
   readonly enqueuedAt: number;
 }
 
-export type OpsJob = ThumbnailJob | VmRefreshJob;
+/**
+ * Compare one vCenter's current state with its inventory rows (the drift check of
+ * shared/inventory/sync/verify.ts). LOW lane; enqueued by the sync dispatcher at most once per
+ * SYNC_VERIFY_INTERVAL per vCenter.
+ */
+export interface InventoryVerifyJob {
+  readonly v: 1;
+  readonly type: 'inventory-verify';
+  readonly vcenterId: string;
+  readonly lane: 'LOW';
+  /** Epoch ms; the lane wait is measured from here. */
+  readonly enqueuedAt: number;
+}
+
+export type OpsJob = ThumbnailJob | VmRefreshJob | InventoryVerifyJob;
 
 /** The job types a worker runs. */
 export type OpsJobType = OpsJob['type'];
@@ -38,7 +52,20 @@ export type OpsJobType = OpsJob['type'];
 /** Parses a message body; undefined for anything that is not a job this version understands. */
 export function parseJob(body: string): OpsJob | undefined {
   try {
-    const job = JSON.parse(body) as Partial<Record<keyof OpsJob, unknown>> | null;
+    const job = JSON.parse(body) as Partial<
+      Record<'v' | 'type' | 'vmId' | 'vcenterId' | 'lane' | 'enqueuedAt', unknown>
+    > | null;
+    // A verification is only ever a LOW job for one vCenter.
+    if (
+      job?.v === 1 &&
+      job.type === 'inventory-verify' &&
+      job.lane === 'LOW' &&
+      typeof job.vcenterId === 'string' &&
+      job.vcenterId !== '' &&
+      typeof job.enqueuedAt === 'number'
+    ) {
+      return job as unknown as InventoryVerifyJob;
+    }
     if (
       job?.v === 1 &&
       typeof job.vmId === 'string' &&
@@ -53,6 +80,11 @@ export function parseJob(body: string): OpsJob | undefined {
     // Not JSON: fall through.
   }
   return undefined;
+}
+
+/** The key a job is grouped by: its VM, or the vCenter a verification checks. */
+export function jobKey(job: OpsJob): string {
+  return job.type === 'inventory-verify' ? `verify:${job.vcenterId}` : job.vmId;
 }
 
 /** Same job, same window → same id; SQS FIFO drops the later sends for five minutes. */

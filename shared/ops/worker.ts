@@ -4,21 +4,27 @@
 // the next batch; near the end of its receive budget it is re-sent as a fresh message instead, because waiting
 // for a slot is not a failure and must not land a job in the DLQ. Upstream failures back off and, after
 // maxReceiveCount receives, go to the DLQ. Jobs are dispatched by type to the runners in the deps
-// (thumbnail → runThumbnailJob, vm-refresh → runVmRefreshJob; the composition root wires them).
+// (thumbnail → runThumbnailJob, vm-refresh → runVmRefreshJob, wired by the composition root;
+// inventory-verify → runInventoryVerifyJob, wired by the worker handler).
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { envNames } from '#infra/topology';
 import { requireEnv } from '#shared/config';
 import { logger } from '#shared/observability';
-import { type OpsJob, type OpsJobType, parseJob } from './jobs.ts';
+import { jobKey, type OpsJob, type OpsJobType, parseJob } from './jobs.ts';
 import { type Lane, laneQueues, lanes } from './lanes.ts';
 import { recordJobEvent } from './metrics.ts';
 import type { JobOutcome } from './thumbnails.ts';
 
-/** One runner per job type: what the worker does with a job it could read. */
+type Runner<T extends OpsJobType> = (job: Extract<OpsJob, { type: T }>) => Promise<JobOutcome>;
+
+/**
+ * One runner per job type: what the worker does with a job it could read. The drift check's runner is wired
+ * by the worker handler (functions/ops/worker.ts), so processes that never receive LOW jobs go without it.
+ */
 export type JobRunners = {
-  readonly [T in OpsJobType]: (job: Extract<OpsJob, { type: T }>) => Promise<JobOutcome>;
-};
+  readonly [T in Exclude<OpsJobType, 'inventory-verify'>]: Runner<T>;
+} & { readonly 'inventory-verify'?: Runner<'inventory-verify'> };
 
 export interface WorkerDeps {
   readonly sqs: SQSClient;
@@ -59,6 +65,11 @@ function runJob(runners: JobRunners, job: OpsJob): Promise<JobOutcome> {
       return runners.thumbnail(job);
     case 'vm-refresh':
       return runners['vm-refresh'](job);
+    case 'inventory-verify': {
+      const run = runners['inventory-verify'];
+      if (!run) return Promise.reject(new Error('no inventory-verify runner in this process'));
+      return run(job);
+    }
   }
 }
 
@@ -73,7 +84,8 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
     });
     return false;
   }
-  if (Date.now() - job.enqueuedAt > deps.maxJobAgeMs(lane)) {
+  // A verification checks the present whenever it runs: a backlog delays it but never makes it pointless.
+  if (job.type !== 'inventory-verify' && Date.now() - job.enqueuedAt > deps.maxJobAgeMs(lane)) {
     recordJobEvent(lane, 'expired');
     return true;
   }
@@ -85,7 +97,7 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
     logger.warn('ops job failed upstream; SQS will retry it', {
       lane,
       type: job.type,
-      vmId: job.vmId,
+      ...(job.type === 'inventory-verify' ? { vcenterId: job.vcenterId } : { vmId: job.vmId }),
       receives,
       error: (error as Error).name,
     });
@@ -101,7 +113,7 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
       new SendMessageCommand({
         QueueUrl: requireEnv(envNames.queueUrl(laneQueues[lane])),
         MessageBody: record.body,
-        MessageGroupId: record.attributes.MessageGroupId ?? job.vmId,
+        MessageGroupId: record.attributes.MessageGroupId ?? jobKey(job),
         MessageDeduplicationId: `${record.messageId}-r${receives}`,
       }),
     );

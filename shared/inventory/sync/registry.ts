@@ -79,7 +79,8 @@ const viewColumns = `id, name, url, username, sync_mode, sync_interval_seconds, 
   last_full_sync_at, last_incremental_at, synced_through_at, next_sync_at, last_sync_ms, consecutive_failures,
   last_error, last_error_at, generation, vm_count, template_count, host_count, datastore_count, cluster_count,
   network_count, datacenter_count, resource_pool_count,
-  extract(epoch FROM now() - synced_through_at) AS lag_seconds`;
+  extract(epoch FROM now() - synced_through_at) AS lag_seconds,
+  next_verify_at, last_verify_at, last_verify_result, last_verify_counts, last_verify_error, last_verify_ms`;
 
 interface ViewRow {
   id: string;
@@ -108,11 +109,34 @@ interface ViewRow {
   datacenter_count: number;
   resource_pool_count: number;
   lag_seconds: string | null;
+  next_verify_at: Date;
+  last_verify_at: Date | null;
+  last_verify_result: 'match' | 'drift' | 'error' | null;
+  /** VerifyCounts of ./verify.ts */
+  last_verify_counts: {
+    missing: number;
+    extra: number;
+    differing: number;
+    byTable: Record<string, Record<string, number>>;
+  } | null;
+  last_verify_error: string | null;
+  last_verify_ms: number | null;
 }
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
-function toView(row: ViewRow): VcenterView {
+/** The view with the last drift check (verify.ts): when, its result and what it counted. */
+function toView(row: ViewRow): VcenterView & {
+  readonly verification: {
+    readonly lastVerifiedAt: string | null;
+    readonly result: 'match' | 'drift' | 'error' | null;
+    /** Rows missing, extra and differing in the database, in total and per table (null after an error). */
+    readonly counts: ViewRow['last_verify_counts'];
+    readonly error: string | null;
+    readonly durationMs: number | null;
+    readonly nextVerifyAt: string;
+  };
+} {
   return {
     id: row.id,
     name: row.name,
@@ -145,6 +169,14 @@ function toView(row: ViewRow): VcenterView {
       networks: row.network_count,
       datacenters: row.datacenter_count,
       resourcePools: row.resource_pool_count,
+    },
+    verification: {
+      lastVerifiedAt: iso(row.last_verify_at),
+      result: row.last_verify_result,
+      counts: row.last_verify_counts,
+      error: row.last_verify_error,
+      durationMs: row.last_verify_ms,
+      nextVerifyAt: row.next_verify_at.toISOString(),
     },
   };
 }
