@@ -61,11 +61,15 @@ async function main() {
     if (stopping) return;
     stopping = true;
     console.log('\nstopping…');
-    await runtime?.stop();
+    try {
+      await runtime?.stop();
+    } catch (error) {
+      console.error('stopping the runtime failed:', error);
+    }
     await Promise.allSettled(running.map((service) => service.stop()));
     process.exit(code);
   };
-  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGINT', () => void shutdown(0)); // shutdown never rejects: it catches and exits
   process.on('SIGTERM', () => void shutdown(0));
 
   let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;

@@ -181,7 +181,7 @@ export async function startHttpApi(options: {
   const routes = options.topology.httpRoutes.map(compile);
   const verified = createTokenCache();
 
-  const server = createServer(async (req, res) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
       const candidates = routes
@@ -240,6 +240,13 @@ export async function startHttpApi(options: {
       if (!res.headersSent) send(res, 500, { error: 'internal_error', message: 'Internal Server Error' });
       else res.end();
     }
+  };
+  // The server ignores a listener's promise: a throw while answering an error is caught here, not unhandled.
+  const server = createServer((req, res) => {
+    handle(req, res).catch((error: unknown) => {
+      console.error('[http] could not answer:', error);
+      res.destroy();
+    });
   });
   server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolveListen, reject) => {

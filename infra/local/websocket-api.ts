@@ -4,6 +4,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { APIGatewayAuthorizerResult } from 'aws-lambda';
 import { WebSocket, WebSocketServer } from 'ws';
 import type { Topology } from '../topology.ts';
@@ -73,7 +74,7 @@ export async function startWebSocketApi(options: {
     authorizer: connection?.authorizer,
   });
 
-  const reject = (socket: import('node:stream').Duplex, status: number, message: string) => {
+  const reject = (socket: Duplex, status: number, message: string) => {
     socket.end(
       `HTTP/1.1 ${status} ${message}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ message })}`,
     );
@@ -102,9 +103,30 @@ export async function startWebSocketApi(options: {
     }
   };
 
-  const server = createServer((req, res) => handleManagement(req, res));
+  // Node ignores listeners' promises, so each async listener below ends in a catch that logs (a rejection
+  // left unhandled would end the process).
+  const server = createServer((req, res) => {
+    handleManagement(req, res).catch((error: unknown) => {
+      console.error('[ws] management request failed:', error);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
 
-  server.on('upgrade', async (req, socket, head) => {
+  server.on('upgrade', (req, socket, head) => {
+    // Node drops its own error listener from an upgraded socket: without one, a client resetting while the
+    // authorizer runs (or while a refusal is written) would throw from the socket.
+    socket.on('error', (error: NodeJS.ErrnoException) => {
+      if (!socket.destroyed) socket.destroy();
+      if (error.code !== 'ECONNRESET') console.error('[ws] upgrade socket error:', error.message);
+    });
+    upgrade(req, socket, head).catch((error: unknown) => {
+      console.error('[ws] upgrade failed:', error);
+      socket.destroy();
+    });
+  });
+
+  const upgrade = async (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const connectionId = newConnectionId();
     const authorizer = await authorize(req, url, connectionId);
@@ -144,12 +166,12 @@ export async function startWebSocketApi(options: {
       connections.set(connectionId, live);
       ws.on('message', (data, isBinary) => {
         live.lastActiveAt = Date.now();
-        void route(
+        route(
           connectionId,
           live,
           isBinary ? (data as Buffer).toString('base64') : data.toString(),
           isBinary,
-        );
+        ).catch((error: unknown) => console.error('[ws] routing a frame failed:', error));
       });
       ws.on('close', () => {
         connections.delete(connectionId);
@@ -162,7 +184,7 @@ export async function startWebSocketApi(options: {
         }
       });
     });
-  });
+  };
 
   const route = async (connectionId: string, connection: Connection, body: string, isBinary: boolean) => {
     let routeKey = '$default';

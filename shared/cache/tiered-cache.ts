@@ -336,9 +336,11 @@ export class TieredCache<T> {
     }
   }
 
-  /** Counts an answer for the namespace's hit ratio (fire and forget). */
+  /** Counts an answer for the namespace's hit ratio (fire and forget: a lost count only skews the ratio). */
   count(status: CacheStatus): void {
-    void this.redis.hincrby(this.statsKey, status, 1).catch(() => undefined);
+    this.redis.hincrby(this.statsKey, status, 1).catch((error: unknown) => {
+      logger.warn('cache hit count not recorded', { namespace: this.namespace, error: error as Error });
+    });
   }
 
   /** Turns an entry into an answer and counts it. */

@@ -6,6 +6,7 @@
 // unchanged on ElastiCache in cluster mode.
 import { randomUUID } from 'node:crypto';
 import type { RedisClient } from '#shared/clients';
+import { logger } from '#shared/observability';
 import type { Admission } from '#shared/vsphere';
 import { keyPrefixFromEnv } from '../cache/tiered-cache.ts';
 import { type Lane, laneCapacity, laneIndex, lanes } from './lanes.ts';
@@ -214,7 +215,11 @@ export class Limiter {
   private remember(target: string): void {
     if (this.known.has(target)) return;
     this.known.add(target);
-    void this.redis.sadd(`${this.prefix}lim:targets`, target).catch(() => this.known.delete(target));
+    // Fire and forget (stats only); on failure it is forgotten, so the next call records it again.
+    this.redis.sadd(`${this.prefix}lim:targets`, target).catch((error: unknown) => {
+      this.known.delete(target);
+      logger.warn('limiter target not recorded', { target, error: error as Error });
+    });
   }
 
   /**

@@ -95,27 +95,43 @@ export function startEventSourcePollers(options: EventSourcePollerOptions): Even
     }
   }
 
+  // The loops are awaited only by stop(): each keeps going past any error, and a loop that still ends in
+  // one is logged at once rather than left as an unhandled rejection until then.
   const loops = options.eventSources.flatMap((source) =>
-    Array.from({ length: source.maxConcurrency }, () => pollLoop(source, queueName(source.queue))),
+    Array.from({ length: source.maxConcurrency }, () =>
+      pollLoop(source, queueName(source.queue)).catch((error: unknown) =>
+        console.error(`local SQS poller: ${source.queue} → ${source.function}: a poll loop ended`, error),
+      ),
+    ),
   );
 
   async function pollLoop(source: PollerSource, queue: string): Promise<void> {
     while (!abort.signal.aborted) {
-      let messages: ReceivedMessage[];
       try {
-        messages = await store.receiveWait(
-          queue,
-          { maxNumberOfMessages: source.batchSize, waitSeconds: LONG_POLL_SECONDS },
-          abort.signal,
-        );
+        await pollOnce(source, queue);
       } catch (error) {
-        onBatch({ functionName: source.function, queue, messageIds: [], deleted: [], retained: [], error });
+        // Only onBatch (a caller's callback) or a broken record can land here; the loop keeps polling.
+        console.error(`local SQS poller: ${queue} → ${source.function}: batch handling failed`, error);
         await sleep(1000, abort.signal);
-        continue;
       }
-      // Received messages are in flight: they are processed and settled even when stop() came meanwhile.
-      if (messages.length > 0) onBatch(await processBatch(source, queue, messages));
     }
+  }
+
+  async function pollOnce(source: PollerSource, queue: string): Promise<void> {
+    let messages: ReceivedMessage[];
+    try {
+      messages = await store.receiveWait(
+        queue,
+        { maxNumberOfMessages: source.batchSize, waitSeconds: LONG_POLL_SECONDS },
+        abort.signal,
+      );
+    } catch (error) {
+      onBatch({ functionName: source.function, queue, messageIds: [], deleted: [], retained: [], error });
+      await sleep(1000, abort.signal);
+      return;
+    }
+    // Received messages are in flight: they are processed and settled even when stop() came meanwhile.
+    if (messages.length > 0) onBatch(await processBatch(source, queue, messages));
   }
 
   async function processBatch(

@@ -53,7 +53,11 @@ export async function startSqsServer(options: SqsServerOptions): Promise<SqsServ
   const operations = buildOperations(store, queueUrl);
 
   const server = createServer((request, response) => {
-    void handle(request, response, operations, shutdown.signal);
+    // handle() answers its own errors; this catches a failure while doing so, which would be unhandled.
+    handle(request, response, operations, shutdown.signal).catch((error: unknown) => {
+      console.error('local SQS endpoint: could not answer', error);
+      response.destroy();
+    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
