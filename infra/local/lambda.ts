@@ -1,10 +1,12 @@
 // Local runtime — runs topology functions in-process as Lambda would: the handler module is imported
 // once (a warm container), each call gets a Lambda-shaped context, the timeout and reserved concurrency
-// are enforced.
+// are enforced. Every function shares this process, so each call runs in its own invocation context
+// (withInvocationContext): what it logs names its own function and request, even with others running.
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { withInvocationContext } from '#shared/observability';
 import type { FunctionSpec } from '../topology.ts';
 
 type Handler = (event: unknown, context: Context) => Promise<unknown>;
@@ -25,6 +27,7 @@ export type Invoke = (functionName: string, event: unknown) => Promise<unknown>;
 export function createInvoker(functions: Readonly<Record<string, FunctionSpec>>, root: string): Invoke {
   const modules = new Map<string, Promise<Handler>>();
   const inFlight = new Map<string, number>();
+  const invoked = new Set<string>();
 
   const load = (name: string, spec: FunctionSpec): Promise<Handler> => {
     let loaded = modules.get(name);
@@ -66,15 +69,25 @@ export function createInvoker(functions: Readonly<Record<string, FunctionSpec>>,
     let timer: NodeJS.Timeout | undefined;
     try {
       const handler = await load(name, spec);
-      return await Promise.race([
-        handler(event, context),
-        new Promise((_, reject) => {
-          timer = setTimeout(
-            () => reject(new FunctionTimeoutError(`${name} timed out after ${timeoutMs} ms`)),
-            timeoutMs,
-          );
-        }),
-      ]);
+      // The first call of a warm module is its cold start, as in a new Lambda container.
+      const coldStart = !invoked.has(name);
+      invoked.add(name);
+      const running = withInvocationContext(context, { coldStart }, async () => handler(event, context));
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new FunctionTimeoutError(`${name} timed out after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      });
+      try {
+        return await Promise.race([running, timedOut]);
+      } catch (error) {
+        // Lambda would freeze a timed-out handler; here it runs on, so a later failure is still reported.
+        if (error instanceof FunctionTimeoutError) {
+          running.catch((late: unknown) => console.error(`[lambda] ${name} failed after its timeout:`, late));
+        }
+        throw error;
+      }
     } finally {
       clearTimeout(timer);
       inFlight.set(name, (inFlight.get(name) ?? 1) - 1);
