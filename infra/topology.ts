@@ -142,7 +142,9 @@ export const functions = {
   opsWorkerCritical: opsWorker('CRITICAL', 2),
   opsWorkerHigh: opsWorker('HIGH', 4),
   opsWorkerNormal: opsWorker('NORMAL', 8),
-  opsWorkerLow: opsWorker('LOW', 4),
+  // LOW also runs the inventory's drift check (shared/inventory/sync/verify.ts): one vCenter's whole snapshot in
+  // memory, like a full sync (~475 MB at 50k VMs), and a re-check that may wait up to 45 s for the sync.
+  opsWorkerLow: { ...opsWorker('LOW', 4), memoryMb: 1024, timeoutSeconds: 120 },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;
@@ -209,7 +211,8 @@ export const queues = {
   'ops-critical': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
   'ops-high': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
   'ops-normal': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
-  'ops-low': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
+  // At least the LOW worker's timeout (its drift checks run longer than a thumbnail).
+  'ops-low': { visibilityTimeoutSeconds: 120, maxReceiveCount: 3, contentBasedDeduplication: true },
   sync: { visibilityTimeoutSeconds: 900, maxReceiveCount: 5, contentBasedDeduplication: true },
 } as const satisfies Record<string, QueueSpec>;
 
