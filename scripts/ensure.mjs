@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // Set-up check run before `npm run dev` and `npm test` (plain Node, no dependencies: it runs before
-// `npm install`). Installs node_modules when missing or stale, and the Debian packages the local services
+// `npm install`). Installs node_modules when missing or stale (npm ci, exactly what package-lock.json pins; a lock
+// file out of sync with package.json stops it, saying how to fix it), and the Debian packages the local services
 // need: as root it installs them with apt-get, otherwise it prints the exact command and exits non-zero.
 // It only looks at files when everything is present, so it costs a few milliseconds.
 import { spawn, spawnSync } from 'node:child_process';
@@ -195,18 +196,18 @@ async function ensureNodeModules() {
   if (!stale) return;
   log('node_modules is missing or older than package-lock.json: installing');
   const flags = ['--no-audit', '--no-fund'];
-  let result = await run('npm', lockTime === undefined ? ['install', ...flags] : ['ci', ...flags], {
-    quiet: true,
-  });
-  if (result.code !== 0 && result.output.some((line) => line.includes('are in sync'))) {
-    // npm ci insists that the lock file lists every platform's optional packages (Biome's); this project's
-    // lock file, written by npm install here, lists only the Linux ones, and npm install accepts it as is.
-    log('npm ci refused the lock file as out of sync; installing from it with npm install --no-save');
-    result = await run('npm', ['install', '--no-save', ...flags], { quiet: true });
-  }
+  // With a lock file, exactly what it pins (npm ci); never a silent fallback that installs something else.
+  const command = lockTime === undefined ? 'install' : 'ci';
+  const result = await run('npm', [command, ...flags], { quiet: true });
   if (result.code !== 0) {
     showTail(result);
-    log(`npm install failed (exit ${result.code})`);
+    if (command === 'ci' && result.output.some((line) => line.includes('in sync'))) {
+      log(
+        'npm ci refused package-lock.json: it is out of sync with package.json. Run `npm install`, then commit the updated package-lock.json.',
+      );
+      process.exit(1);
+    }
+    log(`npm ${command} failed (exit ${result.code})`);
     process.exit(result.code);
   }
   for (const line of result.output.filter((text) => /^(added|removed|changed|up to date)\b/.test(text))) {
