@@ -149,6 +149,15 @@ function objectsOf(xml: string): string[] {
   return [...xml.matchAll(/<obj type="VirtualMachine">([^<]+)<\/obj>/g)].map((m) => m[1] ?? '');
 }
 
+/** Polls `probe` every 20 ms until it holds (20 s at most: a wait for an event, not a bound on its timing). */
+async function until(probe: () => Promise<boolean>): Promise<void> {
+  const deadline = performance.now() + 20_000;
+  while (!(await probe())) {
+    if (performance.now() > deadline) throw new Error('timed out waiting for the fixture');
+    await sleep(20);
+  }
+}
+
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 describe('vcsim fixture (about 350 VMs)', () => {
@@ -309,15 +318,22 @@ describe('vcsim fixture (about 350 VMs)', () => {
   });
 
   it('delays the named method by the injected delay, and only that method', async () => {
+    await vc.resetStats();
+    const answered: string[] = [];
     const started = performance.now();
-    const slow = await soap(vc, method('CurrentTime', 'ServiceInstance', 'ServiceInstance'), cookie);
-    const slowMs = performance.now() - started;
-    expect(slow.status).toBe(200);
-    expect(slowMs).toBeGreaterThanOrEqual(400);
-
-    const quickStart = performance.now();
+    const slow = soap(vc, method('CurrentTime', 'ServiceInstance', 'ServiceInstance'), cookie).then((a) => {
+      answered.push('CurrentTime');
+      return { answer: a, ms: performance.now() - started };
+    });
+    // Once vcsim holds CurrentTime, another method sent after it is answered before it.
+    await until(async () => (await vc.stats()).soap.inFlight === 1);
     await soap(vc, method('RetrieveServiceContent', 'ServiceInstance', 'ServiceInstance'), cookie);
-    expect(performance.now() - quickStart).toBeLessThan(300);
+    answered.push('RetrieveServiceContent');
+    const { answer, ms } = await slow;
+    expect(answer.status).toBe(200);
+    expect(ms).toBeGreaterThanOrEqual(400);
+    expect(answered).toEqual(['RetrieveServiceContent', 'CurrentTime']);
+    expect((await vc.stats()).soap.byMethod).toMatchObject({ CurrentTime: 1, RetrieveServiceContent: 1 });
   });
 
   it('keeps WaitForUpdatesEx working: a power-off shows up as a modify update', async () => {
@@ -356,23 +372,32 @@ describe('vcsim fixture (about 350 VMs)', () => {
     expect(initial.text).toContain('poweredOn');
     const version = textOf(initial.text, 'version') ?? '';
 
-    const started = performance.now();
+    await vc.resetStats();
+    // A wait far longer than the test may run (60 s): only the change can answer it (an expired wait
+    // answers no update set at all).
+    let answered = false;
     const waiting = soap(
       vc,
       method(
         'WaitForUpdatesEx',
         'PropertyCollector',
         pc,
-        `<version>${version}</version><options><maxWaitSeconds>10</maxWaitSeconds></options>`,
+        `<version>${version}</version><options><maxWaitSeconds>600</maxWaitSeconds></options>`,
       ),
       cookie,
-    );
+    ).finally(() => {
+      answered = true;
+    });
+    await until(async () => (await vc.stats()).soap.inFlight === 1);
+    expect(answered).toBe(false);
     const task = await soap(vc, method('PowerOffVM_Task', 'VirtualMachine', vm), cookie);
     expect(task.status).toBe(200);
     const update = await waiting;
     expect(textOf(update.text, 'kind')).toBe('modify');
     expect(update.text).toContain('poweredOff');
-    expect(performance.now() - started).toBeLessThan(2_000);
+    const stats = await vc.stats();
+    expect(stats.soap.byMethod.WaitForUpdatesEx).toBe(1);
+    expect(stats.updates.sets).toBe(1);
   });
 
   it('ends every session on request, after which the old cookie is refused', async () => {
@@ -398,7 +423,7 @@ describe('vcsim fixture (small inventory, short token lifetime)', () => {
       vms: 20,
       pageSize: 5,
       pageTtlMs: 300,
-      delays: { screen: 150, AcquireTicket: 250 },
+      delays: { screen: 500, AcquireTicket: 250 },
     });
     sc = await serviceContent(vc);
     cookie = await loggedIn(vc, sc);
@@ -442,10 +467,28 @@ describe('vcsim fixture (small inventory, short token lifetime)', () => {
     expect(ticket.status).toBe(200);
     expect(performance.now() - ticketStart).toBeGreaterThanOrEqual(250);
 
+    // Spacing is measured between request starts: two requests one after the other, with a pause between
+    // the first's answer and the second's request, start at least the first's delay (500 ms) plus that
+    // pause apart (an end-to-start measure would see only the pause).
+    const screen = (id: string | undefined) =>
+      httpCall(`${vc.screenUrl}?id=${id}`, { headers: { Cookie: cookie } });
     await vc.resetStats();
-    const answers = await Promise.all(
-      ids.slice(0, 4).map((id) => httpCall(`${vc.screenUrl}?id=${id}`, { headers: { Cookie: cookie } })),
-    );
+    expect((await screen(ids[0])).status).toBe(200);
+    const pauseStart = performance.now();
+    await sleep(300);
+    const pauseMs = performance.now() - pauseStart;
+    expect((await screen(ids[1])).status).toBe(200);
+    const spaced = await vc.stats();
+    expect(spaced.screen).toMatchObject({ calls: 2, served: 2, maxInFlight: 1, inFlight: 0 });
+    expect(spaced.screen.minGapMs).not.toBeNull();
+    expect(spaced.screen.minGapMs!).toBeGreaterThanOrEqual(500 + pauseMs - 1);
+
+    // Concurrent requests: the others are sent once vcsim holds the first, so they overlap it, and
+    // the smallest gap is smaller than the spaced pair's (below the first's time in flight).
+    await vc.resetStats();
+    const first = screen(ids[0]);
+    await until(async () => (await vc.stats()).screen.inFlight === 1);
+    const answers = await Promise.all([first, ...ids.slice(1, 4).map((id) => screen(id))]);
     expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200]);
     const stats = await vc.stats();
     expect(stats.screen.calls).toBe(4);
@@ -453,7 +496,7 @@ describe('vcsim fixture (small inventory, short token lifetime)', () => {
     expect(stats.screen.maxInFlight).toBeGreaterThanOrEqual(2);
     expect(stats.screen.inFlight).toBe(0);
     expect(stats.screen.minGapMs).not.toBeNull();
-    expect(stats.screen.minGapMs ?? Number.POSITIVE_INFINITY).toBeLessThan(150);
+    expect(stats.screen.minGapMs!).toBeLessThan(spaced.screen.minGapMs!);
   });
 
   it('stops cleanly and starts again on the same port', async () => {

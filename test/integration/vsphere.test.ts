@@ -523,7 +523,7 @@ describe('retrieval', () => {
 });
 
 describe('incremental updates', () => {
-  it('observes a power-off within 2 s through WaitForUpdatesEx', async () => {
+  it('observes a power-off through the WaitForUpdatesEx call already waiting: answered by the change', async () => {
     // Prepare
     const watcher = await client.createWatcher({
       types: ['VirtualMachine'],
@@ -536,14 +536,26 @@ describe('incremental updates', () => {
     expect(initial.objects.every((o) => o.kind === 'enter')).toBe(true);
     expect(initial.objects).toHaveLength(sim.vms);
     const vm: MoRef = { type: 'VirtualMachine', value: on.moid };
-    // Act
-    const waiting = watcher.waitForUpdates(initial.version, { maxWaitSeconds: 10 });
+    await sim.resetStats();
+    // Act: one call that waits far longer than the test may run (its timeout is 60 s), so the only thing
+    // that can answer it is the change; the simulator answers an expired wait with no update set at all.
+    let answered = false;
+    const waiting = watcher.waitForUpdates(initial.version, { maxWaitSeconds: 600 }).finally(() => {
+      answered = true;
+    });
+    // Held at vcsim (counted, not answered) before anything changes.
+    await expect
+      .poll(async () => (await sim.stats()).soap.inFlight, { timeout: 20_000, interval: 20 })
+      .toBe(1);
+    const answeredBeforeThePowerOff = answered;
     await client.waitForTask(await client.powerOffVm(vm));
-    const poweredOffAt = Date.now();
     const batch = await waiting;
-    const seenAfterMs = Date.now() - poweredOffAt;
-    // Assess
-    expect(seenAfterMs).toBeLessThan(2000);
+    // Assess: the call was still waiting when the power-off was made, it is the only WaitForUpdatesEx (no
+    // second call picked the change up), and its answer is the one update set the change produced.
+    expect(answeredBeforeThePowerOff).toBe(false);
+    const stats = await sim.stats();
+    expect(stats.soap.byMethod.WaitForUpdatesEx).toBe(1);
+    expect(stats.updates.sets).toBe(1);
     expect(batch.objects).toContainEqual({
       kind: 'modify',
       type: 'VirtualMachine',
@@ -635,25 +647,46 @@ describe('timeouts, aborts and the in-flight cap (injected delay)', () => {
     await c.close();
   });
 
+  // vcsim holds each CurrentTime for 1,500 ms whatever the client does: a call it still counts in flight when
+  // the client's error arrives has not been answered, so the error came from the client's own timeout or
+  // abort, not from the answer. Each test starts once the calls of the one before have ended there.
+  const idle = () =>
+    expect.poll(async () => (await slow.stats()).soap.inFlight, { timeout: 20_000, interval: 20 }).toBe(0);
+
   it('times out a call that takes longer than its timeout, and keeps working afterwards', async () => {
     const c = await slowClient();
-    const started = Date.now();
-    const err = await c.call('CurrentTime', SI, '', { timeoutMs: 300 }).catch((e: unknown) => e);
+    await idle();
+    await slow.resetStats();
+    // 250 ms against the server's 1,500: the answer is 6x later than the timeout.
+    const err = await c.call('CurrentTime', SI, '', { timeoutMs: 250 }).catch((e: unknown) => e);
+    const atError = await slow.stats();
     expect(err).toBeInstanceOf(TimeoutError);
     expect((err as TimeoutError).method).toBe('CurrentTime');
-    expect(Date.now() - started).toBeLessThan(1200);
+    expect(atError.soap.byMethod.CurrentTime).toBe(1);
+    expect(atError.soap.inFlight).toBe(1);
     expect(await c.sessionKey()).toMatch(/.+/);
     await c.close();
   });
 
   it('stops a call when its AbortSignal fires', async () => {
     const c = await slowClient();
+    await idle();
+    await slow.resetStats();
     const ac = new AbortController();
-    setTimeout(() => ac.abort(), 100);
-    const started = Date.now();
-    const err = await c.call('CurrentTime', SI, '', { signal: ac.signal }).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AbortedError);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Aborted once vcsim holds the call, 1,500 ms before it would answer.
+    const err = c.call('CurrentTime', SI, '', { signal: ac.signal }).catch((e: unknown) => e);
+    await expect
+      .poll(async () => (await slow.stats()).soap.byMethod.CurrentTime ?? 0, {
+        timeout: 20_000,
+        interval: 20,
+      })
+      .toBe(1);
+    ac.abort();
+    const aborted = await err;
+    const atError = await slow.stats();
+    expect(aborted).toBeInstanceOf(AbortedError);
+    expect(atError.soap.byMethod.CurrentTime).toBe(1);
+    expect(atError.soap.inFlight).toBe(1);
     await c.close();
   });
 });
