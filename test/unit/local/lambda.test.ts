@@ -1,7 +1,7 @@
 // Unit tests — the local runtime's in-process Lambda invoker: warm modules, context, timeout and reserved
 // concurrency (throttling).
 import { resolve } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createInvoker, FunctionTimeoutError, ThrottledError } from '../../../infra/local/lambda.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -15,10 +15,18 @@ const slow = {
 describe('createInvoker', () => {
   it('gives the handler a Lambda-shaped context whose remaining time counts down from the timeout', async () => {
     const invoke = createInvoker({ slow: { ...slow, timeoutSeconds: 5 } }, root);
-    const result = (await invoke('slow', { waitMs: 50 })) as { functionName: string; remainingMs: number };
-    expect(result.functionName).toBe('vfleet-local-slow');
-    expect(result.remainingMs).toBeLessThanOrEqual(4_950);
-    expect(result.remainingMs).toBeGreaterThan(3_000);
+    await invoke('slow', { waitMs: 0 }); // the module loaded (warm), before the clock is faked
+    // On a fake clock only the handler's own wait moves time: 50 ms into a 5 s timeout leave exactly 4,950.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    try {
+      const running = invoke('slow', { waitMs: 50 });
+      await vi.advanceTimersByTimeAsync(50);
+      const result = (await running) as { functionName: string; remainingMs: number };
+      expect(result.functionName).toBe('vfleet-local-slow');
+      expect(result.remainingMs).toBe(4_950);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('fails an invocation that outlives the function timeout', async () => {

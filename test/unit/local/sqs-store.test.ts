@@ -1,6 +1,6 @@
 // Unit tests — local runtime, SQS FIFO store: ordering, group blocking, deduplication, visibility, receipt
 // handles and redrive, driven by a fake clock (no network, no waiting).
-import { beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { SqsError } from '../../../infra/local/sqs/errors.ts';
 import { md5Hex, md5OfMessageAttributes, queueArn, SqsStore } from '../../../infra/local/sqs/store.ts';
 
@@ -309,16 +309,46 @@ describe('SQS message digests', () => {
 
 describe('SQS FIFO store: long polling', () => {
   it('returns as soon as a message arrives, and empty when the wait ends', async () => {
-    const live = new SqsStore();
-    live.createQueue(Q, { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+    // On a fake clock, time moves only as the test moves it: when each wait answers is exact.
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    try {
+      const live = new SqsStore();
+      live.createQueue(Q, { FifoQueue: 'true', ContentBasedDeduplication: 'true' });
+      const answeredAt = (wait: Promise<readonly { body: string }[]>) =>
+        wait.then((messages) => ({ messages, at: Date.now() }));
 
-    const waiting = live.receiveWait(Q, { waitSeconds: 20 });
-    setTimeout(() => live.send(Q, { body: 'wake', groupId: 'g' }), 20);
-    const started = Date.now();
+      // setImmediate stays real: awaiting it lets every promise that can settle settle.
+      const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-    expect(bodies(await waiting)).toEqual(['wake']);
-    expect(Date.now() - started).toBeLessThan(10_000);
-    expect(await live.receiveWait(Q, { waitSeconds: 0 })).toEqual([]);
+      const started = Date.now();
+      let woken: { messages: readonly { body: string }[]; at: number } | undefined;
+      void answeredAt(live.receiveWait(Q, { waitSeconds: 20 })).then((answer) => {
+        woken = answer;
+      });
+      setTimeout(() => live.send(Q, { body: 'wake', groupId: 'g' }), 20);
+      await vi.advanceTimersByTimeAsync(20);
+      await settle();
+      // At the send, 20 ms into a 20 s wait.
+      expect(woken?.at).toBe(started + 20);
+      expect(bodies(woken?.messages ?? [])).toEqual(['wake']);
+
+      // Nothing deliverable (the message is in flight): empty at the end of the wait, and not before.
+      const emptyStart = Date.now();
+      let ended = false;
+      const ending = answeredAt(live.receiveWait(Q, { waitSeconds: 1 })).finally(() => {
+        ended = true;
+      });
+      await vi.advanceTimersByTimeAsync(999);
+      await settle();
+      expect(ended).toBe(false);
+      await vi.advanceTimersByTimeAsync(1);
+      const empty = await ending;
+      expect(empty.messages).toEqual([]);
+      expect(empty.at - emptyStart).toBe(1_000);
+      expect(await live.receiveWait(Q, { waitSeconds: 0 })).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('ends the wait when its signal aborts', async () => {
