@@ -39,7 +39,8 @@ describe('inventory drift check', () => {
   const secrets = createFileSecretStore(
     `${process.env.TMPDIR ?? '/tmp'}/vfleet-sync-verify-${process.pid}.json`,
   );
-  const passes: string[] = [];
+  /** Passes the verifications asked for: incremental ones run at once (the sync worker's part). */
+  const passes: { id: string; full: boolean }[] = [];
 
   const syncDeps = (): SyncDeps => ({ writer: pool, reader: pool, secrets, redis });
   const pass = () => syncVcenter(vcenterId, syncDeps(), { remainingMs: () => 120_000 });
@@ -53,10 +54,11 @@ describe('inventory drift check', () => {
         insecure: true,
       }),
     limiter,
-    // The sync worker's part, in-process: one incremental pass when the re-check asks for it.
-    requestPass: async (id) => {
-      passes.push(id);
-      await syncVcenter(id, syncDeps(), { remainingMs: () => 120_000 });
+    // The sync worker's part, in-process: the re-check's incremental pass runs at once; the repairing full
+    // pass a drift asks for is run by the test itself.
+    requestPass: async (id, _through, full) => {
+      passes.push({ id, full });
+      if (!full) await syncVcenter(id, syncDeps(), { remainingMs: () => 120_000 });
     },
     ...overrides,
   });
@@ -188,7 +190,10 @@ describe('inventory drift check', () => {
       counts: { missing: 1, extra: 1, differing: 1 },
     });
     if (result.status !== 'drift') throw new Error('not drift');
-    expect(passes).toEqual([vcenterId]);
+    expect(passes).toEqual([
+      { id: vcenterId, full: false },
+      { id: vcenterId, full: true },
+    ]);
     expect(result.counts.byTable.vms).toMatchObject({ missing: 0, extra: 1, differing: 1 });
     expect(result.counts.byTable.networks).toMatchObject({ missing: 1, extra: 0, differing: 0 });
     expect(result.samples.vms).toEqual([moid, 'vm-ghost'].sort());
@@ -250,7 +255,7 @@ describe('inventory drift check', () => {
 
     // Assess: the mismatch was re-checked after the pass it asked for, which applied the change.
     expect(result).toMatchObject({ status: 'match', rechecked: true });
-    expect(passes).toEqual([vcenterId]);
+    expect(passes).toEqual([{ id: vcenterId, full: false }]);
     const stored = await pool.query<{ power_state: string }>(
       'SELECT power_state FROM vms WHERE vcenter_id = $1 AND moid = $2',
       [vcenterId, moid],

@@ -1,17 +1,27 @@
 // Inventory sync — the module's public surface: the vCenter registry, the dispatcher, the worker's pass, and
 // the pure parts (property mapping, planning, backoff, session sealing) the tests exercise directly.
 export { backoffSeconds, describeFailure, maxBackoffSeconds } from './backoff.ts';
-export { type DispatchOptions, dispatchDueVcenters } from './dispatcher.ts';
+export {
+  type DispatchOptions,
+  dispatchDueVcenters,
+  dispatchPeriodEnv,
+  dispatchPeriodSeconds,
+  type RequestedSync,
+  type RequestOptions,
+  requestSync,
+} from './dispatcher.ts';
 export {
   applyBatch,
   forgetPassword,
   loadSyncRow,
   openClient,
+  type StoredWatch,
   type SyncDeps,
   type SyncOptions,
   type SyncResult,
   syncVcenter,
   type VcenterSyncRow,
+  type WatchLostReason,
 } from './engine.ts';
 export {
   applyProperty,
@@ -75,6 +85,5 @@ export {
   verifyIntervalEnvName,
   verifyIntervalSeconds,
   verifyJob,
-  verifySlot,
   verifyVcenter,
 } from './verify.ts';

@@ -81,12 +81,13 @@ export function verifyIntervalSeconds(): number {
 
 // --- Scheduling (the sync dispatcher) ---------------------------------------------------------------------
 
-/** The verification slot `now` falls in: one per interval. */
-export const verifySlot = (now: number, intervalSeconds: number): number =>
-  Math.floor(now / (intervalSeconds * 1000));
-
-/** Deduplication id of a verification job: one per vCenter per slot (a retried dispatcher sends it once). */
-export const verifyDedupId = (vcenterId: string, slot: number): string => `${vcenterId}:v:${slot}`;
+/**
+ * Deduplication id of a verification job: one per vCenter per verify slot, the slot being the claim's new
+ * `next_verify_at` (epoch ms). A claim is unique, so a resend of its message (the SDK's retry, a repeated
+ * batch) collapses, while a verification brought forward (after a drift, or by an operator) is never mistaken
+ * for the previous one, as a slot counted in whole intervals would be within SQS's five-minute window.
+ */
+export const verifyDedupId = (vcenterId: string, slot: number | string): string => `${vcenterId}:v:${slot}`;
 
 /** The LOW job that verifies one vCenter. */
 export const verifyJob = (vcenterId: string, now = Date.now()): InventoryVerifyJob => ({
@@ -119,15 +120,14 @@ export async function dispatchDueVerifications(
   options: VerifyDispatchOptions,
 ): Promise<{ enqueued: number; failed: string[] }> {
   const interval = options.intervalSeconds ?? verifyIntervalSeconds();
-  const { rows } = await db.query<{ id: string }>(
+  const { rows } = await db.query<{ id: string; slot: string }>(
     `UPDATE vcenters SET next_verify_at = now() + make_interval(secs => $2)
       WHERE id IN (SELECT id FROM vcenters WHERE last_full_sync_at IS NOT NULL AND next_verify_at <= now()
                     ORDER BY next_verify_at LIMIT $1 FOR UPDATE SKIP LOCKED)
-      RETURNING id`,
+      RETURNING id, floor(extract(epoch FROM next_verify_at) * 1000)::bigint::text AS slot`,
     [options.limit ?? 50, interval],
   );
   const now = Date.now();
-  const slot = verifySlot(now, interval);
   const failed: string[] = [];
   for (let start = 0; start < rows.length; start += 10) {
     const batch = rows.slice(start, start + 10);
@@ -135,7 +135,7 @@ export async function dispatchDueVerifications(
       const answer = await options.sqs.send(
         new SendMessageBatchCommand({
           QueueUrl: options.queueUrl,
-          Entries: batch.map(({ id }, index) => {
+          Entries: batch.map(({ id, slot }, index) => {
             const job = verifyJob(id, now);
             return {
               Id: String(index),
@@ -236,8 +236,11 @@ export interface VerifyDeps {
   client(vcenterId: string): Promise<VsphereClient>;
   /** The per-vCenter limiter: every upstream call holds a LOW slot, handed back when the call ends. */
   readonly limiter: Pick<Limiter, 'withSlot'>;
-  /** Asks the sync for an incremental pass now (a polling vCenter, for the re-check). */
-  requestPass(vcenterId: string, syncedThroughAt: Date | null): Promise<void>;
+  /**
+   * Asks the sync for a pass now (a polling vCenter only): incremental for the re-check, full to repair a
+   * confirmed drift.
+   */
+  requestPass(vcenterId: string, syncedThroughAt: Date | null, full: boolean): Promise<void>;
   /** Sees the wait of the job's first slot (the lane wait, counted from `requestedAt`). */
   onGrant?(waitMs: number | undefined): void;
 }
@@ -280,10 +283,12 @@ async function dbClock(db: Queryable): Promise<string> {
 const isLimiterTimeout = (error: unknown) => (error as Error | undefined)?.name === 'LimiterTimeoutError';
 
 /**
- * Verifies one vCenter and records the outcome on its row (`last_verify_*`); a drift also makes the next pass a
- * full sync, due now (`pc_version` NULL, `next_sync_at` now: what "sync now, full" does, atomically with the
- * result, and without a second self-re-enqueuing chain that a queued message would start for a streaming
- * vCenter), and brings the next verification forward to confirm the repair.
+ * Verifies one vCenter and records the outcome on its row (`last_verify_*`). A drift also brings the next
+ * verification forward (to confirm the repair) and makes the next pass a full sync, due now: `pc_version` NULL
+ * and `next_sync_at` now, atomically with the result, so whatever pass comes next is full even if a message is
+ * lost (a streaming vCenter's running pass stops at its next batch and the chain continues with it; a queued
+ * message would start a second self-re-enqueuing chain there); a polling vCenter is also sent a requested full
+ * pass, because a pass still finishing could push its `next_sync_at` out by a whole interval.
  */
 export async function verifyVcenter(
   deps: VerifyDeps,
@@ -315,6 +320,14 @@ export async function verifyVcenter(
   }
   await record(deps.writer, vcenterId, result);
   if (result.status === 'drift') {
+    if (row.sync_mode === 'polling') {
+      await deps.requestPass(vcenterId, row.synced_through_at, true).catch((error: unknown) =>
+        logger.warn('inventory verification: full sync not requested (due at the next tick)', {
+          vcenterId,
+          error: (error as Error).name,
+        }),
+      );
+    }
     logger.warn('inventory drift', {
       vcenterId,
       missing: result.counts.missing,
@@ -478,7 +491,7 @@ async function settle(
   if (first.mode === 'polling') {
     // The pass must look after the margin, or its synced_through_at would fall inside it.
     await sleep(margin);
-    await deps.requestPass(row.id, first.through);
+    await deps.requestPass(row.id, first.through, false);
   }
   for (;;) {
     const current = await caughtUp();
@@ -579,15 +592,15 @@ export async function runInventoryVerifyJob(
   }
 }
 
-/** `requestPass` over the sync queue: an operator-style incremental request (deduplicated like one). */
+/** `requestPass` over the sync queue: an operator-style request (deduplicated like one). */
 export function sqsPassRequests(sqs: SQSClient, queueUrl: string): VerifyDeps['requestPass'] {
-  return async (vcenterId, syncedThroughAt) => {
+  return async (vcenterId, syncedThroughAt, full) => {
     const failed = await sendSyncMessages(sqs, queueUrl, [
       {
-        message: { vcenterId, reason: 'requested' },
+        message: { vcenterId, reason: 'requested', ...(full ? { full: true } : {}) },
         deduplicationId: requestedDedupId(
           vcenterId,
-          false,
+          full,
           Date.now(),
           syncedThroughAt ? syncedThroughAt.toISOString() : null,
         ),

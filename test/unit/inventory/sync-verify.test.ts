@@ -16,7 +16,6 @@ import {
   verdict,
   verifyDedupId,
   verifyJob,
-  verifySlot,
 } from '../../../shared/inventory/sync/verify.ts';
 import { type InventoryVerifyJob, jobKey, parseJob } from '../../../shared/ops/jobs.ts';
 import type { JobOutcome } from '../../../shared/ops/thumbnails.ts';
@@ -51,18 +50,12 @@ describe('SYNC_VERIFY_INTERVAL', () => {
 });
 
 describe('verification scheduling ids', () => {
-  it('has one slot per interval', () => {
-    const hour = 3_600_000;
-    expect(verifySlot(5 * hour, 3_600)).toBe(5);
-    expect(verifySlot(5 * hour + hour - 1, 3_600)).toBe(5);
-    expect(verifySlot(6 * hour, 3_600)).toBe(6);
-    expect(verifySlot(6 * hour, 60)).toBe(360);
-  });
-
-  it('deduplicates per vCenter per slot', () => {
-    expect(verifyDedupId('vc-1', 7)).toBe(verifyDedupId('vc-1', 7));
-    expect(verifyDedupId('vc-1', 7)).not.toBe(verifyDedupId('vc-1', 8));
-    expect(verifyDedupId('vc-1', 7)).not.toBe(verifyDedupId('vc-2', 7));
+  it("deduplicates per vCenter per verify slot (the claim's next_verify_at)", () => {
+    const slot = Date.UTC(2026, 11, 2, 10);
+    expect(verifyDedupId('vc-1', slot)).toBe(verifyDedupId('vc-1', String(slot)));
+    // A verification brought forward within the same hour is another slot, not a duplicate.
+    expect(verifyDedupId('vc-1', slot)).not.toBe(verifyDedupId('vc-1', slot - 15 * 60_000));
+    expect(verifyDedupId('vc-1', slot)).not.toBe(verifyDedupId('vc-2', slot));
     // Never one of the sync queue's ids (scheduled :s:, requested :r:, continuation :c:).
     expect(verifyDedupId('vc-1', 7)).toBe('vc-1:v:7');
   });
@@ -142,7 +135,7 @@ describe('dispatchDueVerifications', () => {
         statements.push({ text, values });
         return {
           rows: text.startsWith('UPDATE vcenters SET next_verify_at = now() +')
-            ? ids.map((id) => ({ id }))
+            ? ids.map((id, i) => ({ id, slot: String(1_000_000 + i) }))
             : [],
         };
       },
@@ -171,11 +164,15 @@ describe('dispatchDueVerifications', () => {
       .map((c) => c.args[0].input as SendMessageBatchCommandInput);
     expect(sends.map((s) => s.Entries?.length)).toEqual([10, 2]);
     const entries = sends.flatMap((s) => s.Entries ?? []);
-    const slot = verifySlot(Date.now(), 600);
-    expect(entries[0]).toMatchObject({ MessageGroupId: 'verify:vc-0' });
-    expect([verifyDedupId('vc-0', slot), verifyDedupId('vc-0', slot - 1)]).toContain(
-      entries[0]?.MessageDeduplicationId,
-    );
+    expect(entries[0]).toMatchObject({
+      MessageGroupId: 'verify:vc-0',
+      MessageDeduplicationId: 'vc-0:v:1000000',
+    });
+    expect(entries[11]).toMatchObject({
+      MessageGroupId: 'verify:vc-11',
+      MessageDeduplicationId: 'vc-11:v:1000011',
+    });
+    expect(statements[0]?.text).toMatch(/RETURNING id, .*next_verify_at.* AS slot/);
     expect(parseJob(entries[11]?.MessageBody ?? '')).toMatchObject({
       type: 'inventory-verify',
       vcenterId: 'vc-11',
