@@ -14,6 +14,7 @@ import {
   getVcenter,
   inventoryDriftMetric,
   type SyncDeps,
+  setSyncMode,
   syncVcenter,
   type VerifyDeps,
   verifyVcenter,
@@ -301,5 +302,48 @@ describe('inventory drift check', () => {
     } finally {
       await Promise.all(holders.map((lease) => busy.release(lease)));
     }
+  });
+
+  it('on a streaming vCenter, waits for the running stream: its changes are not drift, a corrupted row is', async () => {
+    // Prepare: the vCenter streams (1 s waits), a pass holding the watch for the whole test.
+    await setSyncMode(pool, vcenterId, 'streaming');
+    const stream = syncVcenter(vcenterId, syncDeps(), {
+      remainingMs: () => 120_000,
+      streamForMs: 30_000,
+      maxWaitSeconds: 1,
+      marginMs: 0,
+    });
+    try {
+      const requested = vi.fn(async () => {});
+      // A power-off the stream applies while the check runs.
+      const moid = await poweredOnVm();
+      await admin.waitForTask(await admin.powerOffVm({ type: 'VirtualMachine', value: moid }));
+
+      const lag = await verifyVcenter(deps({ requestPass: requested }), vcenterId);
+
+      expect(lag).toMatchObject({ status: 'match' });
+      // Then a row corrupted in the database, which the stream has no reason to touch.
+      const other = await poweredOnVm();
+      await pool.query(`UPDATE vms SET power_state = 'suspended' WHERE vcenter_id = $1 AND moid = $2`, [
+        vcenterId,
+        other,
+      ]);
+
+      const drift = await verifyVcenter(deps({ requestPass: requested }), vcenterId);
+
+      // Assess: confirmed once the stream had looked again; nothing was requested (the stream was running).
+      expect(drift).toMatchObject({
+        status: 'drift',
+        rechecked: true,
+        counts: { missing: 0, extra: 0, differing: 1 },
+      });
+      expect(requested).not.toHaveBeenCalled();
+    } finally {
+      // The drift made the next pass full (pc_version NULL): the stream stops at its next answer.
+      expect((await stream).status).not.toBe('failed');
+      await setSyncMode(pool, vcenterId, 'polling');
+    }
+    expect(await pass()).toMatchObject({ status: 'synced', mode: 'full' });
+    expect(await verifyVcenter(deps(), vcenterId)).toMatchObject({ status: 'match' });
   });
 });
