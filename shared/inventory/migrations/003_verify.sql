@@ -5,8 +5,10 @@
 -- Up Migration
 
 ALTER TABLE vcenters
-  -- Due once the vCenter has had a full sync; the dispatcher's claim pushes it SYNC_VERIFY_INTERVAL ahead.
-  ADD COLUMN next_verify_at timestamptz NOT NULL DEFAULT now(),
+  -- The first check an hour (the default interval) after registration, or after this migration for the
+  -- vCenters already there; checked only once the vCenter has had a full sync. Each claim by the dispatcher
+  -- pushes it SYNC_VERIFY_INTERVAL ahead; a drift brings it within 15 minutes, to confirm the repair.
+  ADD COLUMN next_verify_at timestamptz NOT NULL DEFAULT now() + interval '1 hour',
   ADD COLUMN last_verify_at timestamptz,
   ADD COLUMN last_verify_result text CHECK (last_verify_result IN ('match', 'drift', 'error')),
   -- {"missing": n, "extra": n, "differing": n, "byTable": {"vms": {"vcenter": n, "stored": n, "missing": n, …}}}
