@@ -1,7 +1,8 @@
 // Integration tests — the drift check (shared/inventory/sync/verify.ts) against a real vcsim, PostgreSQL and the
 // Redis limiter: a fully synced vCenter verifies as `match`; corrupted rows (a VM's power state, a deleted
 // network, a VM the vCenter never had) verify as `drift` with exact per-table counts, the `inventory drift` log
-// and the InventoryDrift metric, and make the next pass a full sync that repairs them; a change the sync has
+// and the InventoryDrift metric, and make the next pass a full sync that repairs them; the fingerprint (each
+// table's row_hash) covers every column the sync writes; a change the sync has
 // not applied yet is lag, not drift (the re-check asks for a pass and then matches); the temporary watch is
 // destroyed; no inventory row is written by a verification.
 import { randomBytes } from 'node:crypto';
@@ -16,6 +17,7 @@ import {
   type SyncDeps,
   setSyncMode,
   syncVcenter,
+  tableSpecs,
   type VerifyDeps,
   verifyVcenter,
 } from '../../shared/inventory/sync/index.ts';
@@ -111,6 +113,21 @@ describe('inventory drift check', () => {
     redis?.disconnect();
     await vcsim?.stop();
     await ns?.dispose();
+  });
+
+  it("compares a fingerprint that covers every column the sync writes (each table's row_hash)", async () => {
+    for (const spec of tableSpecs) {
+      const { rows } = await pool.query<{ expr: string }>(
+        `SELECT pg_get_expr(d.adbin, d.adrelid) AS expr
+           FROM pg_attrdef d JOIN pg_attribute a ON a.attrelid = d.adrelid AND a.attnum = d.adnum
+          WHERE d.adrelid = to_regclass($1) AND a.attname = 'row_hash'`,
+        [spec.name],
+      );
+      const expr = rows[0]?.expr ?? '';
+      for (const column of spec.columns.filter((c) => c !== 'moid')) {
+        expect(expr, `${spec.name}.${column}`).toMatch(new RegExp(`\\b${column}\\b`));
+      }
+    }
   });
 
   it('skips a vCenter that has not had its full sync yet', async () => {
