@@ -2,9 +2,10 @@
 // Redis limiter: a fully synced vCenter verifies as `match`; corrupted rows (a VM's power state, a deleted
 // network, a VM the vCenter never had) verify as `drift` with exact per-table counts, the `inventory drift` log
 // and the InventoryDrift metric, and make the next pass a full sync that repairs them; the fingerprint (each
-// table's row_hash) covers every column the sync writes; a change the sync has
-// not applied yet is lag, not drift (the re-check asks for a pass and then matches); the temporary watch is
-// destroyed; no inventory row is written by a verification.
+// table's row_hash) covers every column the sync writes; a change the sync has not applied yet is lag, not drift
+// (the re-check asks a polling vCenter for a pass, or waits for a streaming vCenter's running stream, then
+// matches); a sync that does not look again is an error, not drift; a busy LOW lane hands the job back; the
+// temporary watch is destroyed; no inventory row is written by a verification.
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
