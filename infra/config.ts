@@ -76,6 +76,12 @@ export interface EnvironmentConfig {
    * as ESXI_MAX_CONCURRENT, ESXI_MIN_INTERVAL, VM_LIST_CACHE_TTL and THUMBNAIL_CACHE_TTL on the functions.
    */
   readonly ops: OpsSettings;
+  /**
+   * Lost inventory watches per hour, fleet-wide, above which on-call is paged. Single losses are normal (a
+   * vCenter restarted, a session expired: each costs one full sync); a sustained rate means sessions or
+   * collectors are being lost systematically.
+   */
+  readonly syncWatchLostPerHour: number;
 }
 
 const base = {
@@ -87,6 +93,7 @@ const base = {
     jwksUrl: 'https://auth.vfleet.example.com/.well-known/jwks.json',
   },
   manageApiGatewayAccountRole: true,
+  syncWatchLostPerHour: 10,
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -215,6 +222,9 @@ export function validateConfig(c: EnvironmentConfig): void {
   }
   if (!(c.reservedConcurrencyScale >= 0 && c.reservedConcurrencyScale <= 10)) {
     fail('reservedConcurrencyScale', 'must be in 0..10');
+  }
+  if (!(Number.isInteger(c.syncWatchLostPerHour) && c.syncWatchLostPerHour >= 1)) {
+    fail('syncWatchLostPerHour', 'must be a whole number of at least 1');
   }
 }
 

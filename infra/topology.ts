@@ -242,11 +242,27 @@ export interface ScheduleSpec {
   readonly name: string;
   readonly function: FunctionName;
   readonly everySeconds: number;
+  /** An environment variable that tells every function the schedule's period (both builders set it). */
+  readonly periodEnv?: string;
 }
 
 export const schedules: readonly ScheduleSpec[] = [
-  { name: 'sync-dispatcher', function: 'syncDispatcher', everySeconds: 60 },
+  // Its period is the shortest polling interval a vCenter may be registered with (read by
+  // shared/inventory/sync's dispatchPeriodSeconds).
+  {
+    name: 'sync-dispatcher',
+    function: 'syncDispatcher',
+    everySeconds: 60,
+    periodEnv: 'SYNC_DISPATCH_SECONDS',
+  },
 ];
+
+/** The schedules' periods as environment variables, for every function. */
+export function scheduleEnvironment(specs: Topology['schedules']): Record<string, string> {
+  return Object.fromEntries(
+    specs.flatMap((spec) => (spec.periodEnv ? [[spec.periodEnv, String(spec.everySeconds)]] : [])),
+  );
+}
 
 export interface TableSpec {
   readonly partitionKey: string;

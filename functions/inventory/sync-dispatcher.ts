@@ -5,17 +5,24 @@
 import { envNames } from '#infra/topology';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
-import { dispatchDueVcenters, dispatchDueVerifications, verifyIntervalSeconds } from '#shared/inventory/sync';
+import {
+  dispatchDueVcenters,
+  dispatchDueVerifications,
+  dispatchPeriodSeconds,
+  verifyIntervalSeconds,
+} from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
 
-// Checked at start-up: a bad SYNC_VERIFY_INTERVAL fails the cold start with the variable's name.
+// Checked at start-up: a bad SYNC_VERIFY_INTERVAL or SYNC_DISPATCH_SECONDS fails the cold start with its name.
 const verifyInterval = verifyIntervalSeconds();
+const dispatchPeriod = dispatchPeriodSeconds();
 
 export const handler = async (): Promise<{ enqueued: number; failed: number; verifications: number }> => {
   const db = postgres('writer');
   const result = await dispatchDueVcenters(db, {
     sqs: sqs(),
     queueUrl: requireEnv(envNames.queueUrl('sync')),
+    periodSeconds: dispatchPeriod,
   });
   if (result.enqueued > 0 || result.failed.length > 0) {
     logger.info('sync dispatch', { enqueued: result.enqueued, failed: result.failed.length });

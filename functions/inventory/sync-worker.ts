@@ -1,5 +1,6 @@
 // Primary adapter — the sync worker (SQS FIFO `sync`, batch size 1): one pass for the message's vCenter,
-// then, in streaming mode, the continuation re-enqueued before the time budget ends. A vCenter's own failure
+// then, in streaming mode, the continuation re-enqueued before the time budget ends. A lost watch (the pass
+// fell back to a full sync) is logged as `watch lost` with its reason and counted as SyncWatchLost. A vCenter's own failure
 // is recorded on its row (backoff, last error, the SyncFailures metric) and the message is done: retrying
 // through SQS would only block the vCenter's message group. Only infrastructure failures (the database) fail
 // the message.
@@ -29,11 +30,17 @@ export const handler = async (event: SQSEvent, context: Context): Promise<SQSBat
         {
           remainingMs: () => context.getRemainingTimeInMillis(),
           full: message.full === true,
+          ...(message.dueAt ? { dueAt: message.dueAt } : {}),
           streamForMs,
           marginMs,
         },
       );
-      const log = { reason: message.reason, ...result };
+      const log = { reason: message.reason, dueAt: message.dueAt, ...result };
+      if (result.watchLost) {
+        // Single losses are normal (a vCenter restarted, a session expired); the alarm watches the rate.
+        logger.warn('watch lost', { vcenterId: message.vcenterId, reason: result.watchLost });
+        metrics.addMetric('SyncWatchLost', MetricUnit.Count, 1);
+      }
       if (result.status === 'failed') {
         logger.warn('sync failed', log);
         metrics.addMetric('SyncFailures', MetricUnit.Count, 1);

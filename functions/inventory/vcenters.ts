@@ -6,15 +6,15 @@ import * as z from 'zod';
 import { envNames } from '#infra/topology';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
-import { httpHandler, json, NotFoundError, parseInput } from '#shared/http';
+import { httpHandler, json, NotFoundError, parseInput, ServiceUnavailableError } from '#shared/http';
 import {
   deleteVcenter,
+  dispatchPeriodSeconds,
   getVcenter,
   listVcenters,
   registerSchema,
   registerVcenter,
-  requestedDedupId,
-  sendSyncMessages,
+  requestSync,
 } from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
 import { secretStore } from '#shared/secrets';
@@ -22,6 +22,8 @@ import { secretStore } from '#shared/secrets';
 const syncSchema = z.object({ full: z.boolean().default(false) }).strict();
 
 const noStore = { 'cache-control': 'no-store' };
+
+const queue = () => ({ sqs: sqs(), queueUrl: requireEnv(envNames.queueUrl('sync')) });
 
 function body(raw: string | undefined, isBase64: boolean): unknown {
   if (!raw) return {};
@@ -38,9 +40,15 @@ export const handler = httpHandler(async (event) => {
   switch (event.routeKey) {
     case 'POST /api/v1/vcenters': {
       const input = parseInput(registerSchema, body(event.body, event.isBase64Encoded), 'body');
-      const view = await registerVcenter(db, secretStore(), input);
-      logger.info('vCenter registered', { vcenterId: view.id, url: view.url });
-      return json(201, { vcenter: view }, { ...noStore, location: `/api/v1/vcenters/${view.id}` });
+      const vcenter = await registerVcenter(db, secretStore(), input, {
+        minIntervalSeconds: dispatchPeriodSeconds(),
+      });
+      const vcenterId = vcenter.id;
+      // The first full sync starts now, not at the dispatcher's next tick; if the queue refused, that tick
+      // picks the vCenter up (it stays due), and the answer says so.
+      const sync = await requestSync(db, vcenterId, { ...queue(), reason: 'registered' });
+      logger.info('vCenter registered', { vcenterId, url: input.url, syncQueued: sync.queued });
+      return json(201, { vcenter, sync }, { ...noStore, location: `/api/v1/vcenters/${vcenterId}` });
     }
     case 'GET /api/v1/vcenters':
       return json(200, { items: await listVcenters(db) }, noStore);
@@ -52,15 +60,14 @@ export const handler = httpHandler(async (event) => {
       return { statusCode: 204, headers: noStore };
     case 'POST /api/v1/vcenters/{id}/sync': {
       const { full } = parseInput(syncSchema, body(event.body, event.isBase64Encoded), 'body');
-      const { sync } = await getVcenter(db, id);
-      const failed = await sendSyncMessages(sqs(), requireEnv(envNames.queueUrl('sync')), [
-        {
-          message: { vcenterId: id, reason: 'requested', full },
-          deduplicationId: requestedDedupId(id, full, Date.now(), sync.syncedThroughAt),
-        },
-      ]);
-      if (failed.length > 0) throw new Error('The sync queue did not take the request');
-      return json(202, { queued: true, vcenterId: id, full }, noStore);
+      const sync = await requestSync(db, id, { ...queue(), reason: 'requested', full });
+      if (!sync.queued) {
+        throw new ServiceUnavailableError(
+          `The sync queue did not take the request; vCenter ${id} is due for the dispatcher's next tick`,
+          dispatchPeriodSeconds(),
+        );
+      }
+      return json(202, sync, noStore);
     }
     default:
       throw new NotFoundError(`No vCenter route ${event.routeKey}`);

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { closeClients } from '#shared/clients';
-import { topology as defaultTopology, envNames, type Topology } from '../topology.ts';
+import { topology as defaultTopology, envNames, scheduleEnvironment, type Topology } from '../topology.ts';
 import { type DevIssuer, devIssuerEnv } from './dev-issuer.ts';
 import { startHttpApi } from './http-api.ts';
 import { createInvoker, type Invoke } from './lambda.ts';
@@ -45,6 +45,8 @@ export interface LocalRuntimeOptions {
   readonly queueOverrides?: Readonly<Record<string, { visibilityTimeoutSeconds?: number }>>;
   /** More environment for the functions. */
   readonly env?: Readonly<Record<string, string>>;
+  /** Per-schedule periods (tests and `npm run dev` run the sync dispatcher faster than every minute). */
+  readonly scheduleOverrides?: Readonly<Record<string, { everySeconds: number }>>;
 }
 
 export interface LocalRuntime {
@@ -68,7 +70,14 @@ const localAwsEnv = {
 };
 
 export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
-  const topology = options.topology ?? defaultTopology;
+  const base = options.topology ?? defaultTopology;
+  const topology: Topology = {
+    ...base,
+    schedules: base.schedules.map((schedule) => ({
+      ...schedule,
+      ...options.scheduleOverrides?.[schedule.name],
+    })),
+  };
   const host = options.host ?? '127.0.0.1';
   const { services } = options;
   const stops: (() => Promise<void>)[] = [];
@@ -110,6 +119,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       // The cache's last-known-good tier (S3 in AWS) is a directory locally.
       BLOB_DIR: join(options.root, '.vfleet', 'blobs'),
       ...devIssuerEnv(options.issuer),
+      ...scheduleEnvironment(topology.schedules),
       ...Object.fromEntries(
         Object.keys(topology.queues).map((queue) => [envNames.queueUrl(queue), sqs.queueUrl(queue)]),
       ),

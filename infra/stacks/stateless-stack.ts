@@ -37,7 +37,7 @@ import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts'
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import { createOpsAlarms } from '../constructs/ops-alarms.ts';
 import { VfleetFunction } from '../constructs/vfleet-function.ts';
-import { topology as projectTopology, type Topology } from '../topology.ts';
+import { topology as projectTopology, scheduleEnvironment, type Topology } from '../topology.ts';
 import { pascal } from './naming.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 
@@ -86,6 +86,9 @@ export class StatelessStack extends Stack {
         ...(inVpc ? { vpc: stateful.vpc, securityGroups: [stateful.appSecurityGroup] } : {}),
       });
       fn.bindAuth(config.auth);
+      for (const [key, value] of Object.entries(scheduleEnvironment(topology.schedules))) {
+        fn.addEnvironment(key, value);
+      }
       // Limiter and cache settings (ESXI_*, *_CACHE_TTL) for every function that reaches the shared caches.
       if (spec.needs.includes('redis')) {
         for (const [key, value] of Object.entries(opsEnvironment(config.ops))) fn.addEnvironment(key, value);
@@ -398,6 +401,26 @@ export class StatelessStack extends Stack {
       });
       syncFailures.addAlarmAction(action);
       alarms.push(syncFailures);
+      // Lost watches (each one a full sync in the same pass): one is normal after a vCenter restart; a rate
+      // means sessions or collectors are lost systematically and the fleet is doing full syncs instead.
+      const watchLost = new Alarm(this, 'SyncWatchLostAlarm', {
+        metric: new Metric({
+          namespace: 'vfleet',
+          metricName: 'SyncWatchLost',
+          dimensionsMap: { service: 'vfleet' },
+          period: Duration.hours(1),
+          statistic: 'Sum',
+        }),
+        threshold: config.syncWatchLostPerHour,
+        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: TreatMissingData.NOT_BREACHING,
+        alarmDescription:
+          `vfleet ${config.envName}: more than ${config.syncWatchLostPerHour} inventory watches lost in an hour; ` +
+          'see the sync worker\'s "watch lost" log lines for the vCenters and reasons',
+      });
+      watchLost.addAlarmAction(action);
+      alarms.push(watchLost);
     }
     alarms.push(...createOpsAlarms(this, { envName: config.envName, queues: stateful.queues, action }));
     return { topic, alarms };

@@ -173,14 +173,16 @@ export async function publishGeneration(
 ): Promise<boolean> {
   const deadline = Date.now() + (options.timeoutMs ?? 2_000);
   let caughtUp = false;
-  while (!caughtUp) {
+  // Replica lag is typically a few to ~20 ms: look again soon, then every 20 ms (a sync worker is billed
+  // for every millisecond it waits here).
+  for (let attempt = 0; !caughtUp; attempt++) {
     const { rows } = await options.reader.query<{ generation: string }>(
       'SELECT generation FROM vcenters WHERE id = $1',
       [vcenterId],
     );
     caughtUp = !rows[0] || Number(rows[0].generation) >= generation;
     if (caughtUp || Date.now() >= deadline) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await new Promise((resolve) => setTimeout(resolve, Math.min(20, 5 * 2 ** attempt)));
   }
   await bumpGeneration(vcenterId, options.client ?? redis());
   return caughtUp;

@@ -701,6 +701,23 @@ export class UpdateWatcher {
     }
   }
 
+  /**
+   * Whether the collector still holds this watch's filter, asked in the client's session. A collector
+   * without the filter answers every WaitForUpdatesEx with "no updates", so an empty answer proves
+   * nothing until this says true. A collector the session cannot see faults (ManagedObjectNotFound).
+   */
+  async holdsFilter(opts: CallOptions = {}): Promise<boolean> {
+    const filters = await this.client.readProperty(this.ref.collector, 'filter', opts);
+    const held = Array.isArray(filters) ? filters : filters === undefined ? [] : [filters];
+    return held.some(
+      (f) =>
+        typeof f === 'object' &&
+        f !== null &&
+        !Array.isArray(f) &&
+        (f as Record<string, unknown>).value === this.ref.filter.value,
+    );
+  }
+
   /** Destroys the filter, view and collector (best effort). */
   async destroy(): Promise<void> {
     const o = { timeoutMs: 10_000 };

@@ -1,9 +1,11 @@
 // Inventory sync — use case: one sync pass for one vCenter. Without a valid PropertyCollector version it
 // runs a FULL sync (a fresh watch whose initial update set is the whole inventory, staged through COPY and
 // merged in one transaction); otherwise an INCREMENTAL pass (WaitForUpdatesEx from the stored version within
-// the invocation's time budget, each answer applied with its version in one transaction). The session and
-// the watch are saved so the next invocation resumes without a new login. Failures are recorded on the
-// vCenter's row with backoff; they never reach other vCenters.
+// the invocation's time budget, each answer applied with its version in one transaction). The watch is
+// saved with the session it lives in, and continued only in that session: a watch that cannot prove it is
+// alive (expired session, missing collector or filter, invalid version) is lost, and the same pass runs a
+// full sync instead. Failures are recorded on the vCenter's row with backoff; they never reach other vCenters.
+import { createHash } from 'node:crypto';
 import type pg from 'pg';
 import type { RedisClient } from '#shared/clients';
 import type { SecretStore } from '#shared/secrets';
@@ -11,6 +13,7 @@ import {
   InvalidVersionError,
   NotAuthenticatedError,
   type ObjectUpdate,
+  type SerializedSession,
   SoapFault,
   type UpdateBatch,
   VsphereClient,
@@ -24,6 +27,8 @@ import { planUpdates } from './plan.ts';
 import { openSession, sealSession } from './session-crypto.ts';
 import {
   loadResolver,
+  recordBatch,
+  recordEmptyBatch,
   rowLoader,
   updateCounts,
   type WriteCounts,
@@ -42,11 +47,14 @@ export interface VcenterSyncRow {
   readonly tls_insecure: boolean;
   readonly ca_pem: string | null;
   readonly pc_version: string | null;
-  readonly watcher: WatcherRef | null;
+  readonly watcher: StoredWatch | null;
   readonly session: Buffer | null;
   readonly consecutive_failures: number;
   readonly sync_sequence: string;
 }
+
+/** A watch as stored on the row: its server-side objects and a tag of the session they belong to. */
+export type StoredWatch = WatcherRef & { readonly session?: string };
 
 /** What a pass needs from its environment. */
 export interface SyncDeps {
@@ -75,6 +83,12 @@ export interface SyncOptions {
   readonly maxObjectUpdates?: number;
   /** Sees every update batch applied (tests record them to replay). */
   readonly onBatch?: (batch: UpdateBatch) => void;
+  /**
+   * When the pass was due (epoch ms: the schedule slot the dispatcher claimed, or the request's time). A
+   * polling vCenter's next pass is anchored to it, not to when this pass ended, so a 60 s interval behind a
+   * 60 s dispatcher stays one pass a minute. @default the pass's start
+   */
+  readonly dueAt?: number;
 }
 
 /** The outcome of one pass. */
@@ -95,6 +109,8 @@ export interface SyncResult {
   /** Streaming and still registered: the caller should enqueue the continuation. */
   readonly continueStreaming: boolean;
   readonly sequence: number;
+  /** The stored watch could not be trusted, and why; the pass ran a full sync instead (or failed trying). */
+  readonly watchLost?: WatchLostReason;
 }
 
 class VcenterGoneError extends Error {}
@@ -130,22 +146,87 @@ export async function loadSyncRow(
   return rows[0];
 }
 
-/** Opens the vCenter's saved session (no login) or logs in. */
-export async function openClient(row: VcenterSyncRow, secret: string): Promise<VsphereClient> {
-  const tls = { insecure: row.tls_insecure, ...(row.ca_pem ? { ca: row.ca_pem } : {}) };
-  const saved = openSession(row.session, secret, row.id);
-  if (saved && saved.url === row.url && saved.username === row.username) {
-    return VsphereClient.resume(saved, { ...tls, password: secret });
-  }
-  return VsphereClient.connect({ url: row.url, username: row.username, password: secret, ...tls });
+/** The TLS settings of a vCenter's row. */
+function tlsOf(row: VcenterSyncRow): { insecure: boolean; ca?: string } {
+  return { insecure: row.tls_insecure, ...(row.ca_pem ? { ca: row.ca_pem } : {}) };
 }
 
-/** The watch could not continue: its version or its collector is gone (expired session, restarted vCenter). */
-function watchLost(error: unknown): boolean {
-  return (
-    error instanceof InvalidVersionError ||
-    (error instanceof SoapFault && !(error instanceof NotAuthenticatedError))
-  );
+/**
+ * Opens the vCenter's saved session (no login) or logs in, for callers that only need some session of the
+ * service account (logging a deleted vCenter's session out). Never pooled: the sync's sessions are its own.
+ */
+export async function openClient(row: VcenterSyncRow, secret: string): Promise<VsphereClient> {
+  const saved = openSession(row.session, secret, row.id);
+  if (saved && saved.url === row.url && saved.username === row.username) {
+    return VsphereClient.resume(saved, { ...tlsOf(row), password: secret, pooled: false });
+  }
+  return loginForSync(row, secret);
+}
+
+/** A fresh session of the sync's own: never the VM-operations pool's, so nothing else can change it. */
+function loginForSync(row: VcenterSyncRow, secret: string): Promise<VsphereClient> {
+  return VsphereClient.connect({
+    url: row.url,
+    username: row.username,
+    password: secret,
+    ...tlsOf(row),
+    pooled: false,
+  });
+}
+
+/** A tag of the session a watch was created in, stored with the watch (a hash: the cookie is a credential). */
+function sessionTag(session: SerializedSession): string {
+  return createHash('sha256').update(session.cookie).digest('base64url').slice(0, 22);
+}
+
+/** Why a pass could not trust the stored watch and ran a full sync instead. */
+export type WatchLostReason =
+  | 'no saved session'
+  | 'not the session of the filter'
+  | 'session expired'
+  | 'collector gone'
+  | 'filter gone'
+  | 'invalid version'
+  | `fault ${string}`;
+
+/** The watch proved dead during the pass. */
+class WatchLostError extends Error {
+  constructor(readonly reason: WatchLostReason) {
+    super(`watch lost: ${reason}`);
+  }
+}
+
+/** A stored watch that may be continued: its filter's own session, the watch and its version. */
+interface SavedWatch {
+  readonly session: SerializedSession;
+  readonly watcher: WatcherRef;
+  readonly version: string;
+}
+
+/**
+ * The saved watch and the session it lives in, if the row holds both and the session is the one the
+ * filter was created in; otherwise why not. A filter and its update queue belong to one collector in one
+ * session: any other session (a re-login, a pooled client) asks a collector that holds no filter.
+ */
+function savedWatch(row: VcenterSyncRow, secret: string): SavedWatch | { lost: WatchLostReason } {
+  if (!row.watcher || row.pc_version === null) return { lost: 'invalid version' };
+  const session = openSession(row.session, secret, row.id);
+  if (!session || session.url !== row.url || session.username !== row.username) {
+    return { lost: 'no saved session' };
+  }
+  if (row.watcher.session !== sessionTag(session)) return { lost: 'not the session of the filter' };
+  return { session, watcher: row.watcher, version: row.pc_version };
+}
+
+/** Whether `error` means the watch cannot continue (rather than the vCenter being unreachable). */
+function watchLostReason(error: unknown): WatchLostReason | undefined {
+  if (error instanceof WatchLostError) return error.reason;
+  if (error instanceof NotAuthenticatedError) return 'session expired';
+  if (error instanceof InvalidVersionError) return 'invalid version';
+  if (error instanceof SoapFault) {
+    return error.faultType === 'ManagedObjectNotFound' ? 'collector gone' : `fault ${error.faultType}`;
+  }
+  return undefined;
 }
 
 /** Runs one pass for `vcenterId` and records its outcome on the vCenter's row. */
@@ -170,27 +251,29 @@ export async function syncVcenter(
   const tally = { objects: 0, changed: 0, deleted: 0, batches: 0 };
   let secret: string | undefined;
   let mode: SyncResult['mode'] = 'none';
+  let watchLost: WatchLostReason | undefined;
   try {
     secret = await password(deps.secrets, row.secret_ref);
-    const client = await openClient(row, secret);
-    const incremental = !options.full && row.pc_version !== null && row.watcher !== null;
     let done = false;
-    if (incremental) {
-      mode = 'incremental';
-      try {
-        await incrementalPass(client, row, secret, deps, options, tally);
-        done = true;
-      } catch (error) {
-        if (!watchLost(error)) throw error;
-        // The watch cannot continue: a fresh one and a full sync, in this same invocation.
+    if (!options.full) {
+      const saved = savedWatch(row, secret);
+      if ('lost' in saved) {
+        // A vCenter that was never synced had no watch to lose.
+        if (row.watcher !== null || row.pc_version !== null) watchLost = saved.lost;
+        await logOutSaved(row, secret);
+      } else {
+        mode = 'incremental';
+        watchLost = await continueWatch(row, saved, deps, options, tally);
+        done = watchLost === undefined;
       }
     }
     if (!done) {
+      // A lost watch means a full sync now, in this pass, with a fresh session and a fresh watch.
       mode = 'full';
-      await fullSync(client, row, secret, deps, options, tally);
+      await fullSync(row, secret, deps, options, tally);
     }
     const durationMs = Date.now() - started;
-    const next = await recordSuccess(deps.writer, row, durationMs, options);
+    const next = await recordSuccess(deps.writer, row, durationMs, options, started);
     return {
       ...base,
       ...tally,
@@ -200,13 +283,16 @@ export async function syncVcenter(
       durationMs,
       continueStreaming: next.streaming,
       sequence: next.sequence,
+      ...(watchLost ? { watchLost } : {}),
     };
   } catch (error) {
     const durationMs = Date.now() - started;
+    const lost = watchLost ? { watchLost } : {};
     if (error instanceof VcenterGoneError) {
       return {
         ...base,
         ...tally,
+        ...lost,
         status: 'gone',
         mode,
         syncMode: row.sync_mode,
@@ -220,6 +306,7 @@ export async function syncVcenter(
     return {
       ...base,
       ...tally,
+      ...lost,
       status: 'failed',
       mode,
       syncMode: row.sync_mode,
@@ -230,9 +317,65 @@ export async function syncVcenter(
   }
 }
 
+/**
+ * Continues the saved watch in its own session, resumed without a password: the client cannot log in
+ * again behind the pass's back, so an expired session surfaces as NotAuthenticated instead of a new
+ * session whose collector holds no filter. Answers why the watch was lost, or undefined when the pass
+ * completed; any other failure (an unreachable vCenter) is thrown with the session left open.
+ */
+async function continueWatch(
+  row: VcenterSyncRow,
+  saved: SavedWatch,
+  deps: SyncDeps,
+  options: SyncOptions,
+  tally: Tally,
+): Promise<WatchLostReason | undefined> {
+  const client = await VsphereClient.resume(saved.session, { ...tlsOf(row), pooled: false });
+  let lost: WatchLostReason | undefined;
+  try {
+    await incrementalPass(client, row, saved, deps, options, tally);
+  } catch (error) {
+    lost = watchLostReason(error);
+    if (!lost) throw error;
+  } finally {
+    // A session whose watch is lost but which still lives is logged out: its collector, view and filter
+    // go with it, and vCenter's per-user session limit is not spent on it.
+    if (lost && lost !== 'session expired') await client.close();
+    else client.release();
+  }
+  return lost;
+}
+
+/** Logs out a saved session the pass will not use (best effort: it may be long dead). */
+async function logOutSaved(row: VcenterSyncRow, secret: string): Promise<void> {
+  const session = openSession(row.session, secret, row.id);
+  if (!session || session.url !== row.url) return;
+  const client = await VsphereClient.resume(session, { ...tlsOf(row), pooled: false });
+  await client.close();
+}
+
 type Tally = { objects: number; changed: number; deleted: number; batches: number };
 
 async function fullSync(
+  row: VcenterSyncRow,
+  secret: string,
+  deps: SyncDeps,
+  options: SyncOptions,
+  tally: Tally,
+): Promise<void> {
+  const client = await loginForSync(row, secret);
+  let kept = false;
+  try {
+    await snapshotInto(client, row, secret, deps, options, tally);
+    kept = true;
+  } finally {
+    // The new session is kept open only when it was saved with its watch; otherwise nobody will use it.
+    if (kept) client.release();
+    else await client.close();
+  }
+}
+
+async function snapshotInto(
   client: VsphereClient,
   row: VcenterSyncRow,
   secret: string,
@@ -240,7 +383,6 @@ async function fullSync(
   options: SyncOptions,
   tally: Tally,
 ): Promise<void> {
-  if (row.watcher) await client.resumeWatcher(row.watcher).destroy();
   const watcher = await client.createWatcher({
     types: watchedTypes as never,
     properties: watchedProperties as never,
@@ -261,6 +403,8 @@ async function fullSync(
   const plan = await planUpdates(objects, async () => [], new InventoryResolver());
   objects.length = 0;
   const syncedAt = new Date();
+  const session = client.serialize();
+  const stored: StoredWatch = { ...watcher.ref, session: sessionTag(session) };
   const counts = await transaction(deps.writer, row.id, async (db) => {
     const written = await writeSnapshot(
       db,
@@ -269,17 +413,12 @@ async function fullSync(
     );
     await updateCounts(db, row.id);
     const generation = written.changed + written.deleted > 0 ? await nextGeneration(db, row.id) : undefined;
+    // The watch and the session it lives in are saved together: the next pass continues in no other.
     await db.query(
       `UPDATE vcenters SET pc_version = $2, watcher = $3, session = $4, last_full_sync_at = now(),
               synced_through_at = $5, updated_at = now()
         WHERE id = $1`,
-      [
-        row.id,
-        version,
-        JSON.stringify(watcher.ref),
-        sealSession(client.serialize(), secret, row.id),
-        syncedAt,
-      ],
+      [row.id, version, JSON.stringify(stored), sealSession(session, secret, row.id), syncedAt],
     );
     return { written, generation };
   });
@@ -291,23 +430,17 @@ async function fullSync(
 async function incrementalPass(
   client: VsphereClient,
   row: VcenterSyncRow,
-  secret: string,
+  saved: SavedWatch,
   deps: SyncDeps,
   options: SyncOptions,
   tally: Tally,
 ): Promise<void> {
-  if (!row.watcher || row.pc_version === null)
-    throw new InvalidVersionError(
-      { faultType: 'InvalidCollectorVersion', faultCode: '', faultString: 'no version', detail: {} },
-      'WaitForUpdatesEx',
-    );
-  const watcher = client.resumeWatcher(row.watcher);
+  const watcher = client.resumeWatcher(saved.watcher);
   const margin = options.marginMs ?? 15_000;
   const streaming = row.sync_mode === 'streaming';
   const holdUntil =
     Date.now() + Math.min(options.streamForMs ?? Number.POSITIVE_INFINITY, options.remainingMs() - margin);
-  let version = row.pc_version;
-  let sealed = false;
+  let version = saved.version;
   for (;;) {
     const budgetSeconds = Math.floor((holdUntil - Date.now()) / 1000);
     const wait = streaming ? Math.max(0, Math.min(options.maxWaitSeconds ?? 20, budgetSeconds)) : 0;
@@ -323,11 +456,11 @@ async function incrementalPass(
       tally.batches++;
       tally.objects += batch.objects.length;
       options.onBatch?.(batch);
-      const from = version;
-      // The session is written with the first commit of the pass, in case the client logged in again.
-      const session = sealed ? null : sealSession(client.serialize(), secret, row.id);
-      sealed = true;
-      const counts = await applyBatch(deps, row.id, from, batch, session);
+      // "No updates" is also what a collector without the filter answers: trusted only once the collector
+      // shows it still holds the filter (one property read; answers that carry updates prove it already).
+      if (batch.objects.length === 0 && !(await watcher.holdsFilter()))
+        throw new WatchLostError('filter gone');
+      const counts = await applyBatch(deps, row.id, version, batch, null);
       tally.changed += counts.changed;
       tally.deleted += counts.deleted;
       version = batch.version;
@@ -347,33 +480,27 @@ export async function applyBatch(
   batch: UpdateBatch,
   session: Buffer | null,
 ): Promise<WriteCounts> {
+  if (batch.objects.length === 0) {
+    // Nothing to plan, write or count: one statement, guarded by the version, moves the watch on.
+    if (!(await recordEmptyBatch(deps.writer, vcenterId, fromVersion, batch.version, session)))
+      throw new VcenterGoneError('version moved on');
+    return { changed: 0, deleted: 0, byTable: {} };
+  }
   const result = await transaction(deps.writer, vcenterId, async (db, current) => {
     // Another pass moved the watch on (a redelivered message): this batch is already in the tables.
     if (current.pc_version !== fromVersion) throw new VcenterGoneError('version moved on');
-    let written: WriteCounts = { changed: 0, deleted: 0, byTable: {} };
-    let generation: number | undefined;
-    let drifted = false;
-    if (batch.objects.length > 0) {
-      const plan = await planUpdates(
-        batch.objects,
-        rowLoader(db, vcenterId),
-        await loadResolver(db, vcenterId),
-      );
-      written = await writePlan(db, vcenterId, plan);
-      drifted = plan.unknownModifies > 0;
-      if (written.changed + written.deleted > 0) {
-        await updateCounts(db, vcenterId);
-        generation = await nextGeneration(db, vcenterId);
-      }
-    }
-    await db.query(
-      `UPDATE vcenters SET pc_version = $2, synced_through_at = now(), updated_at = now(),
-              last_incremental_at = CASE WHEN $3 THEN now() ELSE last_incremental_at END,
-              session = coalesce($4, session)
-        WHERE id = $1`,
-      // An update for an object the tables never had means they drifted: the next pass is a full sync.
-      [vcenterId, drifted ? null : batch.version, batch.objects.length > 0, session],
+    // The stored containers and hosts are read only when the batch needs derived values.
+    const plan = await planUpdates(batch.objects, rowLoader(db, vcenterId), () =>
+      loadResolver(db, vcenterId),
     );
+    const written = await writePlan(db, vcenterId, plan);
+    // Version, counts (moved by the writes' deltas, not recounted) and generation in one statement. An update
+    // for an object the tables never had means they drifted: no version, so the next pass is a full sync.
+    const generation = await recordBatch(db, vcenterId, {
+      version: plan.unknownModifies > 0 ? null : batch.version,
+      written,
+      session,
+    });
     return { written, generation };
   });
   await publish(deps, vcenterId, result.generation);
@@ -415,15 +542,25 @@ async function recordSuccess(
   row: VcenterSyncRow,
   durationMs: number,
   options: SyncOptions,
+  startedAt: number,
 ): Promise<{ streaming: boolean; sequence: number }> {
   // Streaming: the continuation is the next pass; next_sync_at is only a lease in case the chain breaks.
+  // Polling: the first point of the schedule (due + k × interval, k ≥ 1) that lies ahead, so passes stay on
+  // their slots however long one took, and a late pass skips the slots it missed instead of catching up.
   const { rows } = await db.query<{ sync_mode: string; sync_sequence: string }>(
     `UPDATE vcenters SET consecutive_failures = 0, last_error = NULL, last_sync_ms = $2, updated_at = now(),
             sync_sequence = sync_sequence + CASE WHEN sync_mode = 'streaming' THEN 1 ELSE 0 END,
-            next_sync_at = now() + CASE WHEN sync_mode = 'streaming' THEN make_interval(secs => $3)
-                                        ELSE make_interval(secs => sync_interval_seconds) END
+            next_sync_at = CASE WHEN sync_mode = 'streaming' THEN now() + make_interval(secs => $3)
+              ELSE to_timestamp($4::float8 / 1000) + make_interval(secs => sync_interval_seconds * greatest(1,
+                     ceil(extract(epoch FROM now() - to_timestamp($4::float8 / 1000)) / sync_interval_seconds)))
+              END
       WHERE id = $1 RETURNING sync_mode, sync_sequence`,
-    [row.id, durationMs, Math.ceil(Math.max(60_000, options.remainingMs() + 120_000) / 1000)],
+    [
+      row.id,
+      durationMs,
+      Math.ceil(Math.max(60_000, options.remainingMs() + 120_000) / 1000),
+      options.dueAt ?? startedAt,
+    ],
   );
   const current = rows[0];
   return { streaming: current?.sync_mode === 'streaming', sequence: Number(current?.sync_sequence ?? 0) };

@@ -6,7 +6,7 @@ import type { ObjectUpdate, VimValue } from '#shared/vsphere';
 import {
   applyProperty,
   emptyRows,
-  type InventoryResolver,
+  InventoryResolver,
   type Row,
   rowsFromProperties,
   type TableName,
@@ -40,16 +40,39 @@ const asProps = (update: ObjectUpdate): Record<string, VimValue | undefined> => 
 };
 
 /**
+ * Whether planning `updates` reads derived values (an object's datacenter, a VM's cluster): an enter, any
+ * container update (its datacenter is recomputed from its parent), or a modify of `parent` or `runtime.host`.
+ * A batch of power changes, renames or hardware edits does not, and needs no stored containers or hosts.
+ */
+export function needsResolver(updates: readonly ObjectUpdate[]): boolean {
+  return updates.some(
+    (update) =>
+      tablesOf(update.type).length > 0 &&
+      update.kind !== 'leave' &&
+      (update.kind === 'enter' ||
+        typeRank(update.type) === 0 ||
+        update.changes.some((change) => change.name === 'parent' || change.name === 'runtime.host')),
+  );
+}
+
+/**
  * Plans a pass over `updates`. `resolver` must know the vCenter's containers and hosts as stored (empty for a
  * full sync, where every object enters); it learns the pass's own containers and hosts as they are applied.
- * Kinds are applied containers first, then hosts, then the rest, then VMs (stable within a kind), so derived
- * columns resolve against this pass's state.
+ * Given as a loader, it is loaded only when the updates need it ({@link needsResolver}); otherwise an empty
+ * one stands in, which nothing reads. Kinds are applied containers first, then hosts, then the rest, then VMs
+ * (stable within a kind), so derived columns resolve against this pass's state.
  */
 export async function planUpdates(
   updates: readonly ObjectUpdate[],
   load: RowLoader,
-  resolver: InventoryResolver,
+  resolverOrLoader: InventoryResolver | (() => Promise<InventoryResolver>),
 ): Promise<Plan> {
+  const resolver =
+    typeof resolverOrLoader !== 'function'
+      ? resolverOrLoader
+      : needsResolver(updates)
+        ? await resolverOrLoader()
+        : new InventoryResolver();
   // One update set holds one update per object on a vCenter (the collector merges them). An object that both
   // enters and leaves within a set can only be a moved object reported as leave + enter out of order
   // (govmomi's simulator does that for MoveIntoFolder): it is present, so its leave is dropped.

@@ -6,10 +6,15 @@ import { SendMessageBatchCommand, type SQSClient } from '@aws-sdk/client-sqs';
 /** The body of a sync message. */
 export interface SyncMessage {
   readonly vcenterId: string;
-  /** Why: the dispatcher's schedule, an operator's request, or a streaming worker's continuation. */
-  readonly reason: 'scheduled' | 'requested' | 'continue';
+  /**
+   * Why: the dispatcher's schedule, a registration, an operator's request, or a streaming worker's
+   * continuation.
+   */
+  readonly reason: 'scheduled' | 'registered' | 'requested' | 'continue';
   /** Force a full sync. */
   readonly full?: boolean;
+  /** When the pass was due (epoch ms); the next polling pass is anchored to it. */
+  readonly dueAt?: number;
 }
 
 /** A message with its deduplication id. */
@@ -18,20 +23,33 @@ export interface OutgoingSync {
   readonly deduplicationId: string;
 }
 
+const reasons: readonly SyncMessage['reason'][] = ['scheduled', 'registered', 'requested', 'continue'];
+
 /** Parses a message body; undefined when it is not a sync message. */
 export function parseSyncMessage(body: string): SyncMessage | undefined {
   try {
     const value = JSON.parse(body) as Partial<SyncMessage>;
     if (typeof value.vcenterId !== 'string' || value.vcenterId === '') return undefined;
-    const reason = value.reason === 'requested' || value.reason === 'continue' ? value.reason : 'scheduled';
-    return { vcenterId: value.vcenterId, reason, ...(value.full === true ? { full: true } : {}) };
+    const reason = reasons.includes(value.reason as SyncMessage['reason'])
+      ? (value.reason as SyncMessage['reason'])
+      : 'scheduled';
+    return {
+      vcenterId: value.vcenterId,
+      reason,
+      ...(value.full === true ? { full: true } : {}),
+      ...(Number.isSafeInteger(value.dueAt) && (value.dueAt as number) > 0 ? { dueAt: value.dueAt } : {}),
+    };
   } catch {
     return undefined;
   }
 }
 
-/** Deduplication id of a dispatcher message: one per vCenter per schedule slot. */
-export const scheduledDedupId = (vcenterId: string, slot: number) => `${vcenterId}:s:${slot}`;
+/**
+ * Deduplication id of a dispatcher message: the claimed slot (its due time, epoch ms). A fixed minute slot
+ * swallowed a second pass within the minute (a dispatcher faster than 60 s, a backoff shorter than its slot),
+ * leaving the vCenter leased and unsynced until the lease ran out.
+ */
+export const scheduledDedupId = (vcenterId: string, dueAt: number) => `${vcenterId}:s:${dueAt}`;
 /**
  * Deduplication id of an operator's request: repeats within the same 5 s collapse, but never across a
  * completed pass (`lastPass`, the vCenter's synced-through time), so "sync now" right after a pass ends is

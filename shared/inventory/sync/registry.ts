@@ -5,10 +5,13 @@
 import type pg from 'pg';
 import * as z from 'zod';
 import type { RedisClient } from '#shared/clients';
-import { ConflictError, NotFoundError } from '#shared/http';
+import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
+
+/** Polling changes are visible within a minute by default. */
+export const defaultSyncIntervalSeconds = 60;
 
 /** Body of `POST /api/v1/vcenters`. */
 export const registerSchema = z
@@ -27,7 +30,8 @@ export const registerSchema = z
     username: z.string().min(1).max(256),
     password: z.string().min(1).max(1024),
     syncMode: z.enum(['streaming', 'polling']).default('polling'),
-    syncIntervalSeconds: z.number().int().min(10).max(86_400).default(300),
+    /** Polling period; at least the dispatcher's period (checked by {@link registerVcenter}). */
+    syncIntervalSeconds: z.number().int().min(1).max(86_400).default(defaultSyncIntervalSeconds),
     /** Accept a self-signed certificate (labs and simulators only). */
     insecure: z.boolean().default(false),
     /** PEM of a private CA to trust for this vCenter. */
@@ -181,12 +185,21 @@ function toView(row: ViewRow): VcenterView & {
   };
 }
 
-/** Registers a vCenter (due for its first, full, sync at once). 409 on a taken id or URL. */
+/**
+ * Registers a vCenter (due for its first, full, sync at once). 409 on a taken id or URL; 400 for a polling
+ * interval shorter than the dispatcher's period, which could not be honoured.
+ */
 export async function registerVcenter(
   pool: pg.Pool,
   secrets: SecretStore,
   input: RegisterInput,
+  options: { readonly minIntervalSeconds: number },
 ): Promise<VcenterView> {
+  if (input.syncIntervalSeconds < options.minIntervalSeconds) {
+    throw new BadRequestError('Invalid vCenter registration', {
+      syncIntervalSeconds: `must be at least ${options.minIntervalSeconds} (the sync dispatcher runs every ${options.minIntervalSeconds} s)`,
+    });
+  }
   const db = await pool.connect();
   try {
     await db.query('BEGIN');

@@ -19,12 +19,57 @@ import {
 } from './mapping.ts';
 import type { Plan, RowLoader } from './plan.ts';
 
+/** The registry's object counts (columns of `vcenters`). */
+export type CountColumn =
+  | 'vm_count'
+  | 'template_count'
+  | 'host_count'
+  | 'datastore_count'
+  | 'cluster_count'
+  | 'network_count'
+  | 'datacenter_count'
+  | 'resource_pool_count';
+
+/** Every count column, in a fixed order. */
+export const countColumns: readonly CountColumn[] = [
+  'vm_count',
+  'template_count',
+  'host_count',
+  'datastore_count',
+  'cluster_count',
+  'network_count',
+  'datacenter_count',
+  'resource_pool_count',
+];
+
+/** The count column of each counted table but `vms` (whose rows count as VMs or templates). */
+const countOf: Partial<Record<TableName, CountColumn>> = {
+  hosts: 'host_count',
+  datastores: 'datastore_count',
+  clusters: 'cluster_count',
+  networks: 'network_count',
+  datacenters: 'datacenter_count',
+  resource_pools: 'resource_pool_count',
+};
+
 /** Rows inserted or changed, and rows deleted, per table. */
 export interface WriteCounts {
   changed: number;
   deleted: number;
   byTable: Partial<Record<TableName, { changed: number; deleted: number }>>;
+  /**
+   * By how much these writes moved each registry count (rows that appeared or vanished, VMs that became
+   * templates or back), measured by the writes themselves: `writePlan` sets it, `writeSnapshot` does not (a
+   * full sync recounts).
+   */
+  countDeltas?: Partial<Record<CountColumn, number>>;
 }
+
+const addDelta = (counts: WriteCounts, column: CountColumn, delta: number) => {
+  if (delta === 0) return;
+  counts.countDeltas ??= {};
+  counts.countDeltas[column] = (counts.countDeltas[column] ?? 0) + delta;
+};
 
 const emptyCounts = (): WriteCounts => ({ changed: 0, deleted: 0, byTable: {} });
 
@@ -72,35 +117,115 @@ const conflictClause = (spec: TableSpec): string => {
     WHERE ${spec.name}.row_hash IS DISTINCT FROM excluded.row_hash`;
 };
 
-/** Writes an incremental plan: upserts (unchanged rows untouched) and deletes. */
+/**
+ * Writes an incremental plan: upserts (unchanged rows untouched) and deletes, one statement per table and
+ * kind. Each statement also measures how the registry counts move (`countDeltas`): a delete counts the rows
+ * it removed (VMs and templates apart), an upsert compares the rows it wrote with the same rows as they were
+ * before it (the statement's own snapshot): new rows, and VMs whose `template` flipped. Run it in a
+ * transaction that holds the vCenter's row lock, as every writer of the inventory tables does, so no other
+ * write to this vCenter's rows falls between.
+ */
 export async function writePlan(db: Queryable, vcenterId: string, plan: Plan): Promise<WriteCounts> {
   const counts = emptyCounts();
   // Deletes first: a VM's containers may leave in the same pass, and nothing references them by key.
   for (const spec of [...tableSpecs].reverse()) {
     const moids = plan.deletes.get(spec.name);
     if (!moids || moids.size === 0) continue;
-    const result = await db.query(
-      `DELETE FROM ${spec.name} WHERE vcenter_id = $1 AND moid = ANY($2::text[])`,
+    const { rows } = await db.query<{ n: number; templates: number }>(
+      `WITH gone AS (DELETE FROM ${spec.name} WHERE vcenter_id = $1 AND moid = ANY($2::text[])
+                     RETURNING ${spec.name === 'vms' ? 'template' : 'false AS template'})
+       SELECT count(*)::int AS n, count(*) FILTER (WHERE template)::int AS templates FROM gone`,
       [vcenterId, [...moids]],
     );
-    add(counts, spec.name, 0, result.rowCount ?? 0);
+    const { n, templates } = rows[0] ?? { n: 0, templates: 0 };
+    add(counts, spec.name, 0, n);
+    if (spec.name === 'vms') {
+      addDelta(counts, 'vm_count', -(n - templates));
+      addDelta(counts, 'template_count', -templates);
+    } else {
+      const column = countOf[spec.name];
+      if (column) addDelta(counts, column, -n);
+    }
   }
   for (const spec of tableSpecs) {
     const rows = [...(plan.upserts.get(spec.name)?.values() ?? [])];
+    const vms = spec.name === 'vms';
     for (let start = 0; start < rows.length; start += 2_000) {
       const batch = rows.slice(start, start + 2_000);
       const columns = spec.columns.map((column) => batch.map((row) => row[column] ?? null));
-      const result = await db.query(
-        `INSERT INTO ${spec.name} (vcenter_id, ${spec.columns.join(', ')})
-         SELECT $1, * FROM unnest(${spec.types.map((type, i) => `$${i + 2}::${type}[]`).join(', ')})
-         ${conflictClause(spec)}`,
+      // $2 is the moid column (moid comes first in every spec). `old` and `up` share one snapshot, so `old`
+      // holds the rows as they were before this statement.
+      const result = await db.query<{ changed: number; inserted: number; templates: number }>(
+        `WITH old AS (SELECT moid${vms ? ', template' : ''} FROM ${spec.name}
+                       WHERE vcenter_id = $1 AND moid = ANY($2::text[])),
+              up AS (INSERT INTO ${spec.name} (vcenter_id, ${spec.columns.join(', ')})
+                     SELECT $1, * FROM unnest(${spec.types.map((type, i) => `$${i + 2}::${type}[]`).join(', ')})
+                     ${conflictClause(spec)}
+                     RETURNING moid${vms ? ', template' : ''})
+         SELECT count(*)::int AS changed, count(*) FILTER (WHERE old.moid IS NULL)::int AS inserted,
+                ${vms ? 'coalesce(sum(up.template::int - coalesce(old.template::int, 0)), 0)::int' : '0'} AS templates
+           FROM up LEFT JOIN old ON old.moid = up.moid`,
         [vcenterId, ...columns],
       );
-      add(counts, spec.name, result.rowCount ?? 0, 0);
+      const { changed, inserted, templates } = result.rows[0] ?? { changed: 0, inserted: 0, templates: 0 };
+      add(counts, spec.name, changed, 0);
+      if (vms) {
+        // Rows that appeared count once; a flipped template flag moves a row between the two counts.
+        addDelta(counts, 'template_count', templates);
+        addDelta(counts, 'vm_count', inserted - templates);
+      } else {
+        const column = countOf[spec.name];
+        if (column) addDelta(counts, column, inserted);
+      }
     }
   }
   if (plan.hostClustersChanged) await refreshVmClusters(db, vcenterId);
   return counts;
+}
+
+/**
+ * Ends an incremental batch in the vCenter's row, in one statement (inside the batch's transaction): the
+ * new version (null: the tables drifted, the next pass is a full sync), the counts moved by `written`'s
+ * deltas instead of recounted, and, when rows changed, a new generation (the `nextGeneration` step) to
+ * publish after COMMIT. Answers that generation, or undefined when nothing changed.
+ */
+export async function recordBatch(
+  db: Queryable,
+  vcenterId: string,
+  batch: { version: string | null; written: WriteCounts; session: Buffer | null },
+): Promise<number | undefined> {
+  const changed = batch.written.changed + batch.written.deleted > 0;
+  const deltas = countColumns.map((column) => batch.written.countDeltas?.[column] ?? 0);
+  const { rows } = await db.query<{ generation: string }>(
+    `UPDATE vcenters SET pc_version = $2, synced_through_at = now(), updated_at = now(), last_incremental_at = now(),
+            session = coalesce($3, session), generation = generation + $4::int,
+            ${countColumns.map((column, i) => `${column} = ${column} + $${i + 5}::int`).join(', ')}
+      WHERE id = $1 RETURNING generation`,
+    [vcenterId, batch.version, batch.session, changed ? 1 : 0, ...deltas],
+  );
+  if (!rows[0]) throw new Error(`No vCenter ${vcenterId}`);
+  return changed ? Number(rows[0].generation) : undefined;
+}
+
+/**
+ * An answer without updates: moves the vCenter's version on and its synced-through time forward, in one
+ * statement guarded by the version it follows (no transaction: nothing else is read or written). False when
+ * the vCenter is gone or another pass has moved the version on.
+ */
+export async function recordEmptyBatch(
+  db: Queryable,
+  vcenterId: string,
+  fromVersion: string,
+  version: string,
+  session: Buffer | null,
+): Promise<boolean> {
+  const result = await db.query(
+    `UPDATE vcenters SET pc_version = $3, synced_through_at = now(), updated_at = now(),
+            session = coalesce($4, session)
+      WHERE id = $1 AND pc_version = $2`,
+    [vcenterId, fromVersion, version, session],
+  );
+  return (result.rowCount ?? 0) > 0;
 }
 
 /** A host moved between clusters: its VMs' cluster follows. */
@@ -172,7 +297,11 @@ export async function writeSnapshot(
   return counts;
 }
 
-/** Object counts of one vCenter, written to its registry row. */
+/**
+ * Object counts of one vCenter, recounted from its rows and written to its registry row: after a full sync
+ * (which rewrites everything anyway) and by writers that do not track deltas. Incremental passes move the
+ * counts by their writes' deltas instead ({@link recordBatch}), which costs nothing per row.
+ */
 export async function updateCounts(db: Queryable, vcenterId: string): Promise<void> {
   await db.query(
     `UPDATE vcenters SET

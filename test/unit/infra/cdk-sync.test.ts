@@ -3,6 +3,7 @@
 // the sync-failure alarm.
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { environments } from '../../../infra/config.ts';
 import { functions } from '../../../infra/topology.ts';
 import { onlyResource, type Synthesized, synthesize } from './cdk-synth.ts';
 
@@ -71,6 +72,29 @@ describe('CDK app: inventory sync', () => {
       EvaluationPeriods: 3,
       Threshold: 0,
     });
+  });
+
+  it('alarms when more inventory watches are lost in an hour than the environment allows', () => {
+    s.stateless.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'SyncWatchLost',
+      Namespace: 'vfleet',
+      Dimensions: [{ Name: 'service', Value: 'vfleet' }],
+      Statistic: 'Sum',
+      Period: 3_600,
+      EvaluationPeriods: 1,
+      Threshold: environments.prod.syncWatchLostPerHour,
+      ComparisonOperator: 'GreaterThanThreshold',
+      AlarmActions: Match.anyValue(),
+    });
+  });
+
+  it('tells every function the dispatcher period, the shortest polling interval', () => {
+    for (const name of ['vcenters', 'syncDispatcher', 'syncWorker'] as const) {
+      const variables = (
+        fn(name).resource as { Properties: { Environment: { Variables: Record<string, unknown> } } }
+      ).Properties.Environment.Variables;
+      expect(variables.SYNC_DISPATCH_SECONDS).toBe('60');
+    }
   });
 
   it('leaves no unacknowledged cdk-nag finding', () => {
