@@ -348,11 +348,14 @@ async function main(): Promise<void> {
         if (dispatching) return;
         dispatching = true;
         try {
-          await dispatchDueVcenters(dispatchPool, {
+          // The tick's period (`periodSeconds`; `slotSeconds` before the dispatcher named slots by schedule).
+          const options = {
             sqs,
             queueUrl: runtime?.queueUrl('sync') ?? '',
+            periodSeconds: everyS,
             slotSeconds: everyS,
-          });
+          };
+          await dispatchDueVcenters(dispatchPool, options);
         } catch (error) {
           console.error('dispatch failed:', error);
         } finally {
