@@ -40,9 +40,20 @@ async function registerVcsim(httpUrl: string, token: string, vcsim: VcsimService
       syncMode: 'streaming',
     }),
   });
+  // Registration enqueues the first full sync itself.
   if (registered.status !== 201)
     throw new Error(`registering vcsim answered ${registered.status}: ${await registered.text()}`);
-  await fetch(`${httpUrl}/api/v1/vcenters/${localVcenterId}/sync`, { method: 'POST', headers, body: '{}' });
+}
+
+/** `SYNC_DISPATCH_SECONDS` runs the sync dispatcher at another period than the deployed minute. */
+function scheduleOverrides(): Record<string, { everySeconds: number }> {
+  const raw = process.env.SYNC_DISPATCH_SECONDS;
+  if (raw === undefined) return {};
+  const everySeconds = Number(raw);
+  if (!Number.isInteger(everySeconds) || everySeconds < 1 || everySeconds > 3_600) {
+    throw new Error(`SYNC_DISPATCH_SECONDS must be a whole number of seconds in 1..3600, got "${raw}"`);
+  }
+  return { 'sync-dispatcher': { everySeconds } };
 }
 
 async function main() {
@@ -95,6 +106,7 @@ async function main() {
       env: { SECRET_STORE: `file:${join(stateDir, 'secrets', 'vcenters.json')}` },
       httpPort,
       wsPort,
+      scheduleOverrides: scheduleOverrides(),
       services: {
         redisUrl: redis.url,
         postgres: {
