@@ -213,7 +213,7 @@ async function recordInDocs(rows: Row[], machine: string, maxObjects: number, ru
 ## vSphere retrieval (\`npm run bench:vsphere\`)
 
 Measured ${new Date().toISOString().slice(0, 10)} at commit ${commit} on ${machine}. Every VM of a vcsim inventory
-(the fixture in \`test/fixtures/vcsim\`, server-side paging) is retrieved with ten properties (${PROPS.join(', ')}), maxObjects ${maxObjects}, by
+(the simulator in \`infra/local/vcsim\`, server-side paging) is retrieved with ten properties (${PROPS.join(', ')}), maxObjects ${maxObjects}, by
 vfleet's client (\`shared/vsphere\`, run as an esbuild bundle in its own \`node\` process; objects are consumed and dropped as
 a sync worker would) and by a Go peer on govmomi 0.24.2 (\`bench/vsphere-retrieve/peer\`: view.Manager container view +
 property.Collector RetrievePropertiesEx/ContinueRetrievePropertiesEx, decoded into \`mo.VirtualMachine\` as govc does),

@@ -1,4 +1,4 @@
-// Integration tests — the vcsim fixture (test/fixtures/vcsim) and its starter: a real simulator process over
+// Integration tests — the simulated vCenter (infra/local/vcsim) and its starter: a real simulator process over
 // real HTTPS sockets, spoken to with hand-written SOAP envelopes (independent of shared/vsphere).
 import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:https';

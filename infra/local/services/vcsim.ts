@@ -1,5 +1,5 @@
 // Local runtime — secondary adapter: a project-started simulated vCenter (govmomi's vcsim, extended by the Go
-// fixture in test/fixtures/vcsim) on a loopback port, for `npm run dev`, the integration tests and benches.
+// program in infra/local/vcsim) on a loopback port, for `npm run dev`, the integration tests and benches.
 // The binary is built once per source hash into .vfleet/bin/vcsim (GOPATH mode, Debian's govmomi 0.24.2).
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -14,7 +14,7 @@ import { type ManagedService, spawnService, waitUntilReady } from './process.ts'
 const run = promisify(execFile);
 
 const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-const SOURCE_DIR = join(REPO_ROOT, 'test', 'fixtures', 'vcsim');
+const SOURCE_DIR = join(REPO_ROOT, 'infra', 'local', 'vcsim');
 const BIN_DIR = join(REPO_ROOT, '.vfleet', 'bin');
 
 /** Inventory size and behaviour of a simulated vCenter. Every field is optional. */
@@ -211,7 +211,7 @@ async function buildVcsim(): Promise<string> {
   // Go needs a build cache; without HOME (some CI shells) it has no default, so keep one under .vfleet.
   if (!env.GOCACHE && !env.HOME && !env.XDG_CACHE_HOME) env.GOCACHE = join(REPO_ROOT, '.vfleet', 'go-cache');
   try {
-    await run('go', ['build', '-o', tmpBinary, './test/fixtures/vcsim'], {
+    await run('go', ['build', '-o', tmpBinary, './infra/local/vcsim'], {
       cwd: REPO_ROOT,
       env,
       maxBuffer: 16 * 1024 * 1024,
