@@ -77,6 +77,16 @@ export interface VcenterView {
     readonly datacenters: number;
     readonly resourcePools: number;
   };
+  /** The last drift check (verify.ts): when, its result and what it counted. */
+  readonly verification: {
+    readonly lastVerifiedAt: string | null;
+    readonly result: 'match' | 'drift' | 'error' | null;
+    /** Rows missing, extra and differing in the database, in total and per table (null after an error). */
+    readonly counts: ViewRow['last_verify_counts'];
+    readonly error: string | null;
+    readonly durationMs: number | null;
+    readonly nextVerifyAt: string;
+  };
 }
 
 const viewColumns = `id, name, url, username, sync_mode, sync_interval_seconds, tls_insecure, created_at,
@@ -129,18 +139,7 @@ interface ViewRow {
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
-/** The view with the last drift check (verify.ts): when, its result and what it counted. */
-function toView(row: ViewRow): VcenterView & {
-  readonly verification: {
-    readonly lastVerifiedAt: string | null;
-    readonly result: 'match' | 'drift' | 'error' | null;
-    /** Rows missing, extra and differing in the database, in total and per table (null after an error). */
-    readonly counts: ViewRow['last_verify_counts'];
-    readonly error: string | null;
-    readonly durationMs: number | null;
-    readonly nextVerifyAt: string;
-  };
-} {
+function toView(row: ViewRow): VcenterView {
   return {
     id: row.id,
     name: row.name,
