@@ -1,8 +1,23 @@
 // Topology: the single declaration of vfleet's functions, routes, queues, event sources, schedules and
-// tables. The CDK stacks (infra/stacks) and the local runtime (infra/local) are both built from it.
+// tables. The CDK stacks (infra/stacks) and the local runtime (infra/local) are both built from it. What the
+// code itself must agree on (roles, routes and their roles, lanes and queue names, environment-variable names)
+// is declared in shared/contracts and bound here to functions and resources: infra/ depends on shared/, never
+// the other way.
+import {
+  envNames,
+  type HttpMethod,
+  type QueueName,
+  queueContracts,
+  type Role,
+  type RouteContract,
+  type RouteKey,
+  roleSatisfies,
+  routeKeys,
+  routes,
+  type TableName,
+} from '#shared/contracts';
 
-/** Roles carried in the JWT `roles` claim. `admin` includes `operator`, which includes `viewer`. */
-export type Role = 'viewer' | 'operator' | 'admin' | 'node';
+export { envNames, type HttpMethod, type QueueName, type Role, type RouteKey, roleSatisfies, type TableName };
 
 /** What a function needs at run time; each need becomes grants and environment variables. */
 export type Dependency =
@@ -149,36 +164,35 @@ export const functions = {
 
 export type FunctionName = keyof typeof functions;
 
-export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-export interface HttpRoute {
-  readonly method: HttpMethod;
-  /** API Gateway path, with `{param}` placeholders. */
-  readonly path: string;
+export interface HttpRoute extends RouteContract {
   readonly function: FunctionName;
-  /** Role required; `null` for the one public route. */
-  readonly role: Role | null;
 }
 
-export const httpRoutes: readonly HttpRoute[] = [
-  { method: 'GET', path: '/health', function: 'health', role: null },
-  { method: 'GET', path: '/api/v1/me', function: 'me', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/vms', function: 'inventoryQuery', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/vms/{id}', function: 'inventoryQuery', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/hosts', function: 'inventoryQuery', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/datastores', function: 'inventoryQuery', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/clusters', function: 'inventoryQuery', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/stats/summary', function: 'inventoryQuery', role: 'viewer' },
-  { method: 'POST', path: '/api/v1/vcenters', function: 'vcenters', role: 'admin' },
-  { method: 'GET', path: '/api/v1/vcenters', function: 'vcenters', role: 'viewer' },
-  { method: 'GET', path: '/api/v1/vcenters/{id}', function: 'vcenters', role: 'viewer' },
-  { method: 'DELETE', path: '/api/v1/vcenters/{id}', function: 'vcenters', role: 'admin' },
-  { method: 'POST', path: '/api/v1/vcenters/{id}/sync', function: 'vcenters', role: 'operator' },
-  { method: 'GET', path: '/api/v1/vms/{id}/thumbnail', function: 'opsApi', role: 'viewer' },
-  { method: 'POST', path: '/api/v1/vms/{id}/refresh', function: 'opsApi', role: 'viewer' },
-  { method: 'POST', path: '/api/v1/vms/{id}/console', function: 'opsConsole', role: 'operator' },
-  { method: 'GET', path: '/api/v1/queue/stats', function: 'opsApi', role: 'viewer' },
-];
+/** The function that serves each route of the contract (`shared/contracts` `routes`). */
+const routeFunctions = {
+  'GET /health': 'health',
+  'GET /api/v1/me': 'me',
+  'GET /api/v1/vms': 'inventoryQuery',
+  'GET /api/v1/vms/{id}': 'inventoryQuery',
+  'GET /api/v1/hosts': 'inventoryQuery',
+  'GET /api/v1/datastores': 'inventoryQuery',
+  'GET /api/v1/clusters': 'inventoryQuery',
+  'GET /api/v1/stats/summary': 'inventoryQuery',
+  'POST /api/v1/vcenters': 'vcenters',
+  'GET /api/v1/vcenters': 'vcenters',
+  'GET /api/v1/vcenters/{id}': 'vcenters',
+  'DELETE /api/v1/vcenters/{id}': 'vcenters',
+  'POST /api/v1/vcenters/{id}/sync': 'vcenters',
+  'GET /api/v1/vms/{id}/thumbnail': 'opsApi',
+  'POST /api/v1/vms/{id}/refresh': 'opsApi',
+  'POST /api/v1/vms/{id}/console': 'opsConsole',
+  'GET /api/v1/queue/stats': 'opsApi',
+} as const satisfies Record<RouteKey, FunctionName>;
+
+export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({
+  ...routes[key],
+  function: routeFunctions[key],
+}));
 
 export interface WsRoute {
   /** `$connect`, `$disconnect`, `$default` or a value of the frame's `action` field. */
@@ -206,17 +220,18 @@ export interface QueueSpec {
   readonly contentBasedDeduplication: boolean;
 }
 
-/** Every queue is FIFO with its own DLQ; the physical name is `<key>.fifo`. */
+/**
+ * Every queue is FIFO with its own DLQ; the physical name is `<key>.fifo`. The names, receive counts and
+ * deduplication come from the contract (`queueContracts`); the visibility timeouts are the deployment's.
+ */
 export const queues = {
-  'ops-critical': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
-  'ops-high': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
-  'ops-normal': { visibilityTimeoutSeconds: 60, maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-critical': { ...queueContracts['ops-critical'], visibilityTimeoutSeconds: 60 },
+  'ops-high': { ...queueContracts['ops-high'], visibilityTimeoutSeconds: 60 },
+  'ops-normal': { ...queueContracts['ops-normal'], visibilityTimeoutSeconds: 60 },
   // At least the LOW worker's timeout (its drift checks run longer than a thumbnail).
-  'ops-low': { visibilityTimeoutSeconds: 120, maxReceiveCount: 3, contentBasedDeduplication: true },
-  sync: { visibilityTimeoutSeconds: 900, maxReceiveCount: 5, contentBasedDeduplication: true },
-} as const satisfies Record<string, QueueSpec>;
-
-export type QueueName = keyof typeof queues;
+  'ops-low': { ...queueContracts['ops-low'], visibilityTimeoutSeconds: 120 },
+  sync: { ...queueContracts.sync, visibilityTimeoutSeconds: 900 },
+} as const satisfies Record<QueueName, QueueSpec>;
 
 export interface EventSourceSpec {
   readonly queue: QueueName;
@@ -273,23 +288,7 @@ export interface TableSpec {
 
 export const tables = {
   connections: { partitionKey: 'connectionId', ttlAttribute: 'expiresAt' },
-} as const satisfies Record<string, TableSpec>;
-
-export type TableName = keyof typeof tables;
-
-/** Environment variable naming conventions shared by the CDK stacks and the local runtime. */
-export const envNames = {
-  queueUrl: (queue: string) => `QUEUE_URL_${queue.toUpperCase().replace(/-/g, '_')}`,
-  tableName: (table: string) => `TABLE_${table.toUpperCase().replace(/-/g, '_')}`,
-} as const;
-
-/** Roles that satisfy a route's required role. */
-export function roleSatisfies(granted: readonly string[], required: Role): boolean {
-  if (granted.includes(required)) return true;
-  if (required === 'viewer') return granted.includes('operator') || granted.includes('admin');
-  if (required === 'operator') return granted.includes('admin');
-  return false;
-}
+} as const satisfies Record<TableName, TableSpec>;
 
 /**
  * The whole declaration as one value, for builders that take a topology (the CDK stacks, the local

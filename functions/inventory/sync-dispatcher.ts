@@ -2,9 +2,9 @@
 // the sync FIFO queue, one message group per vCenter, then the vCenters whose drift check is due into the ops
 // LOW lane (one `inventory-verify` job each, at most once per SYNC_VERIFY_INTERVAL).
 
-import { envNames } from '#infra/topology';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 import {
   dispatchDueVcenters,
   dispatchDueVerifications,

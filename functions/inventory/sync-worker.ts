@@ -6,9 +6,9 @@
 // the message.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { envNames } from '#infra/topology';
 import { postgres, sqs } from '#shared/clients';
 import { numberEnv, requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 import { continueDedupId, parseSyncMessage, sendSyncMessages, syncVcenter } from '#shared/inventory/sync';
 import { logger, metrics } from '#shared/observability';
 import { secretStore } from '#shared/secrets';

@@ -3,9 +3,9 @@
 // topology (admin registers and deletes, operator requests syncs, viewer reads).
 
 import * as z from 'zod';
-import { envNames } from '#infra/topology';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 import { httpHandler, json, NotFoundError, parseInput, ServiceUnavailableError } from '#shared/http';
 import {
   deleteVcenter,

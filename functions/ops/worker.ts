@@ -2,9 +2,9 @@
 // own maxConcurrency and reserved-concurrency cap) and reports partial batch failures. The LOW lane also runs
 // the inventory's drift check (`inventory-verify`), wired here from the ops service's sessions and limiter.
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { envNames } from '#infra/topology';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 import { runInventoryVerifyJob, sqsPassRequests } from '#shared/inventory/sync';
 import { loadOpsSettings, type OpsService, opsService, processLaneBatch, recordLaneWait } from '#shared/ops';
 

@@ -1,13 +1,13 @@
 // Auth — bearer-token verification and role checks shared by the WebSocket authorizer, the local
 // emulation of API Gateway's JWT authorizer, and the HTTP role middleware.
 import { createLocalJWKSet, createRemoteJWKSet, type JWTPayload, jwtVerify } from 'jose';
-import { type Role, roleSatisfies } from '#infra/topology';
 import { optionalEnv, requireEnv } from '#shared/config';
+import { type Role, roleSatisfies, roles } from '#shared/contracts';
 
 export type { Role };
 export { roleSatisfies };
 
-export const knownRoles: readonly Role[] = ['viewer', 'operator', 'admin', 'node'];
+export const knownRoles: readonly Role[] = roles;
 
 /** The identity a verified token carries. */
 export interface Principal {

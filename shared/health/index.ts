@@ -1,8 +1,8 @@
 // Health — use case: probe each dependency with a deadline and report per-dependency status.
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
-import { envNames } from '#infra/topology';
 import { dynamo, postgres, redis } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 
 export interface DependencyStatus {
   readonly status: 'up' | 'down';

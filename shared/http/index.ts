@@ -8,8 +8,8 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { z } from 'zod';
-import { httpRoutes } from '#infra/topology';
 import { parseRoles, roleSatisfies } from '#shared/auth';
+import { type Role, routes } from '#shared/contracts';
 import { logger } from '#shared/observability';
 import { BadRequestError, ForbiddenError, HttpError, UnauthorizedError } from './errors.ts';
 
@@ -27,9 +27,11 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
   };
 }
 
-const requiredRoles = new Map(httpRoutes.map((route) => [`${route.method} ${route.path}`, route.role]));
+const requiredRoles = new Map<string, Role | null>(
+  Object.entries(routes).map(([key, route]) => [key, route.role]),
+);
 
-/** Checks the caller's roles against the role the topology declares for the route (`event.routeKey`). */
+/** Checks the caller's roles against the role the contract declares for the route (`event.routeKey`). */
 const authorize = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: ({ event }) => {
     const required = requiredRoles.get(event.routeKey);

@@ -3,9 +3,9 @@
 // a Redis marker for the same window spares most of the duplicate sends altogether.
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { envNames } from '#infra/topology';
 import type { RedisClient } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 import { isLane, type Lane, laneQueues } from './lanes.ts';
 
 /** Fetch (first load or refresh) one VM's screen thumbnail into the cache. */

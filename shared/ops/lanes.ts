@@ -1,17 +1,10 @@
 // Ops — domain: the four priority lanes every call to a vCenter/ESXi goes through, their queues, and the
 // headroom each lane leaves to the ones above it in the per-target limiter.
 
-/** CRITICAL (console), HIGH (VM list refresh), NORMAL (first thumbnail load), LOW (refreshes, warm-up). */
-export const lanes = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
-export type Lane = (typeof lanes)[number];
+import { type Lane, laneQueues, lanes } from '#shared/contracts';
 
-/** The FIFO queue (topology key) of each lane. */
-export const laneQueues = {
-  CRITICAL: 'ops-critical',
-  HIGH: 'ops-high',
-  NORMAL: 'ops-normal',
-  LOW: 'ops-low',
-} as const satisfies Record<Lane, string>;
+// The lanes and their queues are contracts (shared with the deployment's queues and event sources).
+export { type Lane, laneQueues, lanes };
 
 /** 0 for CRITICAL … 3 for LOW: the limiter's priority order. */
 export function laneIndex(lane: Lane): number {

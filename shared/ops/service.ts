@@ -3,10 +3,10 @@
 // (settings checked at start-up) and rebuilt only if the clients were closed and reopened (the local runtime
 // does that between runs).
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
-import { envNames, queues } from '#infra/topology';
 import { binaryCodec, blobStore, keyPrefixFromEnv, TieredCache, textCodec } from '#shared/cache';
 import { postgres, redis, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames, queueContracts } from '#shared/contracts';
 import { secretStore } from '#shared/secrets';
 import { sqsJobQueue } from './jobs.ts';
 import { type Lane, laneQueues } from './lanes.ts';
@@ -88,7 +88,7 @@ export function opsService(): OpsService {
       staleSeconds: settings.vmListCacheTtlSeconds,
       l1MaxBytes: 0,
     }),
-    maxReceiveCount: (lane) => queues[laneQueues[lane]].maxReceiveCount,
+    maxReceiveCount: (lane) => queueContracts[laneQueues[lane]].maxReceiveCount,
     // A first load is pointless after a minute (its requester gave up long ago); a refresh after two TTLs
     // (the next request enqueues a new one), but no sooner than a minute, so backlogs can drain.
     maxJobAgeMs: (lane) => (lane === 'LOW' ? Math.max(60_000, 2 * thumbnailTtl * 1000) : 60_000),

@@ -8,8 +8,8 @@
 // inventory-verify → runInventoryVerifyJob, wired by the worker handler).
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { envNames } from '#infra/topology';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 import { logger } from '#shared/observability';
 import { jobKey, type OpsJob, type OpsJobType, parseJob } from './jobs.ts';
 import { type Lane, laneQueues, lanes } from './lanes.ts';

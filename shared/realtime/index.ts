@@ -5,9 +5,9 @@ import {
   PostToConnectionCommand,
 } from '@aws-sdk/client-apigatewaymanagementapi';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { envNames } from '#infra/topology';
 import { dynamo } from '#shared/clients';
 import { requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
 
 /** Connections expire from the table after this long even if $disconnect never arrives (API GW caps at 2 h). */
 const connectionTtlSeconds = 2 * 60 * 60;

@@ -1,0 +1,109 @@
+// Contracts — domain, the bottom layer (`#shared/contracts`): what the domain, the handlers and the deployment
+// (infra/topology.ts, the CDK stacks, the local runtime) must agree on, declared once: roles and their order,
+// the HTTP routes (method, path, role), the priority lanes and queue names, and how environment variables are
+// named. It imports nothing of the project, so every layer may import it and it can never close a cycle.
+
+/** Roles carried in the JWT `roles` claim. `admin` includes `operator`, which includes `viewer`. */
+export const roles = ['viewer', 'operator', 'admin', 'node'] as const;
+export type Role = (typeof roles)[number];
+
+/**
+ * The role order: each role and the roles it includes. `node` (compute-node agents) stands apart: it neither
+ * includes nor is included by the human roles.
+ */
+export const roleIncludes = {
+  viewer: ['viewer'],
+  operator: ['operator', 'viewer'],
+  admin: ['admin', 'operator', 'viewer'],
+  node: ['node'],
+} as const satisfies Record<Role, readonly Role[]>;
+
+/** Whether the granted roles satisfy a route's required role. */
+export function roleSatisfies(granted: readonly string[], required: Role): boolean {
+  return granted.some(
+    (role) =>
+      (roles as readonly string[]).includes(role) &&
+      (roleIncludes[role as Role] as readonly Role[]).includes(required),
+  );
+}
+
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One HTTP route of the API: what a client calls and the role it needs. */
+export interface RouteContract {
+  readonly method: HttpMethod;
+  /** API Gateway path, with `{param}` placeholders. */
+  readonly path: string;
+  /** Role required; `null` for the one public route. */
+  readonly role: Role | null;
+}
+
+/**
+ * Every HTTP route, keyed by its API Gateway route key (`<METHOD> <path>`, what `event.routeKey` carries).
+ * infra/topology.ts binds each key to the function that serves it.
+ */
+export const routes = {
+  'GET /health': { method: 'GET', path: '/health', role: null },
+  'GET /api/v1/me': { method: 'GET', path: '/api/v1/me', role: 'viewer' },
+  'GET /api/v1/vms': { method: 'GET', path: '/api/v1/vms', role: 'viewer' },
+  'GET /api/v1/vms/{id}': { method: 'GET', path: '/api/v1/vms/{id}', role: 'viewer' },
+  'GET /api/v1/hosts': { method: 'GET', path: '/api/v1/hosts', role: 'viewer' },
+  'GET /api/v1/datastores': { method: 'GET', path: '/api/v1/datastores', role: 'viewer' },
+  'GET /api/v1/clusters': { method: 'GET', path: '/api/v1/clusters', role: 'viewer' },
+  'GET /api/v1/stats/summary': { method: 'GET', path: '/api/v1/stats/summary', role: 'viewer' },
+  'POST /api/v1/vcenters': { method: 'POST', path: '/api/v1/vcenters', role: 'admin' },
+  'GET /api/v1/vcenters': { method: 'GET', path: '/api/v1/vcenters', role: 'viewer' },
+  'GET /api/v1/vcenters/{id}': { method: 'GET', path: '/api/v1/vcenters/{id}', role: 'viewer' },
+  'DELETE /api/v1/vcenters/{id}': { method: 'DELETE', path: '/api/v1/vcenters/{id}', role: 'admin' },
+  'POST /api/v1/vcenters/{id}/sync': { method: 'POST', path: '/api/v1/vcenters/{id}/sync', role: 'operator' },
+  'GET /api/v1/vms/{id}/thumbnail': { method: 'GET', path: '/api/v1/vms/{id}/thumbnail', role: 'viewer' },
+  'POST /api/v1/vms/{id}/refresh': { method: 'POST', path: '/api/v1/vms/{id}/refresh', role: 'viewer' },
+  'POST /api/v1/vms/{id}/console': { method: 'POST', path: '/api/v1/vms/{id}/console', role: 'operator' },
+  'GET /api/v1/queue/stats': { method: 'GET', path: '/api/v1/queue/stats', role: 'viewer' },
+} as const satisfies Record<string, RouteContract>;
+
+export type RouteKey = keyof typeof routes;
+
+/** The route keys, in declaration order. */
+export const routeKeys = Object.keys(routes) as RouteKey[];
+
+/** CRITICAL (console), HIGH (VM list refresh), NORMAL (first thumbnail load), LOW (refreshes, warm-up). */
+export const lanes = ['CRITICAL', 'HIGH', 'NORMAL', 'LOW'] as const;
+export type Lane = (typeof lanes)[number];
+
+/** The FIFO queue of each lane (its key in the topology; the physical name is `<key>.fifo`). */
+export const laneQueues = {
+  CRITICAL: 'ops-critical',
+  HIGH: 'ops-high',
+  NORMAL: 'ops-normal',
+  LOW: 'ops-low',
+} as const satisfies Record<Lane, string>;
+
+/** What the code that sends and consumes a queue relies on; the deployment adds its timeouts. */
+export interface QueueContract {
+  /** Receives before a message is moved to the queue's DLQ (consumers back off on the last ones). */
+  readonly maxReceiveCount: number;
+  /** Content-based deduplication when the sender gives no deduplication id. */
+  readonly contentBasedDeduplication: boolean;
+}
+
+/** Every queue (all FIFO, each with its own DLQ): the four ops lanes and the inventory's sync queue. */
+export const queueContracts = {
+  'ops-critical': { maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-high': { maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-normal': { maxReceiveCount: 3, contentBasedDeduplication: true },
+  'ops-low': { maxReceiveCount: 3, contentBasedDeduplication: true },
+  sync: { maxReceiveCount: 5, contentBasedDeduplication: true },
+} as const satisfies Record<string, QueueContract>;
+
+export type QueueName = keyof typeof queueContracts;
+
+/** The DynamoDB tables the code reads and writes (keys and TTL are the deployment's). */
+export const tableNames = ['connections'] as const;
+export type TableName = (typeof tableNames)[number];
+
+/** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */
+export const envNames = {
+  queueUrl: (queue: string) => `QUEUE_URL_${queue.toUpperCase().replace(/-/g, '_')}`,
+  tableName: (table: string) => `TABLE_${table.toUpperCase().replace(/-/g, '_')}`,
+} as const;
