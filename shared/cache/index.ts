@@ -1,5 +1,5 @@
 // Cache — public surface (`#shared/cache`): the tiered cache (L1 process LRU → L2 Redis → L3 blob store),
-// credential scopes for its keys, the blob stores, and the inventory QueryCache adapter built on it.
+// credential scopes for its keys and the blob stores (the inventory's QueryCache on it is in shared/inventory).
 export { type BlobStore, blobStore, directoryBlobStore, resetBlobStore, s3BlobStore } from './blob-store.ts';
 export {
   binaryCodec,
@@ -11,7 +11,6 @@ export {
   jsonCodec,
   textCodec,
 } from './codec.ts';
-export { createTieredQueryCache, type TieredQueryCacheOptions } from './query-cache-adapter.ts';
 export { type CredentialIdentity, credentialScope, serviceScope } from './scope.ts';
 export {
   type CacheAnswer,

@@ -29,9 +29,11 @@ export {
   cacheKey,
   createGenerationBumper,
   createRedisQueryCache,
+  createTieredQueryCache,
   type GenerationBumper,
   generationKey,
   type QueryCache,
+  type TieredQueryCacheOptions,
 } from './query-cache.ts';
 export { type Cached, createInventoryReader, type InventoryReader, inventoryReader } from './reader.ts';
 export {

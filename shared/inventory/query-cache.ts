@@ -3,10 +3,15 @@
 // global generation for queries across vCenters), so a sync that bumps vCenter A's generation orphans exactly
 // A's entries and the cross-vCenter ones; B's stay valid. Orphaned entries simply expire (TTL).
 //
-// Kept behind the small QueryCache interface so issue 5 can move it onto the tiered cache in shared/cache.
+// Two QueryCaches: the Redis one (createRedisQueryCache) and the one production runs, on the tiered cache
+// (createTieredQueryCache): N readers of one page cost one PostgreSQL query per TTL across every Lambda
+// (single-flight), and a page past its TTL is served stale while one caller refreshes it. Keys keep the
+// inventory's sync generations: a sync that bumps vCenter A's generation moves A's answers to new keys.
 import { createHash } from 'node:crypto';
+import { serviceScope, TieredCache, textCodec } from '#shared/cache';
 import type { RedisClient } from '#shared/clients';
 import { logger } from '#shared/observability';
+import { loadOpsSettings } from '#shared/ops';
 
 /** What a cached query is about: the cache key derives from these, never from raw user input. */
 export interface CacheRequest {
@@ -282,5 +287,71 @@ export function createGenerationBumper(client: RedisClient): GenerationBumper {
       await withScripts.invBumpGeneration(generationKey(vcenterId));
       await withScripts.invBumpGeneration(generationKey(undefined));
     },
+  };
+}
+
+// The tiered adapter reads generations with the same script as the Redis cache (readGenerationScript).
+type GenerationRedis = RedisClient & { tieredReadGeneration(key: string): Promise<string> };
+
+/** Options of {@link createTieredQueryCache}. */
+export interface TieredQueryCacheOptions {
+  readonly redis: RedisClient;
+  /** Seconds an answer is fresh. @default VM_LIST_CACHE_TTL (the ops settings) */
+  readonly ttlSeconds?: number;
+  /** Seconds past the TTL an answer is still served (flagged cached) while one caller reloads it. @default ttl */
+  readonly staleSeconds?: number;
+  /** @default 16 MiB */
+  readonly l1MaxBytes?: number;
+}
+
+/**
+ * A {@link QueryCache} on the tiered cache (L1 + Redis; inventory answers have no last-known-good tier, since
+ * PostgreSQL is in-region and a stale page across a sync would mislead). A Redis failure never fails a query.
+ */
+export function createTieredQueryCache(
+  options: TieredQueryCacheOptions,
+): QueryCache & Required<Pick<QueryCache, 'readJson'>> & { readonly cache: TieredCache<string> } {
+  const client = options.redis as GenerationRedis;
+  if (typeof client.tieredReadGeneration !== 'function') {
+    options.redis.defineCommand('tieredReadGeneration', { numberOfKeys: 1, lua: readGenerationScript });
+  }
+  const ttlSeconds = options.ttlSeconds ?? loadOpsSettings().vmListCacheTtlSeconds;
+  // Answers are kept as JSON text: a hit is served without a parse or a re-serialisation.
+  const cache = new TieredCache<string>({
+    namespace: 'inventory',
+    redis: options.redis,
+    codec: textCodec,
+    ttlSeconds,
+    staleSeconds: options.staleSeconds ?? ttlSeconds,
+    l1MaxBytes: options.l1MaxBytes ?? 16 * 1024 * 1024,
+  });
+  const scope = serviceScope('inventory');
+  // `form` keeps values (read) and bodies (readJson) of one request apart.
+  const readText = async (
+    form: 'v' | 'j',
+    request: CacheRequest,
+    load: () => Promise<string>,
+  ): Promise<CachedJson> => {
+    let generation: string;
+    try {
+      generation = await client.tieredReadGeneration(generationKey(request.vcenterId));
+    } catch (error) {
+      logger.warn('inventory cache unavailable; answering from the database', { error: error as Error });
+      return { json: await load(), cached: false };
+    }
+    const answer = await cache.get({ scope, key: `${form}:${cacheKey(request, generation)}` }, load);
+    return { json: answer.value, cached: answer.status !== 'miss' };
+  };
+  return {
+    cache,
+    async read<T>(request: CacheRequest, load: () => Promise<T>) {
+      const { json, cached } = await readText(
+        'v',
+        request,
+        async () => JSON.stringify(await load()) ?? 'null',
+      );
+      return { value: JSON.parse(json) as T, cached };
+    },
+    readJson: (request, load) => readText('j', request, load),
   };
 }

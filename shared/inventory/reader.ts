@@ -2,7 +2,6 @@
 // query cache, scoped to the vCenter it depends on, and says whether it was cached. Answers travel as JSON
 // text from the cache to the response: a hit is neither parsed nor serialised again.
 
-import { createTieredQueryCache } from '#shared/cache';
 import { postgres, redis } from '#shared/clients';
 import { BadRequestError, NotFoundError } from '#shared/http';
 import { type Filters, type ListQuery, normaliseFilters } from './filters.ts';
@@ -17,7 +16,7 @@ import {
   summary,
   type VmView,
 } from './queries.ts';
-import type { CacheRequest, QueryCache } from './query-cache.ts';
+import { type CacheRequest, createTieredQueryCache, type QueryCache } from './query-cache.ts';
 
 /** An answer and whether it came from the cache. */
 export type Cached<T> = T & { readonly cached: boolean };

@@ -5,10 +5,10 @@
 // Every key carries the target as hash tag (`lim:{vc-42}:…`), so the script touches one slot and runs
 // unchanged on ElastiCache in cluster mode.
 import { randomUUID } from 'node:crypto';
+import { keyPrefixFromEnv } from '#shared/cache';
 import type { RedisClient } from '#shared/clients';
 import { logger } from '#shared/observability';
 import type { Admission } from '#shared/vsphere';
-import { keyPrefixFromEnv } from '../cache/tiered-cache.ts';
 import { type Lane, laneCapacity, laneIndex, lanes } from './lanes.ts';
 import { countersFromHash, emptyWaitsByLane, type WaitsByLane, waitBucketBoundsMs } from './wait-stats.ts';
 

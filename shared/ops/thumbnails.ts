@@ -2,11 +2,16 @@
 // served (flagged) while a LOW-lane job refreshes it; a miss enqueues a NORMAL-lane job and waits briefly for
 // it. The worker runs those jobs through the per-target limiter. While the vCenter is down, the last PNG
 // (last-known-good tier) is served, flagged stale.
-import type { CacheAnswer, CacheKey, CacheStatus, TieredCache } from '#shared/cache';
+import {
+  type CacheAnswer,
+  type CacheKey,
+  type CacheStatus,
+  credentialScope,
+  type TieredCache,
+} from '#shared/cache';
 import { BadRequestError, NotFoundError, ServiceUnavailableError } from '#shared/http';
 import { logger } from '#shared/observability';
 import { NetworkError, SoapFault, TimeoutError } from '#shared/vsphere';
-import { credentialScope } from '../cache/scope.ts';
 import type { JobQueue, ThumbnailJob } from './jobs.ts';
 import type { Lane } from './lanes.ts';
 import { type Limiter, LimiterTimeoutError } from './limiter.ts';

@@ -9,13 +9,12 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   binaryCodec,
-  createTieredQueryCache,
   credentialScope,
   directoryBlobStore,
   jsonCodec,
   TieredCache,
 } from '../../shared/cache/index.ts';
-import { createGenerationBumper } from '../../shared/inventory/query-cache.ts';
+import { createGenerationBumper, createTieredQueryCache } from '../../shared/inventory/query-cache.ts';
 import { Limiter } from '../../shared/ops/limiter.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 
