@@ -1,7 +1,11 @@
 // Unit tests — sync queue deduplication ids: repeated "sync now" requests collapse, but a request after a
 // completed pass is never swallowed by one that pass already served.
 import { describe, expect, it } from 'vitest';
-import { requestedDedupId, scheduledDedupId } from '../../../shared/inventory/sync/queue.ts';
+import {
+  parseSyncMessage,
+  requestedDedupId,
+  scheduledDedupId,
+} from '../../../shared/inventory/sync/queue.ts';
 
 describe('requestedDedupId', () => {
   const t0 = 1_800_000_000_000;
@@ -23,5 +27,34 @@ describe('requestedDedupId', () => {
     expect(requestedDedupId('vc-2', false, t0)).not.toBe(id);
     expect(requestedDedupId('vc-1', false, t0 + 5_000)).not.toBe(id);
     expect(scheduledDedupId('vc-1', 1)).not.toBe(scheduledDedupId('vc-1', 2));
+  });
+});
+
+describe('parseSyncMessage', () => {
+  it('keeps the reason and the slot a pass was due for', () => {
+    expect(
+      parseSyncMessage(JSON.stringify({ vcenterId: 'vc-1', reason: 'registered', dueAt: 1_800_000_000_000 })),
+    ).toEqual({
+      vcenterId: 'vc-1',
+      reason: 'registered',
+      dueAt: 1_800_000_000_000,
+    });
+  });
+
+  it('drops a malformed slot and treats an unknown reason as scheduled', () => {
+    expect(parseSyncMessage(JSON.stringify({ vcenterId: 'vc-1', reason: 'bogus', dueAt: 'soon' }))).toEqual({
+      vcenterId: 'vc-1',
+      reason: 'scheduled',
+    });
+    expect(parseSyncMessage(JSON.stringify({ vcenterId: 'vc-1', dueAt: -5, full: true }))).toEqual({
+      vcenterId: 'vc-1',
+      reason: 'scheduled',
+      full: true,
+    });
+    expect(parseSyncMessage('not json')).toBeUndefined();
+  });
+
+  it('gives every claimed slot of a vCenter its own deduplication id', () => {
+    expect(scheduledDedupId('vc-1', 1_800_000_000_000)).not.toBe(scheduledDedupId('vc-1', 1_800_000_001_000));
   });
 });
