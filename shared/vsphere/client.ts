@@ -681,7 +681,9 @@ export class UpdateWatcher {
       signal: opts.signal,
       // The server holds the call for up to maxWaitSeconds; the timeout is on top of that.
       timeoutMs: maxWait * 1000 + (opts.timeoutMs ?? this.client.transport.timeoutMs),
-      idempotent: true,
+      // Never repeated after a failure once sent: the server may have taken the pending updates off the
+      // collector's queue before the answer was lost, and the repeat would then answer "no updates".
+      idempotent: false,
     });
     const ret = rets[0];
     if (!ret) return { version, truncated: false, objects: [] }; // waited, nothing changed

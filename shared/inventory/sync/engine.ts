@@ -11,10 +11,12 @@ import type { RedisClient } from '#shared/clients';
 import type { SecretStore } from '#shared/secrets';
 import {
   InvalidVersionError,
+  NetworkError,
   NotAuthenticatedError,
   type ObjectUpdate,
   type SerializedSession,
   SoapFault,
+  TimeoutError,
   type UpdateBatch,
   VsphereClient,
   type WatcherRef,
@@ -187,6 +189,7 @@ export type WatchLostReason =
   | 'collector gone'
   | 'filter gone'
   | 'invalid version'
+  | 'update answer lost'
   | `fault ${string}`;
 
 /** The watch proved dead during the pass. */
@@ -218,6 +221,10 @@ function savedWatch(row: VcenterSyncRow, secret: string): SavedWatch | { lost: W
   return { session, watcher: row.watcher, version: row.pc_version };
 }
 
+// Failures before a request reaches the server: nothing on the server changed, so the watch is intact.
+const notSent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const tlsSetup = /CERT|^ERR_TLS|^ERR_SSL|SELF_SIGNED/;
+
 /** Whether `error` means the watch cannot continue (rather than the vCenter being unreachable). */
 function watchLostReason(error: unknown): WatchLostReason | undefined {
   if (error instanceof WatchLostError) return error.reason;
@@ -225,6 +232,15 @@ function watchLostReason(error: unknown): WatchLostReason | undefined {
   if (error instanceof InvalidVersionError) return 'invalid version';
   if (error instanceof SoapFault) {
     return error.faultType === 'ManagedObjectNotFound' ? 'collector gone' : `fault ${error.faultType}`;
+  }
+  // A WaitForUpdatesEx whose answer was lost (reset, timeout, a server error) may have emptied the
+  // collector's queue: asking again would answer "no updates" for changes nobody will ever see again.
+  if (
+    (error instanceof NetworkError || error instanceof TimeoutError) &&
+    error.method === 'WaitForUpdatesEx'
+  ) {
+    const code = error instanceof NetworkError ? (error.code ?? '') : 'timeout';
+    if (!notSent.has(code) && !tlsSetup.test(code)) return 'update answer lost';
   }
   return undefined;
 }
