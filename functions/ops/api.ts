@@ -4,14 +4,8 @@
 // GET /api/v1/queue/stats (viewer).
 import type { TieredCache } from '#shared/cache';
 import { httpHandler, json, NotFoundError } from '#shared/http';
-import {
-  getThumbnail,
-  loadOpsSettings,
-  opsService,
-  queueStats,
-  refreshVm,
-  type ThumbnailAnswer,
-} from '#shared/ops';
+import { refreshVm, vmRefreshDeps } from '#shared/inventory';
+import { getThumbnail, loadOpsSettings, opsService, queueStats, type ThumbnailAnswer } from '#shared/ops';
 
 // Checked at start-up: a bad ESXI_*/…_TTL value fails the cold start with the variable's name.
 loadOpsSettings();
@@ -43,7 +37,7 @@ export const handler = httpHandler(async (event) => {
     };
   }
   if (event.routeKey === 'POST /api/v1/vms/{id}/refresh') {
-    const answer = await refreshVm(service, event.pathParameters?.id ?? '');
+    const answer = await refreshVm(vmRefreshDeps(service), event.pathParameters?.id ?? '');
     return json(answer.status === 'refreshed' ? 200 : 202, answer, { 'cache-control': 'no-store' });
   }
   if (event.routeKey === 'GET /api/v1/queue/stats') {

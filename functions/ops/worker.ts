@@ -1,20 +1,23 @@
 // Primary adapter — the ops worker: consumes a lane's FIFO queue (one function per lane, so each lane has its
-// own maxConcurrency and reserved-concurrency cap) and reports partial batch failures. The LOW lane also runs
-// the inventory's drift check (`inventory-verify`), wired here from the ops service's sessions and limiter.
+// own maxConcurrency and reserved-concurrency cap) and reports partial batch failures. The inventory's jobs are
+// wired here from the ops service's sessions and limiter: the VM refresh (`vm-refresh`, HIGH) and the drift
+// check (`inventory-verify`, LOW).
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
 import { envNames } from '#shared/contracts';
+import { runVmRefreshJob, vmRefreshDeps } from '#shared/inventory';
 import { runInventoryVerifyJob, sqsPassRequests } from '#shared/inventory/sync';
 import { loadOpsSettings, type OpsService, opsService, processLaneBatch, recordLaneWait } from '#shared/ops';
 
 // Checked at start-up: a bad ESXI_*/…_TTL value fails the cold start with the variable's name.
 loadOpsSettings();
 
-const withVerify = (service: OpsService): OpsService => ({
+const withInventoryJobs = (service: OpsService): OpsService => ({
   ...service,
   runners: {
     ...service.runners,
+    'vm-refresh': (job) => runVmRefreshJob(vmRefreshDeps(service), job),
     'inventory-verify': (job) =>
       runInventoryVerifyJob(
         {
@@ -30,4 +33,4 @@ const withVerify = (service: OpsService): OpsService => ({
 });
 
 export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> =>
-  processLaneBatch(withVerify(opsService()), event);
+  processLaneBatch(withInventoryJobs(opsService()), event);

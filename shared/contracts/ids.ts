@@ -1,5 +1,6 @@
-// Inventory — domain: the public identifiers of inventory objects. A managed object id (moid) is only
-// unique inside its vCenter, so the API names every object `<vcenterId>:<moid>`.
+// Contracts — the public identifiers of inventory objects, shared by every capability and the API paths. A
+// managed object id (moid) is only unique inside its vCenter, so the API names every object
+// `<vcenterId>:<moid>`. This is the one parser of those ids.
 
 /** A vCenter id: what the registry accepts (and the schema checks): no `:`, so composite ids split cleanly. */
 export const vcenterIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

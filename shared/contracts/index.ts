@@ -1,7 +1,7 @@
 // Contracts — domain, the bottom layer (`#shared/contracts`): what the domain, the handlers and the deployment
 // (infra/topology.ts, the CDK stacks, the local runtime) must agree on, declared once: roles and their order,
-// the HTTP routes (method, path, role), the priority lanes and queue names, and how environment variables are
-// named. It imports nothing of the project, so every layer may import it and it can never close a cycle.
+// the HTTP routes (method, path, role), the priority lanes and queue names, how environment variables are
+// named, and the public ids of inventory objects (`<vcenterId>:<moid>`, ./ids.ts). It imports nothing of the project, so every layer may import it and it can never close a cycle.
 
 /** Roles carried in the JWT `roles` claim. `admin` includes `operator`, which includes `viewer`. */
 export const roles = ['viewer', 'operator', 'admin', 'node'] as const;
@@ -107,3 +107,5 @@ export const envNames = {
   queueUrl: (queue: string) => `QUEUE_URL_${queue.toUpperCase().replace(/-/g, '_')}`,
   tableName: (table: string) => `TABLE_${table.toUpperCase().replace(/-/g, '_')}`,
 } as const;
+
+export { formatId, formatRef, moidPattern, type ObjectRef, parseId, vcenterIdPattern } from './ids.ts';

@@ -9,7 +9,7 @@ import type {
 } from 'aws-lambda';
 import type { z } from 'zod';
 import { parseRoles, roleSatisfies } from '#shared/auth';
-import { type Role, routes } from '#shared/contracts';
+import { type ObjectRef, parseId, type Role, routes } from '#shared/contracts';
 import { logger } from '#shared/observability';
 import { BadRequestError, ForbiddenError, HttpError, UnauthorizedError } from './errors.ts';
 
@@ -75,4 +75,15 @@ export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what 
   const fields: Record<string, string> = {};
   for (const issue of result.error.issues) fields[issue.path.join('.') || what] ??= issue.message;
   throw new BadRequestError(`Invalid ${what}: ${Object.keys(fields).join(', ')}`, fields);
+}
+
+/**
+ * Parses an object id path parameter (`<vcenterId>:<moid>`, the contract's one id parser).
+ * @throws BadRequestError naming the `id` field
+ */
+export function parseIdParam(text: string, what = 'VM'): ObjectRef {
+  const ref = parseId(text);
+  if (!ref)
+    throw new BadRequestError(`Invalid ${what} id`, { id: 'must be <vcenterId>:<moid>, e.g. vc-1:vm-42' });
+  return ref;
 }

@@ -1,5 +1,6 @@
 // Inventory — the module's public surface: the query API's use cases and their parsing, the query cache and
-// its generations, and the writes the sync pipeline builds on. Schema migration lives apart in ./migrate.ts
+// its generations, the writes the sync pipeline builds on, and the user-requested VM refresh (an ops HIGH-lane
+// job). Schema migration lives apart in ./migrate.ts
 // (imported by path) so the query function's bundle does not carry node-pg-migrate.
 export { decodeCursor, encodeCursor, InvalidCursorError, type SortKey } from './cursor.ts';
 export {
@@ -36,6 +37,20 @@ export {
   type TieredQueryCacheOptions,
 } from './query-cache.ts';
 export { type Cached, createInventoryReader, type InventoryReader, inventoryReader } from './reader.ts';
+export {
+  postgresVmInventory,
+  type RefreshAnswer,
+  type RefreshLog,
+  type RefreshRecord,
+  redisRefreshLog,
+  refreshVm,
+  refreshWindowMs,
+  runVmRefreshJob,
+  type StoreOutcome,
+  type VmInventory,
+  type VmRefreshDeps,
+  vmRefreshDeps,
+} from './vm-refresh.ts';
 export {
   bumpGeneration,
   deleteVms,

@@ -3,9 +3,8 @@
 // text from the cache to the response: a hit is neither parsed nor serialised again.
 
 import { postgres, redis } from '#shared/clients';
-import { BadRequestError, NotFoundError } from '#shared/http';
+import { NotFoundError, parseIdParam } from '#shared/http';
 import { type Filters, type ListQuery, normaliseFilters } from './filters.ts';
-import { parseId } from './ids.ts';
 import {
   createListPager,
   findVm,
@@ -111,10 +110,7 @@ export function createInventoryReader(deps: InventoryReaderDeps): InventoryReade
     },
 
     async getVm(id) {
-      const ref = parseId(id);
-      if (!ref) {
-        throw new BadRequestError('Invalid VM id', { id: 'must be <vcenterId>:<moid>, e.g. vc-1:vm-42' });
-      }
+      const ref = parseIdParam(id);
       const { body, cached } = await cachedBody(
         cache,
         { kind: 'vm', vcenterId: ref.vcenterId, normalisedQuery: ref.moid },

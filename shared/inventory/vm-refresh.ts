@@ -1,26 +1,36 @@
-// Ops — use cases and adapters: a user-requested VM refresh through the HIGH lane. The route enqueues one
+// Inventory — use cases and adapters: a user-requested VM refresh through the ops HIGH lane. The route enqueues one
 // `vm-refresh` job per VM and 5 s window (a burst of clicks is one upstream call) and waits briefly for the
 // worker's completion record; the worker reads the VM's inventory properties (the sync's property set) through
 // the vCenter's limiter, writes its row the way the sync's incremental path does (plan → writePlan, a new
 // generation, published after COMMIT so the query cache moves on), and records the outcome in Redis.
 import type pg from 'pg';
-import type { RedisClient } from '#shared/clients';
-import { NotFoundError } from '#shared/http';
+import { keyPrefixFromEnv } from '#shared/cache';
+import { postgres, type RedisClient, redis } from '#shared/clients';
+import { NotFoundError, parseIdParam } from '#shared/http';
+import {
+  loadResolver,
+  loadSyncRow,
+  planUpdates,
+  rowLoader,
+  updateCounts,
+  watchedProperties,
+  writePlan,
+} from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
+import {
+  type JobOutcome,
+  type JobQueue,
+  type Limiter,
+  LimiterTimeoutError,
+  type OpsService,
+  recordLaneWait,
+  type VcenterSessions,
+  type VmRefreshJob,
+} from '#shared/ops';
 import { NetworkError, SoapFault, TimeoutError, type VimValue, type VsphereClient } from '#shared/vsphere';
-// The inventory's own files, not its index modules: those also carry the query parsers (zod) and the sync
-// registry. The query module (for the answer's VM) is loaded on first use, so it adds nothing to cold starts.
-import type { Queryable, VmView } from '../inventory/queries.ts';
-import { loadSyncRow } from '../inventory/sync/engine.ts';
-import { watchedProperties } from '../inventory/sync/mapping.ts';
-import { planUpdates } from '../inventory/sync/plan.ts';
-import { loadResolver, rowLoader, updateCounts, writePlan } from '../inventory/sync/store.ts';
-import { nextGeneration, publishGeneration } from '../inventory/writes.ts';
-import type { JobQueue, VmRefreshJob } from './jobs.ts';
-import { type Limiter, LimiterTimeoutError } from './limiter.ts';
-import { recordLaneWait } from './metrics.ts';
-import type { VcenterSessions } from './sessions.ts';
-import { type JobOutcome, parseVmId } from './thumbnails.ts';
+// The query module (for the answer's VM) is loaded on first use, so it adds nothing to cold starts.
+import type { Queryable, VmView } from './queries.ts';
+import { nextGeneration, publishGeneration } from './writes.ts';
 
 /** How a refresh job ended, as the waiting route reads it. */
 export interface RefreshRecord {
@@ -100,7 +110,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  *   not have
  */
 export async function refreshVm(deps: VmRefreshDeps, vmId: string): Promise<RefreshAnswer> {
-  const ref = parseVmId(vmId);
+  const ref = parseIdParam(vmId);
   await deps.sessions.identity(ref.vcenterId);
   const now = Date.now();
   // The job of this window (ours, or the one ours collapsed into) was enqueued at or after its start.
@@ -143,7 +153,7 @@ function errorCode(error: unknown): string {
  * waiting route says why) and rethrown, so SQS retries the job.
  */
 export async function runVmRefreshJob(deps: VmRefreshDeps, job: VmRefreshJob): Promise<JobOutcome> {
-  const ref = parseVmId(job.vmId);
+  const ref = parseIdParam(job.vmId);
   const last = await deps.refreshes.get(job.vmId);
   // A redelivered job, or one a later job already covered.
   if (last && last.outcome !== 'failed' && last.enqueuedAt >= job.enqueuedAt) {
@@ -291,10 +301,36 @@ export function postgresVmInventory(deps: {
     },
 
     async view(vcenterId, moid) {
-      const { findVm } = await import('../inventory/queries.ts');
+      const { findVm } = await import('./queries.ts');
       const vm = await findVm(deps.reader(), vcenterId, moid);
       if (!vm) throw new NotFoundError(`No VM ${vcenterId}:${moid}: it may have been deleted meanwhile`);
       return vm;
     },
   };
+}
+
+let memo: { ops: OpsService; deps: VmRefreshDeps } | undefined;
+
+/**
+ * The refresh's dependencies for the process's ops service (`opsService()`): its sessions, limiter and job
+ * queue, the completion log in Redis and the inventory in PostgreSQL. Built once per ops service (the local
+ * runtime rebuilds that when it reopens the clients).
+ */
+export function vmRefreshDeps(ops: OpsService): VmRefreshDeps {
+  if (memo?.ops === ops) return memo.deps;
+  const client = redis();
+  const deps: VmRefreshDeps = {
+    sessions: ops.sessions,
+    limiter: ops.limiter,
+    jobs: ops.jobs,
+    refreshes: redisRefreshLog({ redis: client, keyPrefix: keyPrefixFromEnv() }),
+    // Pools are looked up per use (lazily, and the local runtime may close and reopen them between runs).
+    inventory: postgresVmInventory({
+      writer: () => postgres('writer'),
+      reader: () => postgres('reader'),
+      redis: client,
+    }),
+  };
+  memo = { ops, deps };
+  return deps;
 }

@@ -1,12 +1,11 @@
 // Ops — use case: open a VM console. CRITICAL and synchronous in the API Lambda: it waits (briefly) for a slot
 // on the vCenter's limiter, where CRITICAL keeps headroom no lower lane may take and holds lower lanes back
 // while it waits, then asks vCenter for a WebMKS ticket.
-import { HttpError, NotFoundError, ServiceUnavailableError } from '#shared/http';
+import { HttpError, NotFoundError, parseIdParam, ServiceUnavailableError } from '#shared/http';
 import { NetworkError, SoapFault, TimeoutError } from '#shared/vsphere';
 import { type Limiter, LimiterTimeoutError } from './limiter.ts';
 import { recordLaneWait } from './metrics.ts';
 import type { VcenterSessions } from './sessions.ts';
-import { parseVmId } from './thumbnails.ts';
 
 /** A console ticket as the API answers it. */
 export interface ConsoleTicket {
@@ -35,7 +34,7 @@ export async function openConsole(
   deps: { sessions: VcenterSessions; limiter: Limiter; slotTimeoutMs?: number },
   vmId: string,
 ): Promise<ConsoleTicket> {
-  const ref = parseVmId(vmId);
+  const ref = parseIdParam(vmId);
   await deps.sessions.identity(ref.vcenterId);
   const requestedAt = Date.now();
   try {

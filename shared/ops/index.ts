@@ -1,6 +1,6 @@
-// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console, VM refresh) through
-// priority lanes and the shared per-target limiter, the ops worker's batch processing, queue statistics and the
-// settings.
+// Ops — public surface (`#shared/ops`): interactive VM operations (thumbnails, console) through priority
+// lanes and the shared per-target limiter, the ops worker's batch processing (the inventory's VM refresh and
+// drift check plug their jobs into it), queue statistics and the settings.
 export { type ConsoleTicket, consoleTicketLifetimeMs, openConsole } from './console.ts';
 export {
   deduplicationId,
@@ -46,24 +46,9 @@ export { type LaneStats, type QueueStats, queueStats } from './stats.ts';
 export {
   getThumbnail,
   type JobOutcome,
-  parseVmId,
   runThumbnailJob,
   type ThumbnailAnswer,
   type ThumbnailDeps,
-  type VmRef,
 } from './thumbnails.ts';
-export {
-  postgresVmInventory,
-  type RefreshAnswer,
-  type RefreshLog,
-  type RefreshRecord,
-  redisRefreshLog,
-  refreshVm,
-  refreshWindowMs,
-  runVmRefreshJob,
-  type StoreOutcome,
-  type VmInventory,
-  type VmRefreshDeps,
-} from './vm-refresh.ts';
 export { addCounters, type LaneWaitCounters, quantileMs, waitBucketBoundsMs } from './wait-stats.ts';
 export { type JobRunners, laneOfRecord, processLaneBatch, type WorkerDeps } from './worker.ts';

@@ -1,5 +1,6 @@
 // Ops — composition root: the process-wide limiter, thumbnail cache, job queue, vCenter sessions and the
-// worker's job runners (thumbnail, vm-refresh) the ops handlers share, built once from the environment
+// worker's thumbnail runner the ops handlers share (the inventory's jobs, vm-refresh and inventory-verify, are
+// wired onto it by the ops worker handler), built once from the environment
 // (settings checked at start-up) and rebuilt only if the clients were closed and reopened (the local runtime
 // does that between runs).
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
@@ -14,11 +15,10 @@ import { Limiter } from './limiter.ts';
 import { registryVcenterSessions, type VcenterSessions, vcenterSessionsOverride } from './sessions.ts';
 import { loadOpsSettings, type OpsSettings } from './settings.ts';
 import { runThumbnailJob, type ThumbnailDeps } from './thumbnails.ts';
-import { postgresVmInventory, redisRefreshLog, runVmRefreshJob, type VmRefreshDeps } from './vm-refresh.ts';
 import type { WorkerDeps } from './worker.ts';
 
 /** Everything the ops use cases need, for one process. */
-export interface OpsService extends WorkerDeps, ThumbnailDeps, VmRefreshDeps {
+export interface OpsService extends WorkerDeps, ThumbnailDeps {
   readonly settings: OpsSettings;
   /** The inventory answers' cache namespace (see createTieredQueryCache), for its counts in the hit ratio. */
   readonly inventoryCache: TieredCache<string>;
@@ -69,16 +69,8 @@ export function opsService(): OpsService {
       blobs: blobStore(),
     }),
     jobs: sqsJobQueue({ sqs: sqs(), redis: client, keyPrefix }),
-    refreshes: redisRefreshLog({ redis: client, keyPrefix }),
-    // Pools are looked up per use (lazily, and the local runtime may close and reopen them between runs).
-    inventory: postgresVmInventory({
-      writer: () => postgres('writer'),
-      reader: () => postgres('reader'),
-      redis: client,
-    }),
     runners: {
       thumbnail: (job) => runThumbnailJob(service, job),
-      'vm-refresh': (job) => runVmRefreshJob(service, job),
     },
     inventoryCache: new TieredCache<string>({
       namespace: 'inventory',

@@ -9,7 +9,8 @@ import {
   credentialScope,
   type TieredCache,
 } from '#shared/cache';
-import { BadRequestError, NotFoundError, ServiceUnavailableError } from '#shared/http';
+import type { ObjectRef } from '#shared/contracts';
+import { NotFoundError, parseIdParam, ServiceUnavailableError } from '#shared/http';
 import { logger } from '#shared/observability';
 import { NetworkError, SoapFault, TimeoutError } from '#shared/vsphere';
 import type { JobQueue, ThumbnailJob } from './jobs.ts';
@@ -32,22 +33,6 @@ export interface ThumbnailDeps {
   readonly screenTimeoutMs?: number;
 }
 
-/** A VM reference parsed from `<vcenterId>:<moid>`. */
-export interface VmRef {
-  readonly vcenterId: string;
-  readonly moid: string;
-}
-
-const vmIdPattern = /^([A-Za-z0-9][A-Za-z0-9._-]{0,63}):([A-Za-z0-9._-]{1,80})$/;
-
-/** @throws BadRequestError naming the `id` field */
-export function parseVmId(id: string): VmRef {
-  const match = vmIdPattern.exec(id);
-  if (!match)
-    throw new BadRequestError('Invalid VM id', { id: 'must be <vcenterId>:<moid>, e.g. vc-1:vm-42' });
-  return { vcenterId: match[1] ?? '', moid: match[2] ?? '' };
-}
-
 /** A thumbnail answer: the PNG and how it was served. */
 export type ThumbnailAnswer = CacheAnswer<Buffer> & { readonly freshForMs: number };
 
@@ -60,7 +45,7 @@ function answer(
   return { ...cache.answer(entry, status, error), freshForMs: Math.max(0, cache.ttlMs - entry.ageMs) };
 }
 
-async function thumbnailKey(deps: ThumbnailDeps, ref: VmRef): Promise<CacheKey> {
+async function thumbnailKey(deps: ThumbnailDeps, ref: ObjectRef): Promise<CacheKey> {
   const identity = await deps.sessions.identity(ref.vcenterId);
   return { scope: credentialScope(identity), key: `${ref.vcenterId}:${ref.moid}` };
 }
@@ -79,7 +64,7 @@ function job(vmId: string, lane: Lane): ThumbnailJob {
  *   ServiceUnavailableError (Retry-After) when a first load is still running or the vCenter is unreachable
  */
 export async function getThumbnail(deps: ThumbnailDeps, vmId: string): Promise<ThumbnailAnswer> {
-  const ref = parseVmId(vmId);
+  const ref = parseIdParam(vmId);
   const key = await thumbnailKey(deps, ref);
   const { cache } = deps;
   const found = await cache.peek(key);
@@ -135,7 +120,7 @@ function isNotFound(error: unknown): boolean {
  * rethrown, so SQS retries the job and, after maxReceiveCount, parks it in the DLQ.
  */
 export async function runThumbnailJob(deps: ThumbnailDeps, job: ThumbnailJob): Promise<JobOutcome> {
-  const ref = parseVmId(job.vmId);
+  const ref = parseIdParam(job.vmId);
   const { cache } = deps;
   let key: CacheKey;
   try {

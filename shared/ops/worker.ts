@@ -4,8 +4,8 @@
 // the next batch; near the end of its receive budget it is re-sent as a fresh message instead, because waiting
 // for a slot is not a failure and must not land a job in the DLQ. Upstream failures back off and, after
 // maxReceiveCount receives, go to the DLQ. Jobs are dispatched by type to the runners in the deps
-// (thumbnail → runThumbnailJob, vm-refresh → runVmRefreshJob, wired by the composition root;
-// inventory-verify → runInventoryVerifyJob, wired by the worker handler).
+// (thumbnail → runThumbnailJob, wired by the composition root; the inventory's vm-refresh → runVmRefreshJob
+// and inventory-verify → runInventoryVerifyJob, wired by the worker handler).
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { requireEnv } from '#shared/config';
@@ -23,8 +23,11 @@ type Runner<T extends OpsJobType> = (job: Extract<OpsJob, { type: T }>) => Promi
  * by the worker handler (functions/ops/worker.ts), so processes that never receive LOW jobs go without it.
  */
 export type JobRunners = {
-  readonly [T in Exclude<OpsJobType, 'inventory-verify'>]: Runner<T>;
-} & { readonly 'inventory-verify'?: Runner<'inventory-verify'> };
+  readonly [T in Exclude<OpsJobType, InventoryJobType>]: Runner<T>;
+} & { readonly [T in InventoryJobType]?: Runner<T> };
+
+/** The inventory's jobs on the lanes (shared/inventory), wired by the worker handler. */
+type InventoryJobType = 'vm-refresh' | 'inventory-verify';
 
 export interface WorkerDeps {
   readonly sqs: SQSClient;
@@ -63,8 +66,11 @@ function runJob(runners: JobRunners, job: OpsJob): Promise<JobOutcome> {
   switch (job.type) {
     case 'thumbnail':
       return runners.thumbnail(job);
-    case 'vm-refresh':
-      return runners['vm-refresh'](job);
+    case 'vm-refresh': {
+      const run = runners['vm-refresh'];
+      if (!run) return Promise.reject(new Error('no vm-refresh runner in this process'));
+      return run(job);
+    }
     case 'inventory-verify': {
       const run = runners['inventory-verify'];
       if (!run) return Promise.reject(new Error('no inventory-verify runner in this process'));

@@ -11,7 +11,7 @@ import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
-import { refreshWindowMs } from '../../shared/ops/vm-refresh.ts';
+import { refreshWindowMs } from '../../shared/inventory/vm-refresh.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
 

@@ -1,10 +1,10 @@
 // Unit tests — ops settings (presets, overrides, refusal naming the variable), lane headroom, wait percentiles,
 // job parsing and deduplication ids. Pure: no network.
 import { describe, expect, it } from 'vitest';
+import { BadRequestError, parseIdParam } from '#shared/http';
 import { deduplicationId, parseJob } from '../../../shared/ops/jobs.ts';
 import { laneCapacity } from '../../../shared/ops/lanes.ts';
 import { loadOpsSettings, opsEnvironment, opsPresets } from '../../../shared/ops/settings.ts';
-import { parseVmId } from '../../../shared/ops/thumbnails.ts';
 import { emptyCounters, quantileMs, waitBucketBoundsMs } from '../../../shared/ops/wait-stats.ts';
 
 describe('ops settings', () => {
@@ -102,8 +102,12 @@ describe('jobs', () => {
     expect(parseJob('not json')).toBeUndefined();
   });
 
-  it('parses VM ids and refuses malformed ones with a field error', () => {
-    expect(parseVmId('vc-1:vm-42')).toEqual({ vcenterId: 'vc-1', moid: 'vm-42' });
-    expect(() => parseVmId('vm-42')).toThrow('Invalid VM id');
+  it('parses VM ids with the inventory rules and refuses malformed ones with a field error', () => {
+    // The ops routes and jobs parse ids with the one parser (shared/contracts/ids.ts), through parseIdParam.
+    expect(parseIdParam('vc-1:vm-42')).toEqual({ vcenterId: 'vc-1', moid: 'vm-42' });
+    expect(() => parseIdParam('vm-42')).toThrow('Invalid VM id');
+    // Stricter than the parser ops had before: a moid starts with a letter or digit.
+    expect(() => parseIdParam('vc-1:-vm-42')).toThrow('Invalid VM id');
+    expect(() => parseIdParam('vc-1:.vm')).toThrow(BadRequestError);
   });
 });

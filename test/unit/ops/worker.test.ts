@@ -14,12 +14,16 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { envNames } from '../../../infra/topology.ts';
 import { watchedProperties } from '../../../shared/inventory/sync/index.ts';
+import {
+  type RefreshRecord,
+  runVmRefreshJob,
+  type VmRefreshDeps,
+} from '../../../shared/inventory/vm-refresh.ts';
 import { logger } from '../../../shared/observability/index.ts';
 import type { OpsJob, ThumbnailJob, VmRefreshJob } from '../../../shared/ops/jobs.ts';
 import { type Lane, laneQueues } from '../../../shared/ops/lanes.ts';
 import { LimiterTimeoutError } from '../../../shared/ops/limiter.ts';
 import type { JobOutcome } from '../../../shared/ops/thumbnails.ts';
-import { type RefreshRecord, runVmRefreshJob, type VmRefreshDeps } from '../../../shared/ops/vm-refresh.ts';
 import { processLaneBatch, type WorkerDeps } from '../../../shared/ops/worker.ts';
 import { SoapFault, TimeoutError } from '../../../shared/vsphere/index.ts';
 
