@@ -4,8 +4,8 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { postgres } from '#shared/clients';
 import { numberEnv } from '#shared/config';
+import { migrate } from '#shared/inventory';
 import { logger } from '#shared/observability';
-import { migrate } from '../../shared/inventory/migrate.ts';
 
 /** What the CDK Provider framework expects back from an onEvent handler. */
 export interface CustomResourceResponse {

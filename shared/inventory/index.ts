@@ -1,7 +1,22 @@
 // Inventory — the module's public surface: the query API's use cases and their parsing, the query cache and
-// its generations, the writes the sync pipeline builds on, and the user-requested VM refresh (an ops HIGH-lane
-// job). Schema migration lives apart in ./migrate.ts
-// (imported by path) so the query function's bundle does not carry node-pg-migrate.
+// its generations, the writes the sync pipeline builds on, the user-requested VM refresh (an ops HIGH-lane
+// job) and the schema migration. The sync has its own entry, `#shared/inventory/sync`.
+import type { MigrateOptions, MigrateResult } from './migrate.ts';
+
+export type { MigrateOptions, MigrateResult };
+
+/**
+ * Applies the pending inventory migrations (./migrate.ts). node-pg-migrate is loaded on first call, so
+ * importing this module costs nothing for the functions that never migrate (unbundled, its import takes about
+ * 100 ms; bundles leave it out of every function but the migrate one).
+ */
+export async function migrate(
+  ...args: Parameters<typeof import('./migrate.ts').migrate>
+): Promise<MigrateResult> {
+  const module = await import('./migrate.ts');
+  return module.migrate(...args);
+}
+
 export { decodeCursor, encodeCursor, InvalidCursorError, type SortKey } from './cursor.ts';
 export {
   defaultLimit,
