@@ -1,28 +1,29 @@
 // vSphere adapter — client: one vim25 session per (vCenter, credential), shared by every caller in the
 // process, serialisable for the next Lambda invocation, re-logged in once when the server forgets it.
+// This file is the session (pool, login/resume, `call`); what runs in it lives beside it: `retrieve.ts`
+// (property reads, paged retrieval), `watch.ts` (the update watcher), `actions.ts` (VM actions). The
+// methods below that delegate there keep the client's API in one place.
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  NetworkError,
-  NotAuthenticatedError,
-  redact,
-  TaskError,
-  toTypedFault,
-  VsphereError,
-} from './errors.ts';
-import {
-  child,
-  childrenNamed,
-  childText,
-  decodeObjectContent,
-  decodeValue,
-  toMoRef,
-  type XNode,
-} from './parse.ts';
-import { DEFAULT_PROPERTIES, objectsFilterSpec, propertySpec, viewFilterSpec } from './specs.ts';
-import { type CallOptions, Transport, type TransportOptions } from './transport.ts';
+  acquireWebMksTicket,
+  getInSession,
+  screenshot,
+  startTask,
+  type TaskResult,
+  type WebMksTicket,
+  waitForTask,
+} from './actions.ts';
+import { NetworkError, NotAuthenticatedError, redact, toTypedFault, VsphereError } from './errors.ts';
+import { child, childText, toMoRef, type XNode } from './parse.ts';
+import { type RetrieveOptions, readProperties, retrieveObjects, type WithSubtypes } from './retrieve.ts';
+import { type CallOptions, type HttpAnswer, Transport, type TransportOptions } from './transport.ts';
 import type { AnyInventoryObject, InventoryType, MoRef, VimValue } from './types.ts';
-import { el, envelope, moRefEl, strings, type Xml } from './xml.ts';
+import { createWatcher, UpdateWatcher, type WatcherRef } from './watch.ts';
+import { el, envelope, strings, type Xml } from './xml.ts';
+
+// Re-exported for the importers of client.ts (test/unit/vsphere/parse.test.ts).
+export { decodeUpdateSet } from './watch.ts';
 
 /** The ServiceContent references the client uses, plus `about`. Plain JSON. */
 export interface ServiceContentRefs {
@@ -66,83 +67,7 @@ export interface InvokeOptions extends CallOptions {
   onItem?: (node: XNode) => void;
 }
 
-/** What to retrieve: kinds, their property paths, where from, and the page size. */
-export interface RetrieveOptions<T extends InventoryType> extends CallOptions {
-  types: readonly T[];
-  /** Property paths per kind; kinds left out use {@link DEFAULT_PROPERTIES}. */
-  properties?: { readonly [K in T]?: readonly string[] };
-  /** Container to search (a Folder, Datacenter, ComputeResource …). @default the root folder */
-  container?: MoRef;
-  /** Search the container's descendants too. @default true */
-  recursive?: boolean;
-  /** Objects per page (RetrieveOptions.maxObjects). @default 100 */
-  maxObjects?: number;
-}
-
-/** One property change of an object update. */
-export interface PropertyChange {
-  name: string;
-  op: 'add' | 'remove' | 'assign' | 'indirectRemove';
-  value: VimValue | undefined;
-}
-
-/** One object's update within an update set. */
-export interface ObjectUpdate {
-  kind: 'enter' | 'modify' | 'leave';
-  type: string;
-  moid: string;
-  changes: PropertyChange[];
-}
-
-/** The result of one WaitForUpdatesEx. `truncated`: call again at once with `version` for the rest. */
-export interface UpdateBatch {
-  version: string;
-  truncated: boolean;
-  objects: ObjectUpdate[];
-}
-
-/** The server-side objects of a watch: serialisable so a later invocation can resume it. */
-export interface WatcherRef {
-  collector: MoRef;
-  filter: MoRef;
-  view: MoRef;
-}
-
-/** Options of {@link UpdateWatcher.waitForUpdates}. */
-export interface WaitOptions extends CallOptions {
-  /** Seconds the server may wait for a change; 0 checks once. @default 30 */
-  maxWaitSeconds?: number;
-  /** Object updates per answer before it is truncated. */
-  maxObjectUpdates?: number;
-}
-
-/** TaskInfo's outcome. */
-export interface TaskResult {
-  task: MoRef;
-  result: VimValue | undefined;
-}
-
-/** A WebMKS ticket (VirtualMachineTicket). */
-export interface WebMksTicket {
-  ticket: string;
-  host: string | undefined;
-  port: number | undefined;
-  sslThumbprint: string | undefined;
-  url: string | undefined;
-}
-
-/** The kinds a retrieval of T can yield: vim25 containers include subtypes. */
-export type WithSubtypes<T extends InventoryType> =
-  | T
-  | (T extends 'Network' ? 'DistributedVirtualPortgroup' : never);
-
-interface Page<T extends InventoryType> {
-  objects: AnyInventoryObject<WithSubtypes<T>>[];
-  token: string | undefined;
-}
-
 const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' };
-const RETRIEVE_STREAM = new Set(['objects']);
 const pool = new Map<string, Promise<VsphereClient>>();
 // The settled clients of `pool`, so a client can tell synchronously whether the entry is its own.
 const pooledClients = new Map<string, VsphereClient>();
@@ -456,20 +381,30 @@ export class VsphereClient {
     return e;
   }
 
+  /**
+   * GET of a non-SOAP path (the screen) with the session cookie; logs in again once on 401/403 when the
+   * client has a password. Keyed by a symbol that `index.ts` does not export (see `actions.ts`).
+   */
+  async [getInSession](path: string, opts: CallOptions): Promise<HttpAnswer> {
+    let cookieUsed = this.#cookie;
+    let res = await this.transport.get(path, cookieUsed, opts);
+    if ((res.status === 401 || res.status === 403) && this.#password !== undefined) {
+      await this.reloginOnce(cookieUsed);
+      cookieUsed = this.#cookie;
+      res = await this.transport.get(path, cookieUsed, opts);
+    }
+    return res;
+  }
+
+  // Retrieval (retrieve.ts).
+
   /** Reads properties of one object (RetrievePropertiesEx, no traversal). Unset properties are absent. */
-  async readProperties(
+  readProperties(
     obj: MoRef,
     paths: readonly string[],
     opts: CallOptions = {},
   ): Promise<Record<string, VimValue>> {
-    const [ret] = await this.call(
-      'RetrievePropertiesEx',
-      this.serviceContent.propertyCollector,
-      objectsFilterSpec('specSet', [obj], obj.type, paths) + el('options', ''),
-      { ...opts, idempotent: true },
-    );
-    const objects = childrenNamed(ret, 'objects');
-    return objects[0] ? decodeObjectContent(objects[0]).props : {};
+    return readProperties(this, obj, paths, opts);
   }
 
   /** Reads one property of one object (`undefined` when unset). */
@@ -484,97 +419,22 @@ export class VsphereClient {
    * next page is requested while the caller consumes the current one; at most two pages are in memory.
    * The view is destroyed (and an unfinished result cancelled) when iteration ends or breaks.
    */
-  async *retrieve<T extends InventoryType>(
+  retrieve<T extends InventoryType>(
     opts: RetrieveOptions<T>,
   ): AsyncGenerator<AnyInventoryObject<WithSubtypes<T>>, void, undefined> {
-    const { signal, timeoutMs } = opts;
-    const callOpts = { signal, timeoutMs };
-    const sc = this.serviceContent;
-    const [viewRet] = await this.call(
-      'CreateContainerView',
-      sc.viewManager,
-      moRefEl('container', opts.container ?? sc.rootFolder) +
-        strings('type', opts.types) +
-        el('recursive', opts.recursive ?? true),
-      callOpts,
-    );
-    const view = toMoRef(viewRet!);
-    const propSets = opts.types.map((t) => propertySpec(t, opts.properties?.[t] ?? DEFAULT_PROPERTIES[t]));
-    const firstArgs =
-      viewFilterSpec('specSet', view, propSets) + el('options', [el('maxObjects', opts.maxObjects ?? 100)]);
-    let next: Promise<Page<T>> | undefined = this.page<T>('RetrievePropertiesEx', firstArgs, callOpts);
-    try {
-      while (next) {
-        const page: Page<T> = await next;
-        // Pipeline: ask for the next page before handing this one out.
-        next = page.token
-          ? this.page<T>('ContinueRetrievePropertiesEx', el('token', page.token), callOpts)
-          : undefined;
-        next?.catch(() => {}); // awaited below or in finally; never an unhandled rejection
-        for (const o of page.objects) yield o;
-      }
-    } finally {
-      // The caller stopped early: release the server's result set, then the view.
-      const pending = await next?.catch(() => undefined);
-      if (pending?.token) {
-        await this.call('CancelRetrievePropertiesEx', sc.propertyCollector, el('token', pending.token), {
-          timeoutMs: 10_000,
-        }).catch(() => {});
-      }
-      await this.call('DestroyView', view, '', { timeoutMs: 10_000 }).catch(() => {});
-    }
+    return retrieveObjects(this, opts);
   }
 
-  private async page<T extends InventoryType>(
-    method: string,
-    args: Xml,
-    opts: CallOptions,
-  ): Promise<Page<T>> {
-    const objects: AnyInventoryObject<WithSubtypes<T>>[] = [];
-    const onItem = (n: XNode) => {
-      const o = decodeObjectContent(n);
-      const obj = { type: o.type, moid: o.moid, props: o.props } as AnyInventoryObject<WithSubtypes<T>>;
-      if (o.missing) obj.missing = o.missing;
-      objects.push(obj);
-    };
-    // A continuation is not idempotent (the server advances its cursor), so only the first page retries.
-    const [ret] = await this.call(method, this.serviceContent.propertyCollector, args, {
-      ...opts,
-      idempotent: method === 'RetrievePropertiesEx',
-      stream: RETRIEVE_STREAM,
-      onItem,
-    });
-    return { objects, token: childText(ret, 'token') };
-  }
+  // The update watcher (watch.ts).
 
   /**
    * Starts a watch for incremental sync: a dedicated PropertyCollector (versions belong to it), a
    * ContainerView and a PropertyFilter. Poll it with {@link UpdateWatcher.waitForUpdates}.
    */
-  async createWatcher<T extends InventoryType>(
+  createWatcher<T extends InventoryType>(
     opts: Omit<RetrieveOptions<T>, 'maxObjects'>,
   ): Promise<UpdateWatcher> {
-    const callOpts = { signal: opts.signal, timeoutMs: opts.timeoutMs };
-    const sc = this.serviceContent;
-    const [pcRet] = await this.call('CreatePropertyCollector', sc.propertyCollector, '', callOpts);
-    const collector = toMoRef(pcRet!);
-    const [viewRet] = await this.call(
-      'CreateContainerView',
-      sc.viewManager,
-      moRefEl('container', opts.container ?? sc.rootFolder) +
-        strings('type', opts.types) +
-        el('recursive', opts.recursive ?? true),
-      callOpts,
-    );
-    const view = toMoRef(viewRet!);
-    const propSets = opts.types.map((t) => propertySpec(t, opts.properties?.[t] ?? DEFAULT_PROPERTIES[t]));
-    const [fRet] = await this.call(
-      'CreateFilter',
-      collector,
-      viewFilterSpec('spec', view, propSets) + el('partialUpdates', false),
-      callOpts,
-    );
-    return new UpdateWatcher(this, { collector, filter: toMoRef(fRet!), view });
+    return createWatcher(this, opts);
   }
 
   /** Re-attaches to a watch created by an earlier invocation in the same session. */
@@ -582,178 +442,38 @@ export class VsphereClient {
     return new UpdateWatcher(this, ref);
   }
 
+  // VM actions (actions.ts).
+
   /** VirtualMachine.AcquireTicket('webmks'): a console ticket. */
-  async acquireWebMksTicket(vm: MoRef, opts: CallOptions = {}): Promise<WebMksTicket> {
-    const [ret] = await this.call('AcquireTicket', vm, el('ticketType', 'webmks'), opts);
-    const port = childText(ret, 'port');
-    return {
-      ticket: childText(ret, 'ticket') ?? '',
-      host: childText(ret, 'host'),
-      port: port === undefined ? undefined : Number(port),
-      sslThumbprint: childText(ret, 'sslThumbprint'),
-      url: childText(ret, 'url'),
-    };
+  acquireWebMksTicket(vm: MoRef, opts: CallOptions = {}): Promise<WebMksTicket> {
+    return acquireWebMksTicket(this, vm, opts);
   }
 
   /** The VM's screen as PNG (`GET /screen?id=<moid>` with the session cookie). */
-  async screenshot(vm: MoRef, opts: CallOptions = {}): Promise<Buffer> {
-    const path = `/screen?id=${encodeURIComponent(vm.value)}`;
-    let cookieUsed = this.#cookie;
-    let res = await this.transport.get(path, cookieUsed, opts);
-    if ((res.status === 401 || res.status === 403) && this.#password !== undefined) {
-      await this.reloginOnce(cookieUsed);
-      cookieUsed = this.#cookie;
-      res = await this.transport.get(path, cookieUsed, opts);
-    }
-    if (res.status !== 200) {
-      throw new NetworkError(`GET /screen for ${vm.value}: HTTP ${res.status}`, {
-        method: 'GET /screen',
-        code: `HTTP_${res.status}`,
-        statusCode: res.status,
-      });
-    }
-    return res.body;
+  screenshot(vm: MoRef, opts: CallOptions = {}): Promise<Buffer> {
+    return screenshot(this, vm, opts);
   }
 
   /** PowerOnVM_Task; returns the Task reference (see {@link VsphereClient.waitForTask}). */
-  async powerOnVm(vm: MoRef, opts: CallOptions = {}): Promise<MoRef> {
-    return toMoRef((await this.call('PowerOnVM_Task', vm, '', opts))[0]!);
+  powerOnVm(vm: MoRef, opts: CallOptions = {}): Promise<MoRef> {
+    return startTask(this, 'PowerOnVM_Task', vm, opts);
   }
 
   /** PowerOffVM_Task; returns the Task reference. */
-  async powerOffVm(vm: MoRef, opts: CallOptions = {}): Promise<MoRef> {
-    return toMoRef((await this.call('PowerOffVM_Task', vm, '', opts))[0]!);
+  powerOffVm(vm: MoRef, opts: CallOptions = {}): Promise<MoRef> {
+    return startTask(this, 'PowerOffVM_Task', vm, opts);
   }
 
   /** Destroy_Task on any managed entity; returns the Task reference. */
-  async destroy(entity: MoRef, opts: CallOptions = {}): Promise<MoRef> {
-    return toMoRef((await this.call('Destroy_Task', entity, '', opts))[0]!);
+  destroy(entity: MoRef, opts: CallOptions = {}): Promise<MoRef> {
+    return startTask(this, 'Destroy_Task', entity, opts);
   }
 
   /**
    * Polls a task's `info` (state, result, error) through the PropertyCollector until it succeeds
    * (returning its result) or fails (throwing {@link TaskError}). Polls back off from 100 ms to 1 s.
    */
-  async waitForTask(task: MoRef, opts: CallOptions & { pollMs?: number } = {}): Promise<TaskResult> {
-    const deadline = Date.now() + (opts.timeoutMs ?? 300_000);
-    let delay = opts.pollMs ?? 100;
-    for (;;) {
-      const props = await this.readProperties(task, ['info.state', 'info.result', 'info.error'], opts);
-      const state = props['info.state'];
-      if (state === 'success') return { task, result: props['info.result'] };
-      if (state === 'error') {
-        const err = props['info.error'] as Record<string, VimValue> | undefined;
-        const fault = err?.fault as Record<string, VimValue> | undefined;
-        throw new TaskError(
-          task.value,
-          String(fault?._type ?? 'Unknown'),
-          String(err?.localizedMessage ?? ''),
-          err,
-        );
-      }
-      if (Date.now() > deadline)
-        throw new VsphereError(`task ${task.value} still ${String(state)} at its deadline`);
-      await sleep(delay, undefined, opts.signal ? { signal: opts.signal } : undefined);
-      delay = Math.min(1000, delay * 2);
-    }
+  waitForTask(task: MoRef, opts: CallOptions & { pollMs?: number } = {}): Promise<TaskResult> {
+    return waitForTask(this, task, opts);
   }
-}
-
-/** An incremental-sync watch: WaitForUpdatesEx on a dedicated collector. */
-export class UpdateWatcher {
-  constructor(
-    private readonly client: VsphereClient,
-    /** Serialisable references for {@link VsphereClient.resumeWatcher}. */
-    readonly ref: WatcherRef,
-  ) {}
-
-  /**
-   * One WaitForUpdatesEx. Pass `''` first to get the current state of everything (as `enter`
-   * updates) and a version; then pass the last version to get changes since. Throws
-   * {@link InvalidVersionError} when the collector rejects the version (fall back to a full retrieval).
-   */
-  async waitForUpdates(version: string, opts: WaitOptions = {}): Promise<UpdateBatch> {
-    const maxWait = opts.maxWaitSeconds ?? 30;
-    const args =
-      el('version', version) +
-      el('options', [el('maxWaitSeconds', maxWait), el('maxObjectUpdates', opts.maxObjectUpdates)]);
-    const rets = await this.client.call('WaitForUpdatesEx', this.ref.collector, args, {
-      signal: opts.signal,
-      // The server holds the call for up to maxWaitSeconds; the timeout is on top of that.
-      timeoutMs: maxWait * 1000 + (opts.timeoutMs ?? this.client.transport.timeoutMs),
-      // Never repeated after a failure once sent: the server may have taken the pending updates off the
-      // collector's queue before the answer was lost, and the repeat would then answer "no updates".
-      idempotent: false,
-    });
-    const ret = rets[0];
-    if (!ret) return { version, truncated: false, objects: [] }; // waited, nothing changed
-    return decodeUpdateSet(ret);
-  }
-
-  /**
-   * Yields update batches from `version`, continuing truncated sets at once (maxWaitSeconds 0) until
-   * the set is complete; the last batch's version is the one to store.
-   */
-  async *updatesSince(version: string, opts: WaitOptions = {}): AsyncGenerator<UpdateBatch, void, undefined> {
-    let batch = await this.waitForUpdates(version, opts);
-    yield batch;
-    while (batch.truncated) {
-      batch = await this.waitForUpdates(batch.version, { ...opts, maxWaitSeconds: 0 });
-      yield batch;
-    }
-  }
-
-  /**
-   * Whether the collector still holds this watch's filter, asked in the client's session. A collector
-   * without the filter answers every WaitForUpdatesEx with "no updates", so an empty answer proves
-   * nothing until this says true. A collector the session cannot see faults (ManagedObjectNotFound).
-   */
-  async holdsFilter(opts: CallOptions = {}): Promise<boolean> {
-    const filters = await this.client.readProperty(this.ref.collector, 'filter', opts);
-    const held = Array.isArray(filters) ? filters : filters === undefined ? [] : [filters];
-    return held.some(
-      (f) =>
-        typeof f === 'object' &&
-        f !== null &&
-        !Array.isArray(f) &&
-        (f as Record<string, unknown>).value === this.ref.filter.value,
-    );
-  }
-
-  /** Destroys the filter, view and collector (best effort). */
-  async destroy(): Promise<void> {
-    const o = { timeoutMs: 10_000 };
-    await this.client.call('DestroyPropertyFilter', this.ref.filter, '', o).catch(() => {});
-    await this.client.call('DestroyView', this.ref.view, '', o).catch(() => {});
-    await this.client.call('DestroyPropertyCollector', this.ref.collector, '', o).catch(() => {});
-  }
-}
-
-/** Decodes an UpdateSet (WaitForUpdatesEx returnval). */
-export function decodeUpdateSet(ret: XNode): UpdateBatch {
-  const objects: ObjectUpdate[] = [];
-  for (const fs of childrenNamed(ret, 'filterSet')) {
-    for (const os of childrenNamed(fs, 'objectSet')) {
-      const obj = child(os, 'obj');
-      const changes: PropertyChange[] = childrenNamed(os, 'changeSet').map((cs) => {
-        const val = child(cs, 'val');
-        return {
-          name: childText(cs, 'name') ?? '',
-          op: (childText(cs, 'op') ?? 'assign') as PropertyChange['op'],
-          value: val ? decodeValue(val) : undefined,
-        };
-      });
-      objects.push({
-        kind: (childText(os, 'kind') ?? 'modify') as ObjectUpdate['kind'],
-        type: obj?.refType ?? '',
-        moid: obj?.text ?? '',
-        changes,
-      });
-    }
-  }
-  return {
-    version: childText(ret, 'version') ?? '',
-    truncated: childText(ret, 'truncated') === 'true',
-    objects,
-  };
 }

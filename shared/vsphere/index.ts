@@ -11,22 +11,13 @@
 // Errors: SoapFault (faultType), NotAuthenticatedError, InvalidVersionError (fall back to a full
 // retrieval), TimeoutError, AbortedError, NetworkError, TaskError.
 
+export type { TaskResult, WebMksTicket } from './actions.ts';
 export {
   type ClientOptions,
   type InvokeOptions,
-  type ObjectUpdate,
-  type PropertyChange,
-  type RetrieveOptions,
   type SerializedSession,
   type ServiceContentRefs,
-  type TaskResult,
-  type UpdateBatch,
-  UpdateWatcher,
   VsphereClient,
-  type WaitOptions,
-  type WatcherRef,
-  type WebMksTicket,
-  type WithSubtypes,
 } from './client.ts';
 export {
   AbortedError,
@@ -41,7 +32,16 @@ export {
   VsphereError,
 } from './errors.ts';
 export { decodeValue, type XNode } from './parse.ts';
+export type { RetrieveOptions, WithSubtypes } from './retrieve.ts';
 export { DEFAULT_PROPERTIES } from './specs.ts';
 export type { Admission, CallOptions, TransportOptions } from './transport.ts';
 export type * from './types.ts';
+export {
+  type ObjectUpdate,
+  type PropertyChange,
+  type UpdateBatch,
+  UpdateWatcher,
+  type WaitOptions,
+  type WatcherRef,
+} from './watch.ts';
 export { el, escapeXml, moRefEl } from './xml.ts';
