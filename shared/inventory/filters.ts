@@ -2,7 +2,7 @@
 // validated, normalised filters (one canonical form per meaning), which the SQL builder, the cursor
 // fingerprint and the cache key all derive from — never from the raw input.
 import * as z from 'zod';
-import { BadRequestError } from '#shared/http';
+import { BadRequestError, parseInput } from '#shared/http';
 import { decodeCursor, InvalidCursorError, queryFingerprint, type SortKey } from './cursor.ts';
 import { parseId, vcenterIdPattern } from './ids.ts';
 
@@ -105,14 +105,6 @@ function rejectUnknown(params: Record<string, string | undefined>, allowed: read
   throw new BadRequestError(`Unknown query parameter: ${unknown.join(', ')}`, fields);
 }
 
-function validate<T extends z.ZodType>(schema: T, params: Record<string, string | undefined>): z.infer<T> {
-  const result = schema.safeParse(params);
-  if (result.success) return result.data;
-  const fields: Record<string, string> = {};
-  for (const issue of result.error.issues) fields[issue.path.join('.') || 'query'] ??= issue.message;
-  throw new BadRequestError(`Invalid query: ${Object.keys(fields).join(', ')}`, fields);
-}
-
 /**
  * Resolves the vCenter scope: `vcenter`, and the vCenter each `<vcenterId>:<moid>` reference names, must
  * agree, because a moid means nothing outside its vCenter.
@@ -172,7 +164,7 @@ export function normaliseFilters(kind: ListKind | 'summary', filters: Filters): 
 export function parseListQuery(kind: ListKind, params: Record<string, string | undefined> = {}): ListQuery {
   const schema = schemas[kind];
   rejectUnknown(params, Object.keys(schema.shape));
-  const input = validate(schema, params) as z.infer<(typeof schemas)['vms']> &
+  const input = parseInput(schema, params, 'query') as z.infer<(typeof schemas)['vms']> &
     z.infer<(typeof schemas)['hosts']> &
     z.infer<(typeof schemas)['datastores']>;
   const { vcenterId, moids } = resolveRefs(input.vcenter, {
@@ -208,6 +200,6 @@ export function parseListQuery(kind: ListKind, params: Record<string, string | u
 /** Parses the summary's query string (`vcenter` only). */
 export function parseSummaryQuery(params: Record<string, string | undefined> = {}): Filters {
   rejectUnknown(params, Object.keys(summarySchema.shape));
-  const input = validate(summarySchema, params);
+  const input = parseInput(summarySchema, params, 'query');
   return { vcenterId: input.vcenter };
 }
