@@ -2,7 +2,7 @@
 // tables and SQS queues from the topology, the blob bucket, the vCenter credentials secret). Code deploys
 // never touch this stack, so a redeploy of functions cannot risk data.
 
-import { Duration, Names, Stack, type StackProps } from 'aws-cdk-lib';
+import { Duration, Names, type RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, type ITable, Table, TableEncryption } from 'aws-cdk-lib/aws-dynamodb';
 import {
   FlowLogDestination,
@@ -94,9 +94,31 @@ export class StatefulStack extends Stack implements StatefulResources {
     const topology = props.topology ?? projectTopology;
     const dataRemoval = removalPolicyFor(config, false);
 
-    // Network: public subnets only hold the NAT gateways; functions run in private (egress) subnets, data
-    // stores in isolated ones.
-    this.vpc = new Vpc(this, 'Vpc', {
+    this.vpc = this.createNetwork(config, dataRemoval);
+    this.appSecurityGroup = new SecurityGroup(this, 'AppSecurityGroup', {
+      vpc: this.vpc,
+      description: 'vfleet functions that reach PostgreSQL and Redis',
+      allowAllOutbound: true,
+    });
+
+    const { cluster, endpoint } = this.createDatabase(config);
+    this.database = cluster;
+    this.postgres = endpoint;
+    this.redis = this.createRedis(config);
+    this.tables = this.createTables(config, topology, dataRemoval);
+    this.queues = this.createQueues(topology, dataRemoval);
+    const { bucket, accessPolicy } = this.createBlobStore(dataRemoval);
+    this.blobBucket = bucket;
+    this.blobAccessPolicy = accessPolicy;
+    this.vcenterSecret = this.createVcenterSecret(config);
+  }
+
+  /**
+   * The VPC: public subnets only hold the NAT gateways; functions run in private (egress) subnets, data stores
+   * in isolated ones. Rejected traffic goes to a flow log.
+   */
+  private createNetwork(config: EnvironmentConfig, dataRemoval: RemovalPolicy): Vpc {
+    const vpc = new Vpc(this, 'Vpc', {
       availabilityZones: [...config.availabilityZones],
       natGateways: config.natGateways,
       subnetConfiguration: [
@@ -110,25 +132,22 @@ export class StatefulStack extends Stack implements StatefulResources {
         dynamodb: { service: GatewayVpcEndpointAwsService.DYNAMODB },
       },
     });
-    this.vpc.addFlowLog('FlowLogs', {
+    vpc.addFlowLog('FlowLogs', {
       trafficType: FlowLogTrafficType.REJECT,
       destination: FlowLogDestination.toCloudWatchLogs(
         new LogGroup(this, 'FlowLogGroup', { retention: config.logRetention, removalPolicy: dataRemoval }),
       ),
     });
+    return vpc;
+  }
 
-    this.appSecurityGroup = new SecurityGroup(this, 'AppSecurityGroup', {
-      vpc: this.vpc,
-      description: 'vfleet functions that reach PostgreSQL and Redis',
-      allowAllOutbound: true,
-    });
-
-    const { cluster, endpoint } = this.createDatabase(config);
-    this.database = cluster;
-    this.postgres = endpoint;
-    this.redis = this.createRedis(config);
-
-    this.tables = Object.fromEntries(
+  /** The topology's DynamoDB tables: on demand, point-in-time recovery, TTL, by topology name. */
+  private createTables(
+    config: EnvironmentConfig,
+    topology: Topology,
+    dataRemoval: RemovalPolicy,
+  ): Record<string, ITable> {
+    return Object.fromEntries(
       Object.entries(topology.tables).map(([name, spec]) => [
         name,
         new Table(this, `${pascal(name)}Table`, {
@@ -143,8 +162,11 @@ export class StatefulStack extends Stack implements StatefulResources {
         }),
       ]),
     );
+  }
 
-    this.queues = Object.fromEntries(
+  /** The topology's FIFO queues, each with its DLQ, by topology name. */
+  private createQueues(topology: Topology, dataRemoval: RemovalPolicy): Record<string, QueuePair> {
+    return Object.fromEntries(
       Object.entries(topology.queues).map(([name, spec]) => {
         // Physical names are CloudFormation's (with the required .fifo suffix), so environments sharing an
         // account never collide; handlers find queues through QUEUE_URL_<NAME>.
@@ -168,7 +190,10 @@ export class StatefulStack extends Stack implements StatefulResources {
         return [name, { queue, deadLetterQueue }];
       }),
     );
+  }
 
+  /** The blob bucket (versioned, access-logged) and the policy the functions that need blobs get. */
+  private createBlobStore(dataRemoval: RemovalPolicy): { bucket: Bucket; accessPolicy: ManagedPolicy } {
     const accessLogs = new Bucket(this, 'AccessLogs', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
@@ -182,7 +207,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       'This bucket is the access-log destination; logging it into itself would loop.',
       'AwsSolutions-S1',
     );
-    this.blobBucket = new Bucket(this, 'Blobs', {
+    const bucket = new Bucket(this, 'Blobs', {
       blockPublicAccess: BlockPublicAccess.BLOCK_ALL,
       encryption: BucketEncryption.S3_MANAGED,
       enforceSSL: true,
@@ -194,35 +219,39 @@ export class StatefulStack extends Stack implements StatefulResources {
       removalPolicy: dataRemoval,
     });
 
-    const blobObjects = `${this.blobBucket.bucketArn}/*`;
-    this.blobAccessPolicy = new ManagedPolicy(this, 'BlobAccess', {
+    const blobObjects = `${bucket.bucketArn}/*`;
+    const accessPolicy = new ManagedPolicy(this, 'BlobAccess', {
       description: 'vfleet functions: read, write and delete blob cache objects, list the bucket',
       statements: [
         new PolicyStatement({
           actions: ['s3:GetObject', 's3:PutObject', 's3:DeleteObject'],
           resources: [blobObjects],
         }),
-        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [this.blobBucket.bucketArn] }),
+        new PolicyStatement({ actions: ['s3:ListBucket'], resources: [bucket.bucketArn] }),
       ],
     });
     acknowledge(
-      this.blobAccessPolicy,
+      accessPolicy,
       'Cache keys are created at run time, so object access covers every key of this one bucket (and no other).',
       `AwsSolutions-IAM5[Resource::${nagReference(this, blobObjects)}]`,
     );
+    return { bucket, accessPolicy };
+  }
 
-    // One JSON document of credentials keyed by vCenter id; the vCenter registry writes it.
-    this.vcenterSecret = new Secret(this, 'VcenterCredentials', {
+  /** One JSON document of credentials keyed by vCenter id; the vCenter registry writes it. */
+  private createVcenterSecret(config: EnvironmentConfig): Secret {
+    const secret = new Secret(this, 'VcenterCredentials', {
       description: 'vfleet: vCenter credentials by vCenter id (JSON), written by the vCenter registry',
       secretObjectValue: {},
       removalPolicy: removalPolicyFor(config, false),
     });
     acknowledge(
-      this.vcenterSecret,
+      secret,
       'These are credentials issued by each vCenter administrator; Secrets Manager has no way to change a ' +
         'vCenter password, so rotation happens at the vCenter and the registry API stores the new value.',
       'AwsSolutions-SMG4',
     );
+    return secret;
   }
 
   /** Aurora PostgreSQL Serverless v2 (writer + reader) behind an RDS Proxy that accepts IAM tokens. */
@@ -240,6 +269,26 @@ export class StatefulStack extends Stack implements StatefulResources {
       description: 'vfleet Aurora PostgreSQL',
       allowAllOutbound: false,
     });
+    const cluster = this.createAuroraCluster(config, databaseSecurityGroup);
+    const endpoint = this.createProxy(cluster, proxySecurityGroup);
+    acknowledge(
+      cluster,
+      'Functions reach PostgreSQL only through the RDS Proxy (which listens on 5432 whatever the cluster port), ' +
+        'and the cluster admits only the proxy security group; a non-default port would add no protection.',
+      'AwsSolutions-RDS11',
+    );
+    if (!config.aurora.deletionProtection) {
+      acknowledge(
+        cluster,
+        `Deletion protection is off in ${config.envName} on purpose: the environment is disposable.`,
+        'AwsSolutions-RDS10',
+      );
+    }
+    return { cluster, endpoint };
+  }
+
+  /** The Aurora cluster in isolated subnets, its password rotated every 30 days. */
+  private createAuroraCluster(config: EnvironmentConfig, securityGroup: SecurityGroup): DatabaseCluster {
     const cluster = new DatabaseCluster(this, 'Aurora', {
       engine: DatabaseClusterEngine.auroraPostgres({ version: AuroraPostgresEngineVersion.VER_16_11 }),
       credentials: Credentials.fromGeneratedSecret(databaseUser),
@@ -253,7 +302,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       serverlessV2MaxCapacity: config.aurora.maxAcu,
       vpc: this.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
-      securityGroups: [databaseSecurityGroup],
+      securityGroups: [securityGroup],
       storageEncrypted: true,
       iamAuthentication: true,
       deletionProtection: config.aurora.deletionProtection,
@@ -277,6 +326,11 @@ export class StatefulStack extends Stack implements StatefulResources {
       automaticallyAfter: Duration.days(30),
       vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
     });
+    return cluster;
+  }
+
+  /** The RDS Proxy (IAM auth, TLS): its default endpoint reaches the writer, a READ_ONLY one the readers. */
+  private createProxy(cluster: DatabaseCluster, proxySecurityGroup: SecurityGroup): PostgresEndpoint {
     const secret = cluster.secret;
     if (!secret) throw new Error('Aurora cluster has no generated secret; the RDS Proxy needs one');
     const proxy = cluster.addProxy('Proxy', {
@@ -299,31 +353,13 @@ export class StatefulStack extends Stack implements StatefulResources {
       vpcSecurityGroupIds: [proxySecurityGroup.securityGroupId],
       targetRole: 'READ_ONLY',
     });
-
-    acknowledge(
-      cluster,
-      'Functions reach PostgreSQL only through the RDS Proxy (which listens on 5432 whatever the cluster port), ' +
-        'and the cluster admits only the proxy security group; a non-default port would add no protection.',
-      'AwsSolutions-RDS11',
-    );
-    if (!config.aurora.deletionProtection) {
-      acknowledge(
-        cluster,
-        `Deletion protection is off in ${config.envName} on purpose: the environment is disposable.`,
-        'AwsSolutions-RDS10',
-      );
-    }
-
     return {
-      cluster,
-      endpoint: {
-        proxy,
-        writerHost: proxy.endpoint,
-        readerHost: readerEndpoint.attrEndpoint,
-        port: 5432,
-        database: databaseName,
-        user: databaseUser,
-      },
+      proxy,
+      writerHost: proxy.endpoint,
+      readerHost: readerEndpoint.attrEndpoint,
+      port: 5432,
+      database: databaseName,
+      user: databaseUser,
     };
   }
 

@@ -37,7 +37,12 @@ import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts'
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import { createOpsAlarms } from '../constructs/ops-alarms.ts';
 import { VfleetFunction } from '../constructs/vfleet-function.ts';
-import { topology as projectTopology, scheduleEnvironment, type Topology } from '../topology.ts';
+import {
+  type FunctionSpec,
+  topology as projectTopology,
+  scheduleEnvironment,
+  type Topology,
+} from '../topology.ts';
 import { pascal } from './naming.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 
@@ -73,55 +78,110 @@ export class StatelessStack extends Stack {
     // Functions, with every dependency bound except the WebSocket management API (it does not exist yet).
     const functions: Record<string, VfleetFunction> = {};
     for (const [name, spec] of Object.entries(topology.functions)) {
-      const inVpc = spec.needs.includes('redis') || spec.needs.includes('postgres');
-      const fn = new VfleetFunction(this, `${pascal(name)}Function`, {
-        entry: spec.entry,
-        bundleFiles: spec.bundleFiles,
-        description: `vfleet ${config.envName}: ${spec.description}`,
-        memoryMb: spec.memoryMb,
-        timeout: spec.timeoutSeconds === undefined ? undefined : Duration.seconds(spec.timeoutSeconds),
-        reservedConcurrency: scaledReservedConcurrency(config, spec.reservedConcurrency),
-        logRetention: config.logRetention,
-        logLevel: config.logLevel,
-        ...(inVpc ? { vpc: stateful.vpc, securityGroups: [stateful.appSecurityGroup] } : {}),
-      });
-      fn.bindAuth(config.auth);
-      for (const [key, value] of Object.entries(scheduleEnvironment(topology.schedules))) {
-        fn.addEnvironment(key, value);
-      }
-      // Limiter and cache settings (ESXI_*, *_CACHE_TTL) for every function that reaches the shared caches.
-      if (spec.needs.includes('redis')) {
-        for (const [key, value] of Object.entries(opsEnvironment(config.ops))) fn.addEnvironment(key, value);
-      }
-      for (const need of spec.needs) {
-        if (need === 'redis') fn.bindRedis(stateful.redis);
-        else if (need === 'postgres') fn.bindPostgres(stateful.postgres);
-        else if (need === 'dynamodb')
-          for (const [t, table] of Object.entries(stateful.tables)) fn.bindTable(t, table);
-        else if (need === 'queues')
-          for (const [q, pair] of Object.entries(stateful.queues)) fn.bindQueue(q, pair.queue);
-        else if (need === 'secrets') {
-          fn.bindSecrets(stateful.vcenterSecret);
-          this.bindVcenterSecrets(fn, config, false);
-        } else if (need === 'secrets-write') this.bindVcenterSecrets(fn, config, true);
-        else if (need === 'blobs') fn.bindBlobs(stateful.blobBucket, stateful.blobAccessPolicy);
-      }
-      functions[name] = fn;
+      functions[name] = this.createFunction(name, spec, config, stateful, topology);
     }
     this.functions = functions;
-    const fnOf = (name: string): VfleetFunction => {
-      const fn = functions[name];
-      if (!fn) throw new Error(`topology: unknown function "${name}"`);
-      return fn;
-    };
 
-    // HTTP API: the JWT authorizer authenticates; the handler's middleware checks the route's role claim
-    // (API Gateway can only match scopes, and vfleet roles live in their own claim).
-    this.httpApi = new HttpApi(this, 'HttpApi', {
+    const http = this.createHttpApi(config, topology);
+    this.httpApi = http.api;
+    this.httpStage = http.stage;
+    const ws = this.createWebSocketApi(config, topology);
+    this.webSocketApi = ws.api;
+    this.webSocketStage = ws.stage;
+    if (config.manageApiGatewayAccountRole) this.addApiGatewayLoggingRole();
+    for (const [name, spec] of Object.entries(topology.functions)) {
+      if (spec.needs.includes('ws-management'))
+        this.fnOf(name).bindWsManagement(this.webSocketApi, this.webSocketStage);
+    }
+
+    this.addEventSources(stateful, topology);
+    this.addSchedules(config, topology);
+    // Deploy-time steps (schema migrations): a custom resource that re-runs whenever the function's bundle changes.
+    for (const [name, spec] of Object.entries(topology.functions)) {
+      if (spec.serves === 'deploy') this.addDeployStep(name, this.fnOf(name), config);
+    }
+
+    const { topic, alarms } = this.createAlarms(config, stateful, functions);
+    this.alarmTopic = topic;
+    this.alarms = alarms;
+    this.suppressFunctionFindings(Object.values(functions));
+
+    new CfnOutput(this, 'HttpApiUrl', { value: this.httpStage.url });
+    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
+    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
+  }
+
+  /** The function of a topology name (the stack's functions exist before anything refers to them). */
+  private fnOf(name: string): VfleetFunction {
+    const fn = this.functions[name];
+    if (!fn) throw new Error(`topology: unknown function "${name}"`);
+    return fn;
+  }
+
+  /** One topology function: its construct, auth, schedule and ops settings, and the dependencies it needs. */
+  private createFunction(
+    name: string,
+    spec: FunctionSpec,
+    config: EnvironmentConfig,
+    stateful: StatefulResources,
+    topology: Topology,
+  ): VfleetFunction {
+    const inVpc = spec.needs.includes('redis') || spec.needs.includes('postgres');
+    const fn = new VfleetFunction(this, `${pascal(name)}Function`, {
+      entry: spec.entry,
+      bundleFiles: spec.bundleFiles,
+      description: `vfleet ${config.envName}: ${spec.description}`,
+      memoryMb: spec.memoryMb,
+      timeout: spec.timeoutSeconds === undefined ? undefined : Duration.seconds(spec.timeoutSeconds),
+      reservedConcurrency: scaledReservedConcurrency(config, spec.reservedConcurrency),
+      logRetention: config.logRetention,
+      logLevel: config.logLevel,
+      ...(inVpc ? { vpc: stateful.vpc, securityGroups: [stateful.appSecurityGroup] } : {}),
+    });
+    fn.bindAuth(config.auth);
+    for (const [key, value] of Object.entries(scheduleEnvironment(topology.schedules))) {
+      fn.addEnvironment(key, value);
+    }
+    // Limiter and cache settings (ESXI_*, *_CACHE_TTL) for every function that reaches the shared caches.
+    if (spec.needs.includes('redis')) {
+      for (const [key, value] of Object.entries(opsEnvironment(config.ops))) fn.addEnvironment(key, value);
+    }
+    this.bindNeeds(fn, spec.needs, config, stateful);
+    return fn;
+  }
+
+  /** Binds each dependency a function declares (`ws-management` comes later: see the constructor). */
+  private bindNeeds(
+    fn: VfleetFunction,
+    needs: FunctionSpec['needs'],
+    config: EnvironmentConfig,
+    stateful: StatefulResources,
+  ): void {
+    for (const need of needs) {
+      if (need === 'redis') fn.bindRedis(stateful.redis);
+      else if (need === 'postgres') fn.bindPostgres(stateful.postgres);
+      else if (need === 'dynamodb')
+        for (const [t, table] of Object.entries(stateful.tables)) fn.bindTable(t, table);
+      else if (need === 'queues')
+        for (const [q, pair] of Object.entries(stateful.queues)) fn.bindQueue(q, pair.queue);
+      else if (need === 'secrets') {
+        fn.bindSecrets(stateful.vcenterSecret);
+        this.bindVcenterSecrets(fn, config, false);
+      } else if (need === 'secrets-write') this.bindVcenterSecrets(fn, config, true);
+      else if (need === 'blobs') fn.bindBlobs(stateful.blobBucket, stateful.blobAccessPolicy);
+    }
+  }
+
+  /**
+   * HTTP API: the JWT authorizer authenticates; the handler's middleware checks the route's role claim
+   * (API Gateway can only match scopes, and vfleet roles live in their own claim).
+   */
+  private createHttpApi(config: EnvironmentConfig, topology: Topology): { api: HttpApi; stage: HttpStage } {
+    const api = new HttpApi(this, 'HttpApi', {
       description: `vfleet ${config.envName} HTTP API`,
       createDefaultStage: false,
     });
-    this.httpStage = this.httpApi.addStage('HttpStage', {
+    const stage = api.addStage('HttpStage', {
       stageName: '$default',
       autoDeploy: true,
       accessLogSettings: {
@@ -139,10 +199,13 @@ export class StatelessStack extends Stack {
     for (const route of topology.httpRoutes) {
       let integration = httpIntegrations.get(route.function);
       if (!integration) {
-        integration = new HttpLambdaIntegration(`${pascal(route.function)}Integration`, fnOf(route.function));
+        integration = new HttpLambdaIntegration(
+          `${pascal(route.function)}Integration`,
+          this.fnOf(route.function),
+        );
         httpIntegrations.set(route.function, integration);
       }
-      const [httpRoute] = this.httpApi.addRoutes({
+      const [httpRoute] = api.addRoutes({
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration,
@@ -156,14 +219,20 @@ export class StatelessStack extends Stack {
         );
       }
     }
+    return { api, stage };
+  }
 
-    // WebSocket API: only $connect can carry an authorizer; the connection inherits its identity after that.
-    this.webSocketApi = new WebSocketApi(this, 'WebSocketApi', {
+  /** WebSocket API: only $connect can carry an authorizer; the connection inherits its identity after that. */
+  private createWebSocketApi(
+    config: EnvironmentConfig,
+    topology: Topology,
+  ): { api: WebSocketApi; stage: WebSocketStage } {
+    const api = new WebSocketApi(this, 'WebSocketApi', {
       description: `vfleet ${config.envName} WebSocket API`,
     });
     const wsAuthorizer = new WebSocketLambdaAuthorizer(
       'ConnectAuthorizer',
-      fnOf(topology.wsAuthorizerFunction),
+      this.fnOf(topology.wsAuthorizerFunction),
       {
         identitySource: [wsTokenSource],
       },
@@ -174,11 +243,11 @@ export class StatelessStack extends Stack {
       if (!integration) {
         integration = new WebSocketLambdaIntegration(
           `${pascal(route.function)}WsIntegration`,
-          fnOf(route.function),
+          this.fnOf(route.function),
         );
         wsIntegrations.set(route.function, integration);
       }
-      const wsRoute = this.webSocketApi.addRoute(route.routeKey, {
+      const wsRoute = api.addRoute(route.routeKey, {
         integration,
         authorizer: route.routeKey === '$connect' ? wsAuthorizer : undefined,
       });
@@ -191,8 +260,8 @@ export class StatelessStack extends Stack {
         );
       }
     }
-    this.webSocketStage = new WebSocketStage(this, 'WebSocketStage', {
-      webSocketApi: this.webSocketApi,
+    const stage = new WebSocketStage(this, 'WebSocketStage', {
+      webSocketApi: api,
       stageName: config.envName,
       autoDeploy: true,
       accessLogSettings: {
@@ -202,17 +271,15 @@ export class StatelessStack extends Stack {
         format: AccessLogFormat.jsonWithStandardFields(),
       },
     });
-    if (config.manageApiGatewayAccountRole) this.addApiGatewayLoggingRole();
-    for (const [name, spec] of Object.entries(topology.functions)) {
-      if (spec.needs.includes('ws-management'))
-        fnOf(name).bindWsManagement(this.webSocketApi, this.webSocketStage);
-    }
+    return { api, stage };
+  }
 
-    // Queue consumers: partial batch responses, so one bad message does not re-drive its whole batch.
+  /** Queue consumers: partial batch responses, so one bad message does not re-drive its whole batch. */
+  private addEventSources(stateful: StatefulResources, topology: Topology): void {
     for (const source of topology.eventSources) {
       const pair = stateful.queues[source.queue];
       if (!pair) throw new Error(`topology: event source reads unknown queue "${source.queue}"`);
-      const fn = fnOf(source.function);
+      const fn = this.fnOf(source.function);
       fn.addEventSource(
         new SqsEventSource(pair.queue, {
           batchSize: source.batchSize,
@@ -221,9 +288,12 @@ export class StatelessStack extends Stack {
         }),
       );
     }
+  }
 
+  /** EventBridge Scheduler rates, each invoking its function without retries. */
+  private addSchedules(config: EnvironmentConfig, topology: Topology): void {
     for (const schedule of topology.schedules) {
-      const fn = fnOf(schedule.function);
+      const fn = this.fnOf(schedule.function);
       new Schedule(this, `${pascal(schedule.name)}Schedule`, {
         description: `vfleet ${config.envName}: ${schedule.name} every ${schedule.everySeconds} s`,
         schedule: ScheduleExpression.rate(Duration.seconds(schedule.everySeconds)),
@@ -236,20 +306,6 @@ export class StatelessStack extends Stack {
         `AwsSolutions-IAM5[Resource::${nagReference(this, `${fn.functionArn}:*`)}]`,
       );
     }
-
-    // Deploy-time steps (schema migrations): a custom resource that re-runs whenever the function's bundle changes.
-    for (const [name, spec] of Object.entries(topology.functions)) {
-      if (spec.serves === 'deploy') this.addDeployStep(name, fnOf(name), config);
-    }
-
-    const { topic, alarms } = this.createAlarms(config, stateful, functions);
-    this.alarmTopic = topic;
-    this.alarms = alarms;
-    this.suppressFunctionFindings(Object.values(functions));
-
-    new CfnOutput(this, 'HttpApiUrl', { value: this.httpStage.url });
-    new CfnOutput(this, 'WebSocketUrl', { value: this.webSocketStage.url });
-    new CfnOutput(this, 'AlarmTopicArn', { value: topic.topicArn });
   }
 
   /** Runs `fn` (CDK Provider framework onEvent shape) on every deploy that changes its code. */
@@ -330,18 +386,7 @@ export class StatelessStack extends Stack {
     stateful: StatefulResources,
     functions: Readonly<Record<string, VfleetFunction>>,
   ): { topic: Topic; alarms: Alarm[] } {
-    const key = new Key(this, 'AlarmTopicKey', {
-      description: `vfleet ${config.envName} alarm topic encryption`,
-      enableKeyRotation: true,
-    });
-    // CloudWatch publishes to the encrypted topic, so it must be able to use the key.
-    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-    const topic = new Topic(this, 'AlarmTopic', {
-      displayName: `vfleet ${config.envName} alarms`,
-      masterKey: key,
-      enforceSSL: true,
-    });
-    if (config.alarmEmail) topic.addSubscription(new EmailSubscription(config.alarmEmail));
+    const topic = this.createAlarmTopic(config);
     const action = new SnsAction(topic);
 
     const alarms: Alarm[] = [];
@@ -383,47 +428,66 @@ export class StatelessStack extends Stack {
     // Sync failures (EMF from functions/inventory/sync-worker.ts): any vCenter failing its passes for 15
     // minutes. Not per vCenter: a dimension per vCenter would be 1,000+ custom metrics; the log line of each
     // failure carries the vCenter id, and GET /api/v1/vcenters shows which one fails and why.
-    if (functions.syncWorker) {
-      const syncFailures = new Alarm(this, 'SyncFailuresAlarm', {
-        metric: new Metric({
-          namespace: 'vfleet',
-          metricName: 'SyncFailures',
-          dimensionsMap: { service: 'vfleet' },
-          period: Duration.minutes(5),
-          statistic: 'Sum',
-        }),
-        threshold: 0,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 3,
-        datapointsToAlarm: 3,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription: `vfleet ${config.envName}: vCenter syncs failing for 15 minutes; see GET /api/v1/vcenters (lastError)`,
-      });
-      syncFailures.addAlarmAction(action);
-      alarms.push(syncFailures);
-      // Lost watches (each one a full sync in the same pass): one is normal after a vCenter restart; a rate
-      // means sessions or collectors are lost systematically and the fleet is doing full syncs instead.
-      const watchLost = new Alarm(this, 'SyncWatchLostAlarm', {
-        metric: new Metric({
-          namespace: 'vfleet',
-          metricName: 'SyncWatchLost',
-          dimensionsMap: { service: 'vfleet' },
-          period: Duration.hours(1),
-          statistic: 'Sum',
-        }),
-        threshold: config.syncWatchLostPerHour,
-        comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
-        evaluationPeriods: 1,
-        treatMissingData: TreatMissingData.NOT_BREACHING,
-        alarmDescription:
-          `vfleet ${config.envName}: more than ${config.syncWatchLostPerHour} inventory watches lost in an hour; ` +
-          'see the sync worker\'s "watch lost" log lines for the vCenters and reasons',
-      });
-      watchLost.addAlarmAction(action);
-      alarms.push(watchLost);
-    }
+    if (functions.syncWorker) alarms.push(...this.createSyncAlarms(config, action));
     alarms.push(...createOpsAlarms(this, { envName: config.envName, queues: stateful.queues, action }));
     return { topic, alarms };
+  }
+
+  /** The alarm topic, encrypted with its own key, with the on-call e-mail subscribed when configured. */
+  private createAlarmTopic(config: EnvironmentConfig): Topic {
+    const key = new Key(this, 'AlarmTopicKey', {
+      description: `vfleet ${config.envName} alarm topic encryption`,
+      enableKeyRotation: true,
+    });
+    // CloudWatch publishes to the encrypted topic, so it must be able to use the key.
+    key.grant(new ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
+    const topic = new Topic(this, 'AlarmTopic', {
+      displayName: `vfleet ${config.envName} alarms`,
+      masterKey: key,
+      enforceSSL: true,
+    });
+    if (config.alarmEmail) topic.addSubscription(new EmailSubscription(config.alarmEmail));
+    return topic;
+  }
+
+  /** SyncFailures for 15 minutes, and more than `syncWatchLostPerHour` lost watches in an hour. */
+  private createSyncAlarms(config: EnvironmentConfig, action: SnsAction): Alarm[] {
+    const syncFailures = new Alarm(this, 'SyncFailuresAlarm', {
+      metric: new Metric({
+        namespace: 'vfleet',
+        metricName: 'SyncFailures',
+        dimensionsMap: { service: 'vfleet' },
+        period: Duration.minutes(5),
+        statistic: 'Sum',
+      }),
+      threshold: 0,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription: `vfleet ${config.envName}: vCenter syncs failing for 15 minutes; see GET /api/v1/vcenters (lastError)`,
+    });
+    syncFailures.addAlarmAction(action);
+    // Lost watches (each one a full sync in the same pass): one is normal after a vCenter restart; a rate
+    // means sessions or collectors are lost systematically and the fleet is doing full syncs instead.
+    const watchLost = new Alarm(this, 'SyncWatchLostAlarm', {
+      metric: new Metric({
+        namespace: 'vfleet',
+        metricName: 'SyncWatchLost',
+        dimensionsMap: { service: 'vfleet' },
+        period: Duration.hours(1),
+        statistic: 'Sum',
+      }),
+      threshold: config.syncWatchLostPerHour,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_THRESHOLD,
+      evaluationPeriods: 1,
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+      alarmDescription:
+        `vfleet ${config.envName}: more than ${config.syncWatchLostPerHour} inventory watches lost in an hour; ` +
+        'see the sync worker\'s "watch lost" log lines for the vCenters and reasons',
+    });
+    watchLost.addAlarmAction(action);
+    return [syncFailures, watchLost];
   }
 
   /** cdk-nag findings every vfleet function shares, each acknowledged with its reason. */
