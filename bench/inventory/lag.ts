@@ -32,7 +32,13 @@ import { parseArgs, promisify } from 'node:util';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import pg from 'pg';
-import { dispatchDueVcenters, markDue, setSyncMode } from '#shared/inventory/sync';
+import {
+  dispatchDueVcenters,
+  markDue,
+  setSyncMode,
+  watchedProperties,
+  watchedTypes,
+} from '#shared/inventory/sync';
 import { logger, metrics } from '#shared/observability';
 import { type MoRef, VsphereClient } from '#shared/vsphere';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
@@ -291,6 +297,11 @@ async function main(): Promise<void> {
       maxRssKb: number;
     };
 
+    // The same kind of loop with vfleet's own filter (every watched kind and property, as the sync's watch):
+    // what the simulator itself needs to report a change to that filter, without vfleet's database work.
+    console.error(`WaitForUpdatesEx loop with vfleet's filter: ${count} power-offs…`);
+    const filterFloorMs = await filterFloor(sim.url, sim.username, sim.password, count, seeded(5));
+
     const pgUrl = new URL(postgres.url);
     const issuer = await loadDevIssuer(join(dir, 'issuer'));
     const [admin, viewer] = await Promise.all([issuer.mint(['admin']), issuer.mint(['viewer'])]);
@@ -330,6 +341,8 @@ async function main(): Promise<void> {
         LOG_LEVEL: 'ERROR',
         POWERTOOLS_LOG_LEVEL: 'ERROR',
         PG_POOL_MAX: '8',
+        // The shortest dispatcher period of the run: the registry refuses intervals shorter than the period.
+        SYNC_DISPATCH_SECONDS: String(Math.max(1, Math.min(dispatchEveryS, deployed.dispatchEveryS))),
       },
     });
     const dispatchPool = new pg.Pool({ connectionString: postgres.url, max: 1 });
@@ -494,6 +507,13 @@ async function main(): Promise<void> {
     };
     const rows = [
       { label: 'govmomi WaitForUpdatesEx loop (floor)', ...stats(peer.lagsMs), timeouts: 0, goal: '' },
+      {
+        label:
+          "WaitForUpdatesEx loop with vfleet's filter (vfleet's client, no database): the simulator's own cost",
+        ...stats(filterFloorMs),
+        timeouts: count - filterFloorMs.length,
+        goal: '',
+      },
       ...modes
         .filter((mode) => mode !== 'profile')
         .map((mode) => ({
@@ -544,7 +564,7 @@ async function main(): Promise<void> {
           lastPassMs,
           rows,
           profile,
-          raw: { peer, ...results },
+          raw: { peer, filterFloorMs, ...results },
         },
         null,
         2,
@@ -561,6 +581,53 @@ async function main(): Promise<void> {
   }
   // A streaming pass may still be inside a WaitForUpdatesEx of the stopped runtime: nothing is left to wait for.
   process.exit(0);
+}
+
+/**
+ * A bare WaitForUpdatesEx loop through vfleet's client with the sync's filter (every watched kind and
+ * property): power-offs of powered-on VMs, each timed from the call until the watch reports it.
+ */
+async function filterFloor(
+  url: string,
+  username: string,
+  password: string,
+  n: number,
+  random: () => number,
+): Promise<number[]> {
+  const client = await VsphereClient.connect({ url, username, password, insecure: true, pooled: false });
+  const lags: number[] = [];
+  try {
+    const vms = (await poweredOn(client)).sort(() => random() - 0.5).slice(0, n);
+    const watcher = await client.createWatcher({
+      types: watchedTypes as never,
+      properties: watchedProperties as never,
+    });
+    let version = '';
+    for await (const batch of watcher.updatesSince('', { maxWaitSeconds: 0, maxObjectUpdates: 5_000 }))
+      version = batch.version;
+    for (const moid of vms) {
+      await sleep(Math.floor(random() * 1000));
+      const started = performance.now();
+      await client.powerOffVm({ type: 'VirtualMachine', value: moid });
+      let seen = false;
+      while (!seen && performance.now() - started < 60_000) {
+        const batch = await watcher.waitForUpdates(version, { maxWaitSeconds: 20, maxObjectUpdates: 5_000 });
+        version = batch.version;
+        seen = batch.objects.some(
+          (o) =>
+            o.moid === moid &&
+            o.changes.some((c) => c.name === 'runtime.powerState' && c.value === 'poweredOff'),
+        );
+      }
+      if (seen) lags.push(performance.now() - started);
+      process.stderr.write('.');
+    }
+    process.stderr.write('\n');
+    await watcher.destroy();
+  } finally {
+    await client.close();
+  }
+  return lags;
 }
 
 /**
