@@ -127,6 +127,7 @@ describe('incremental sync', () => {
     const random = seeded(4242);
     const busy = new Set<string>();
     const kinds: Record<string, number> = {};
+    const failedChanges: string[] = [];
     let next = 0;
     await Promise.all(
       Array.from({ length: 4 }, async () => {
@@ -135,9 +136,10 @@ describe('incremental sync', () => {
           try {
             const kind = await randomChange(target, busy, random, n);
             kinds[kind] = (kinds[kind] ?? 0) + 1;
-          } catch {
+          } catch (error) {
             // The simulator occasionally drops a connection under this load; the change is retried as
             // another one (whatever it did is in the simulator's state, which is what the test compares).
+            failedChanges.push(`${n}: ${(error as Error).message}`);
             next--;
             await resyncTarget(target);
           }
@@ -155,7 +157,10 @@ describe('incremental sync', () => {
     expect(Object.keys(kinds).sort()).toEqual(['create', 'destroy', 'move', 'power', 'rename']);
     expect(incremental.objects).toBeGreaterThan(500);
     const synced = await snapshot(pool, vcenterId);
-    expect(comparable(synced)).toEqual(comparable(await freshRetrieval()));
+    // A mismatch names the changes the simulator failed half-way, the one place the test's view can drift.
+    expect(comparable(synced), `failed changes: ${failedChanges.join('; ') || 'none'}`).toEqual(
+      comparable(await freshRetrieval()),
+    );
     expect(synced.vms?.length).toBe(target.vms.size);
 
     // Act again: replay the same batches in order (as a redelivered message would).
