@@ -67,5 +67,6 @@ export function devIssuerEnv(issuer: DevIssuer): Record<string, string> {
     AUTH_ISSUER: issuer.issuer,
     AUTH_AUDIENCE: issuer.audience,
     AUTH_JWKS_JSON: JSON.stringify(issuer.jwks),
+    AUTH_ALGORITHMS: 'ES256',
   };
 }

@@ -1,17 +1,26 @@
 // Unit tests — shared/auth: role parsing (both claim shapes), role hierarchy, token verification.
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, importJWK, type JWK, SignJWT } from 'jose';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bearerToken, InvalidTokenError, parseRoles, roleSatisfies, verifyToken } from '#shared/auth';
+import {
+  bearerToken,
+  checkTokenTimes,
+  InvalidTokenError,
+  parseRoles,
+  roleSatisfies,
+  verifyToken,
+} from '#shared/auth';
 import { type DevIssuer, devIssuerEnv, loadDevIssuer } from '../../../infra/local/dev-issuer.ts';
 
 let issuer: DevIssuer;
+let stateDir: string;
 const saved = { ...process.env };
 
 beforeAll(async () => {
-  issuer = await loadDevIssuer(await mkdtemp(join(tmpdir(), 'vfleet-auth-')));
+  stateDir = await mkdtemp(join(tmpdir(), 'vfleet-auth-'));
+  issuer = await loadDevIssuer(stateDir);
 });
 
 afterEach(() => {
@@ -90,6 +99,85 @@ describe('verifyToken', () => {
       .setExpirationTime('1h')
       .sign(new TextEncoder().encode('x'.repeat(32)));
     await expect(verifyToken(forged)).rejects.toThrow(InvalidTokenError);
+  });
+});
+
+describe('token strictness', () => {
+  /** Signs arbitrary claims with the dev issuer's own key, so only the claim under test differs. */
+  async function signed(
+    claims: Record<string, unknown>,
+    { alg = 'ES256', key }: { alg?: string; key?: CryptoKey | Uint8Array } = {},
+  ): Promise<string> {
+    const stored = JSON.parse(await readFile(join(stateDir, 'dev-issuer.json'), 'utf8')) as {
+      privateJwk: JWK;
+      kid: string;
+    };
+    const signingKey = key ?? (await importJWK(stored.privateJwk, 'ES256'));
+    return new SignJWT({ roles: ['admin'], ...claims })
+      .setProtectedHeader({ alg, kid: stored.kid })
+      .setIssuer(issuer.issuer)
+      .setAudience(issuer.audience)
+      .setSubject('mallory')
+      .sign(signingKey);
+  }
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('refuses a token without exp, though signed by the issuer with roles (it answered 200 before)', async () => {
+    Object.assign(process.env, devIssuerEnv(issuer));
+    await expect(verifyToken(await signed({ iat: now() }))).rejects.toThrow(/exp/);
+    await expect(verifyToken(await signed({ iat: now(), exp: now() + 60 }))).resolves.toMatchObject({
+      subject: 'mallory',
+    });
+  });
+
+  it('refuses a token without iat, issued in the future, or not valid yet (beyond the clock skew)', async () => {
+    Object.assign(process.env, devIssuerEnv(issuer));
+    await expect(verifyToken(await signed({ exp: now() + 60 }))).rejects.toThrow(/iat/);
+    await expect(verifyToken(await signed({ iat: now() + 600, exp: now() + 900 }))).rejects.toThrow(
+      InvalidTokenError,
+    );
+    await expect(
+      verifyToken(await signed({ iat: now(), nbf: now() + 600, exp: now() + 900 })),
+    ).rejects.toThrow(InvalidTokenError);
+    // Within the skew both pass: clocks of issuer and verifier differ by a few seconds in practice.
+    await expect(
+      verifyToken(await signed({ iat: now() + 2, nbf: now() + 2, exp: now() + 900 })),
+    ).resolves.toMatchObject({ subject: 'mallory' });
+  });
+
+  it('caps the lifetime a token may claim (default 12 h, a setting)', async () => {
+    Object.assign(process.env, devIssuerEnv(issuer));
+    const year = await signed({ iat: now(), exp: now() + 365 * 24 * 3600 });
+    await expect(verifyToken(year)).rejects.toThrow(/lifetime exceeds 43200 s/);
+    await expect(verifyToken(await issuer.mint(['viewer']))).resolves.toMatchObject({ roles: ['viewer'] });
+    process.env.AUTH_MAX_TOKEN_LIFETIME_SECONDS = '3600';
+    await expect(verifyToken(await issuer.mint(['viewer']))).rejects.toThrow(/lifetime exceeds 3600 s/);
+  });
+
+  it("refuses an algorithm that is not the issuer's, even with a valid signature", async () => {
+    Object.assign(process.env, devIssuerEnv(issuer));
+    const { privateKey, publicKey } = await generateKeyPair('RS256');
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'rsa-1', alg: 'RS256', use: 'sig' };
+    process.env.AUTH_JWKS_JSON = JSON.stringify({ keys: [...issuer.jwks.keys, jwk] });
+    const rsa = await new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'RS256', kid: 'rsa-1' })
+      .setIssuer(issuer.issuer)
+      .setAudience(issuer.audience)
+      .setSubject('mallory')
+      .setIssuedAt()
+      .setExpirationTime('1h')
+      .sign(privateKey);
+    await expect(verifyToken(rsa)).rejects.toThrow(/ERR_JOSE_ALG_NOT_ALLOWED/);
+    process.env.AUTH_ALGORITHMS = 'ES256,RS256';
+    await expect(verifyToken(rsa)).resolves.toMatchObject({ subject: 'mallory' });
+  });
+
+  it('reads claim times as API Gateway hands them to Lambda (numeric strings)', () => {
+    const t = now();
+    expect(() => checkTokenTimes({ iat: String(t), exp: String(t + 60) })).not.toThrow();
+    expect(() => checkTokenTimes({ iat: String(t) })).toThrow(/exp/);
+    expect(() => checkTokenTimes({ iat: String(t), exp: String(t + 13 * 3600) })).toThrow(/lifetime/);
+    expect(() => checkTokenTimes({ iat: t - 7200, exp: t - 3600 })).toThrow(/expired/);
   });
 });
 
