@@ -96,6 +96,9 @@ const schemas = {
 /** Parameters the summary accepts. */
 const summarySchema = z.object({ vcenter: common.vcenter });
 
+/** The query strings the list routes and the summary parse with (the API document shows the same). */
+export { schemas as listQuerySchemas, summarySchema as summaryQuerySchema };
+
 function rejectUnknown(params: Record<string, string | undefined>, allowed: readonly string[]): void {
   const unknown = Object.keys(params).filter((key) => !allowed.includes(key));
   if (unknown.length === 0) return;

@@ -23,6 +23,7 @@ export {
   type Filters,
   type ListKind,
   type ListQuery,
+  listQuerySchemas,
   maxLimit,
   minSearchLength,
   normaliseFilters,
@@ -30,6 +31,7 @@ export {
   parseListQuery,
   parseSummaryQuery,
   powerStates,
+  summaryQuerySchema,
 } from './filters.ts';
 export { formatId, type ObjectRef, parseId } from './ids.ts';
 export {

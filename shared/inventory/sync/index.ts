@@ -54,6 +54,7 @@ export {
   registerSchema,
   registerVcenter,
   setSyncMode,
+  syncRequestSchema,
   type VcenterView,
 } from './registry.ts';
 export { openSession, sealSession } from './session-crypto.ts';

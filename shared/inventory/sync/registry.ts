@@ -41,6 +41,11 @@ export const registerSchema = z
 
 export type RegisterInput = z.infer<typeof registerSchema>;
 
+/** Body of `POST /api/v1/vcenters/{id}/sync` (empty means an incremental pass where the watch allows). */
+export const syncRequestSchema = z
+  .object({ full: z.boolean().default(false).describe('Start with a full retrieval') })
+  .strict();
+
 /** A vCenter as the API shows it. */
 export interface VcenterView {
   readonly id: string;

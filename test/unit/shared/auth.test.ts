@@ -104,17 +104,14 @@ describe('verifyToken', () => {
 
 describe('token strictness', () => {
   /** Signs arbitrary claims with the dev issuer's own key, so only the claim under test differs. */
-  async function signed(
-    claims: Record<string, unknown>,
-    { alg = 'ES256', key }: { alg?: string; key?: CryptoKey | Uint8Array } = {},
-  ): Promise<string> {
+  async function signed(claims: Record<string, unknown>): Promise<string> {
     const stored = JSON.parse(await readFile(join(stateDir, 'dev-issuer.json'), 'utf8')) as {
       privateJwk: JWK;
       kid: string;
     };
-    const signingKey = key ?? (await importJWK(stored.privateJwk, 'ES256'));
+    const signingKey = await importJWK(stored.privateJwk, 'ES256');
     return new SignJWT({ roles: ['admin'], ...claims })
-      .setProtectedHeader({ alg, kid: stored.kid })
+      .setProtectedHeader({ alg: 'ES256', kid: stored.kid })
       .setIssuer(issuer.issuer)
       .setAudience(issuer.audience)
       .setSubject('mallory')

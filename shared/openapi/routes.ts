@@ -1,0 +1,178 @@
+// OpenAPI — per route, what the document adds to the contract's table: a summary, and the zod schemas the
+// handler parses with (imported from the capability that owns them, never restated), plus its answers.
+// `satisfies Record<RouteKey, RouteDoc>`: a route added to the table without its entry here fails the
+// type-check, and so does an entry for a route the table does not have.
+import * as z from 'zod';
+import { moidPattern, type RouteKey, vcenterIdPattern } from '#shared/contracts';
+import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
+import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
+
+/** One answer a route gives when it works. */
+export interface RouteAnswer {
+  readonly description: string;
+  readonly body?: z.ZodType;
+  /** @default application/json */
+  readonly contentType?: string;
+}
+
+/** What the document says about one route beyond the table's method, path and role. */
+export interface RouteDoc {
+  readonly operationId: string;
+  readonly summary: string;
+  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations';
+  readonly params?: Readonly<Record<string, z.ZodType>>;
+  readonly query?: z.ZodObject;
+  readonly body?: z.ZodType;
+  readonly responses: Readonly<Record<string, RouteAnswer>>;
+  /** Error answers particular to the route (status → when), beside 400/401/403/413/429/500. */
+  readonly errors?: Readonly<Record<string, string>>;
+}
+
+const bare = (pattern: RegExp) => pattern.source.replace(/^\^|\$$/g, '');
+const vmId = z
+  .string()
+  .regex(new RegExp(`^${bare(vcenterIdPattern)}:${bare(moidPattern)}$`))
+  .describe('`<vcenterId>:<moid>`, e.g. `vc-01:vm-42`');
+const vcenterId = z.string().regex(vcenterIdPattern).describe('The id the vCenter was registered with');
+
+const page = z.object({
+  items: z.array(z.record(z.string(), z.unknown())),
+  nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last'),
+  cached: z.boolean(),
+});
+
+const list = (noun: string, kind: keyof typeof listQuerySchemas, operationId: string): RouteDoc => ({
+  operationId,
+  summary: `List ${noun} (filters, name search, keyset paging)`,
+  tag: 'inventory',
+  query: listQuerySchemas[kind],
+  responses: { '200': { description: `A page of ${noun}`, body: page } },
+});
+
+const vcenterView = z.record(z.string(), z.unknown()).describe('A vCenter with its sync state');
+const syncAnswer = z.record(z.string(), z.unknown()).describe('What was enqueued');
+
+export const routeDocs = {
+  'GET /health': {
+    operationId: 'getHealth',
+    summary: 'Liveness of the API and its dependencies',
+    tag: 'health',
+    responses: {
+      '200': { description: 'Every dependency is up' },
+      '503': { description: 'A dependency is down (the body names it)' },
+    },
+  },
+  'GET /api/v1/me': {
+    operationId: 'getMe',
+    summary: "The caller's identity as the token shows it",
+    tag: 'identity',
+    responses: {
+      '200': {
+        description: 'Subject and roles',
+        body: z.object({ subject: z.string(), roles: z.array(z.string()) }),
+      },
+    },
+  },
+  'GET /api/v1/vms': list('VMs', 'vms', 'listVms'),
+  'GET /api/v1/vms/{id}': {
+    operationId: 'getVm',
+    summary: 'One VM',
+    tag: 'inventory',
+    params: { id: vmId },
+    responses: { '200': { description: 'The VM', body: z.record(z.string(), z.unknown()) } },
+    errors: { '404': 'No such VM' },
+  },
+  'GET /api/v1/hosts': list('hosts', 'hosts', 'listHosts'),
+  'GET /api/v1/datastores': list('datastores', 'datastores', 'listDatastores'),
+  'GET /api/v1/clusters': list('clusters', 'clusters', 'listClusters'),
+  'GET /api/v1/stats/summary': {
+    operationId: 'getSummary',
+    summary: 'Counts per kind and power state',
+    tag: 'inventory',
+    query: summaryQuerySchema,
+    responses: { '200': { description: 'The summary', body: z.record(z.string(), z.unknown()) } },
+  },
+  'POST /api/v1/vcenters': {
+    operationId: 'registerVcenter',
+    summary: 'Register a vCenter; its first full sync starts at once',
+    tag: 'vcenters',
+    body: registerSchema,
+    responses: {
+      '201': {
+        description: 'Registered; `sync` says whether the first pass was enqueued',
+        body: z.object({ vcenter: vcenterView, sync: syncAnswer }),
+      },
+    },
+    errors: { '409': 'A vCenter with this id exists' },
+  },
+  'GET /api/v1/vcenters': {
+    operationId: 'listVcenters',
+    summary: 'Registered vCenters with their sync state',
+    tag: 'vcenters',
+    responses: { '200': { description: 'Every vCenter', body: z.object({ items: z.array(vcenterView) }) } },
+  },
+  'GET /api/v1/vcenters/{id}': {
+    operationId: 'getVcenter',
+    summary: 'One vCenter with its sync state and last verification',
+    tag: 'vcenters',
+    params: { id: vcenterId },
+    responses: { '200': { description: 'The vCenter', body: z.object({ vcenter: vcenterView }) } },
+    errors: { '404': 'No such vCenter' },
+  },
+  'DELETE /api/v1/vcenters/{id}': {
+    operationId: 'deleteVcenter',
+    summary: 'Forget a vCenter, its inventory and its password',
+    tag: 'vcenters',
+    params: { id: vcenterId },
+    responses: { '204': { description: 'Deleted' } },
+    errors: { '404': 'No such vCenter' },
+  },
+  'POST /api/v1/vcenters/{id}/sync': {
+    operationId: 'requestSync',
+    summary: 'Start a sync pass now',
+    tag: 'vcenters',
+    params: { id: vcenterId },
+    body: syncRequestSchema,
+    responses: { '202': { description: 'Enqueued', body: syncAnswer } },
+    errors: {
+      '404': 'No such vCenter',
+      '503': 'The queue did not take it (Retry-After: the dispatcher picks it up by then)',
+    },
+  },
+  'GET /api/v1/vms/{id}/thumbnail': {
+    operationId: 'getThumbnail',
+    summary: "The VM console's screenshot (ETag / 304, X-Cache, Age)",
+    tag: 'operations',
+    params: { id: vmId },
+    responses: {
+      '200': { description: 'PNG image', contentType: 'image/png' },
+      '304': { description: 'Not modified (If-None-Match)' },
+    },
+    errors: { '404': 'No such VM', '503': 'vCenter busy or unreachable (Retry-After)' },
+  },
+  'POST /api/v1/vms/{id}/refresh': {
+    operationId: 'refreshVm',
+    summary: 'Re-read one VM from its vCenter (HIGH lane)',
+    tag: 'operations',
+    params: { id: vmId },
+    responses: {
+      '200': { description: 'Refreshed: the VM as vCenter shows it now' },
+      '202': { description: 'Still queued' },
+    },
+    errors: { '404': 'No such VM' },
+  },
+  'POST /api/v1/vms/{id}/console': {
+    operationId: 'openConsole',
+    summary: 'A console ticket for the VM (CRITICAL lane)',
+    tag: 'operations',
+    params: { id: vmId },
+    responses: { '200': { description: 'The ticket and where to open it' } },
+    errors: { '404': 'No such VM', '503': 'vCenter busy or unreachable (Retry-After)' },
+  },
+  'GET /api/v1/queue/stats': {
+    operationId: 'getQueueStats',
+    summary: 'Lane depths, limiter and cache statistics',
+    tag: 'operations',
+    responses: { '200': { description: 'The statistics', body: z.record(z.string(), z.unknown()) } },
+  },
+} as const satisfies Record<RouteKey, RouteDoc>;
