@@ -201,7 +201,9 @@ export async function startHttpApi(options: {
         try {
           if (!token) throw new InvalidTokenError('no bearer token');
           const principal = await verified(token);
-          claims = { sub: principal.subject, roles: principal.roles };
+          // API Gateway hands the function every claim; the times are what the role check re-reads.
+          const { exp, iat, nbf } = decodeJwt(token);
+          claims = { sub: principal.subject, roles: principal.roles, exp, iat, ...(nbf ? { nbf } : {}) };
         } catch (error) {
           if (!(error instanceof InvalidTokenError)) throw error;
           send(

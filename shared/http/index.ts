@@ -8,7 +8,7 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { z } from 'zod';
-import { parseRoles, roleSatisfies } from '#shared/auth';
+import { checkTokenTimes, InvalidTokenError, parseRoles, roleSatisfies } from '#shared/auth';
 import { type ObjectRef, parseId, type Role, routes } from '#shared/contracts';
 import { logger } from '#shared/observability';
 import { BadRequestError, ForbiddenError, HttpError, UnauthorizedError } from './errors.ts';
@@ -39,9 +39,46 @@ const authorize = (): MiddlewareObj<HttpEvent, HttpResult> => ({
     if (required === null) return;
     const claims = event.requestContext.authorizer?.jwt?.claims;
     if (!claims?.sub) throw new UnauthorizedError();
+    // API Gateway's JWT authorizer checks signature, issuer, audience and expiry; the lifetime cap, a
+    // required exp and iat are vfleet's own rules, so they are checked here too.
+    try {
+      checkTokenTimes(claims);
+    } catch (error) {
+      if (error instanceof InvalidTokenError) throw new UnauthorizedError(error.message);
+      throw error;
+    }
     if (!roleSatisfies(parseRoles(claims.roles), required)) {
       throw new ForbiddenError(`This route needs the ${required} role`);
     }
+  },
+});
+
+const isJson = (contentType: string | undefined) =>
+  /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(contentType?.trim() ?? '');
+
+/**
+ * A body must be JSON, declared as such: anything else is a 415, and text that does not parse is a 400
+ * `invalid_json` with a plain message, on every route, before a handler reads it. The body reaches the
+ * handler decoded (never base64).
+ */
+const jsonBodies = (): MiddlewareObj<HttpEvent, HttpResult> => ({
+  before: ({ event }) => {
+    if (!event.body) return;
+    if (!isJson(event.headers?.['content-type'])) {
+      throw new HttpError(
+        415,
+        'unsupported_media_type',
+        'Send the body as JSON (content-type: application/json)',
+      );
+    }
+    const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
+    try {
+      JSON.parse(text);
+    } catch {
+      throw new HttpError(400, 'invalid_json', 'The body is not valid JSON');
+    }
+    event.body = text;
+    event.isBase64Encoded = false;
   },
 });
 
@@ -64,6 +101,7 @@ export function httpHandler(fn: (event: HttpEvent, context: Context) => Promise<
   return middy<HttpEvent, HttpResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(authorize())
+    .use(jsonBodies())
     .use(errorResponses())
     .handler(fn);
 }

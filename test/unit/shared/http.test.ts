@@ -17,12 +17,23 @@ const context = {
   getRemainingTimeInMillis: () => 1000,
 } as unknown as Context;
 
-function event(routeKey: string, claims?: Record<string, string>): HttpEvent {
+/** Claims as API Gateway hands them over (strings), issued now for an hour unless `times` says otherwise. */
+function event(
+  routeKey: string,
+  claims?: Record<string, string>,
+  times: Record<string, string> = { iat: String(now()), exp: String(now() + 3600) },
+  request: { body?: string; headers?: Record<string, string> } = {},
+): HttpEvent {
   return {
     routeKey,
-    requestContext: { authorizer: claims ? { jwt: { claims, scopes: [] } } : undefined },
+    headers: request.headers ?? {},
+    ...(request.body === undefined ? {} : { body: request.body, isBase64Encoded: false }),
+    requestContext: {
+      authorizer: claims ? { jwt: { claims: { ...times, ...claims }, scopes: [] } } : undefined,
+    },
   } as unknown as HttpEvent;
 }
+const now = () => Math.floor(Date.now() / 1000);
 
 const ok = httpHandler(async () => json(200, { ok: true }));
 
@@ -46,6 +57,51 @@ describe('httpHandler', () => {
 
     const viewer = await ok(event('GET /api/v1/me', { sub: 'bob', roles: '[viewer]' }), context);
     expect(viewer.statusCode).toBe(200);
+  });
+
+  it('answers 401 for claims without exp or iat, or a lifetime over the cap (vfleet rules beyond the gateway)', async () => {
+    const viewer = { sub: 'bob', roles: '[viewer]' };
+    const noExp = await ok(event('GET /api/v1/me', viewer, { iat: String(now()) }), context);
+    expect([noExp.statusCode, JSON.parse(noExp.body as string).message]).toEqual([
+      401,
+      'token has no expiry (exp)',
+    ]);
+    const noIat = await ok(event('GET /api/v1/me', viewer, { exp: String(now() + 60) }), context);
+    expect(noIat.statusCode).toBe(401);
+    const year = { iat: String(now()), exp: String(now() + 365 * 24 * 3600) };
+    const long = await ok(event('GET /api/v1/me', viewer, year), context);
+    expect([long.statusCode, JSON.parse(long.body as string).message]).toEqual([
+      401,
+      'token lifetime exceeds 43200 s',
+    ]);
+  });
+
+  it('answers a body that is not JSON with 400 invalid_json, and one not sent as JSON with 415', async () => {
+    const admin = { sub: 'ada', roles: '[admin]' };
+    const asJson = { 'content-type': 'application/json' };
+    const broken = await ok(
+      event('POST /api/v1/vcenters', admin, undefined, { body: '{"id":', headers: asJson }),
+      context,
+    );
+    expect([broken.statusCode, JSON.parse(broken.body as string)]).toEqual([
+      400,
+      { error: 'invalid_json', message: 'The body is not valid JSON' },
+    ]);
+    const form = { 'content-type': 'application/x-www-form-urlencoded' };
+    const wrongType = await ok(
+      event('POST /api/v1/vcenters', admin, undefined, { body: 'id=x', headers: form }),
+      context,
+    );
+    expect([wrongType.statusCode, JSON.parse(wrongType.body as string).error]).toEqual([
+      415,
+      'unsupported_media_type',
+    ]);
+    const charset = { 'content-type': 'application/json; charset=utf-8' };
+    const fine = await ok(
+      event('POST /api/v1/vcenters', admin, undefined, { body: '{}', headers: charset }),
+      context,
+    );
+    expect(fine.statusCode).toBe(200);
   });
 
   it('refuses a route the topology does not declare', async () => {
