@@ -4,6 +4,7 @@
 // (property reads, paged retrieval), `watch.ts` (the update watcher), `actions.ts` (VM actions). The
 // methods below that delegate there keep the client's API in one place.
 
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   acquireWebMksTicket,
@@ -71,11 +72,19 @@ const SERVICE_INSTANCE: MoRef = { type: 'ServiceInstance', value: 'ServiceInstan
 const pool = new Map<string, Promise<VsphereClient>>();
 // The settled clients of `pool`, so a client can tell synchronously whether the entry is its own.
 const pooledClients = new Map<string, VsphereClient>();
-const poolKey = (url: string, username: string) => `${new URL(url).href}\u0000${username}`;
+/**
+ * One pooled session per URL, user and TLS settings: a client that skips certificate checks, or trusts a
+ * private CA, is never handed to a caller that asked for other verification.
+ */
+function poolKey(url: string, username: string, tls: Pick<TransportOptions, 'insecure' | 'ca'>): string {
+  const ca =
+    tls.ca === undefined ? '' : createHash('sha256').update([tls.ca].flat().join('\u0000')).digest('hex');
+  return [new URL(url).href, username, tls.insecure === true ? 'insecure' : 'verified', ca].join('\u0000');
+}
 
 /**
  * A vim25 SOAP client bound to one session. Get one with {@link VsphereClient.connect} (pooled per
- * URL and username, so a process holds one session per credential) or {@link VsphereClient.resume}.
+ * URL, username and TLS settings, so a process holds one session per credential) or {@link VsphereClient.resume}.
  */
 export class VsphereClient {
   readonly transport: Transport;
@@ -89,6 +98,8 @@ export class VsphereClient {
   private readonly retryBaseMs: number;
   private closed = false;
   private readonly pooled: boolean;
+  /** This client's entry in the pool (URL, user and TLS settings). */
+  private readonly poolKey: string;
 
   private constructor(opts: ClientOptions) {
     this.transport = new Transport(opts);
@@ -98,6 +109,7 @@ export class VsphereClient {
     this.retries = opts.retries ?? 2;
     this.retryBaseMs = opts.retryBaseMs ?? 200;
     this.pooled = opts.pooled !== false;
+    this.poolKey = poolKey(opts.url, opts.username, opts);
   }
 
   /**
@@ -111,7 +123,7 @@ export class VsphereClient {
       const c = new VsphereClient(opts);
       return c.login().then(() => c);
     }
-    const key = poolKey(opts.url, opts.username);
+    const key = poolKey(opts.url, opts.username, opts);
     const existing = pool.get(key);
     if (existing) {
       return existing.then((c) => {
@@ -153,7 +165,7 @@ export class VsphereClient {
    * or the same password.
    */
   static resume(serialized: SerializedSession, opts: Partial<ClientOptions> = {}): Promise<VsphereClient> {
-    const key = poolKey(serialized.url, serialized.username);
+    const key = poolKey(serialized.url, serialized.username, opts);
     const pooledClient = opts.pooled === false ? undefined : pooledClients.get(key);
     if (
       pooledClient &&
@@ -280,7 +292,7 @@ export class VsphereClient {
   }
 
   private unpool(): void {
-    const key = poolKey(this.url, this.username);
+    const key = this.poolKey;
     const entry = pool.get(key);
     // Only this client's own entry: a non-pooled client must not evict the pooled one.
     if (entry && pooledClients.get(key) === this) {

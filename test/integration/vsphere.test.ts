@@ -86,6 +86,14 @@ describe('session', () => {
     expect(await VsphereClient.connect(opts())).toBe(client);
   });
 
+  it('does not hand a pooled session that skips certificate checks to a caller that asked for them', async () => {
+    // The pooled client was created with insecure: true; the simulator's certificate is self-signed.
+    const err = await VsphereClient.connect({ ...opts(), insecure: false }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Error);
+    expect(err).not.toBe(client);
+    expect(await VsphereClient.connect(opts())).toBe(client);
+  });
+
   it('logs in again by itself when the server has ended the session, once for concurrent callers', async () => {
     // Prepare
     const keyBefore = await client.sessionKey();
