@@ -106,6 +106,16 @@ export function httpHandler(fn: (event: HttpEvent, context: Context) => Promise<
     .handler(fn);
 }
 
+/** The request body as JSON (`{}` when there is none); the middleware has already refused anything else. */
+export function jsonBody(event: HttpEvent): unknown {
+  return event.body ? JSON.parse(event.body) : {};
+}
+
+/** Whether the caller's token carries `role` (or one that includes it); the route's own role is checked already. */
+export function callerHasRole(event: HttpEvent, role: Role): boolean {
+  return roleSatisfies(parseRoles(event.requestContext.authorizer?.jwt?.claims?.roles), role);
+}
+
 /** Validates input with a zod schema; failures become a 400 naming each field. */
 export function parseInput<T extends z.ZodType>(schema: T, input: unknown, what = 'request'): z.infer<T> {
   const result = schema.safeParse(input ?? {});

@@ -174,3 +174,40 @@ describe('drift check over the local runtime', () => {
     });
   });
 });
+
+describe('what each role sees of a vCenter', () => {
+  it("shows viewers neither the service account nor a raw error, only the failure's kind; admins all of it", async () => {
+    // Prepare: a failure whose text names an internal address, as a refused connection's would.
+    const raw = 'NetworkError: connect ECONNREFUSED 10.20.30.40:443 (vcenter-internal.corp)';
+    await pool.query(
+      `UPDATE vcenters SET last_error = $2, last_error_at = now(), consecutive_failures = 1 WHERE id = $1`,
+      [vcenterId, raw],
+    );
+    try {
+      // Act
+      const asViewer = (await call('GET', `/api/v1/vcenters/${vcenterId}`, viewer)).json.vcenter as Json;
+      const listed = ((await call('GET', '/api/v1/vcenters', viewer)).json.items as Json[]).find(
+        (item) => item.id === vcenterId,
+      ) as Json;
+      const asAdmin = (await call('GET', `/api/v1/vcenters/${vcenterId}`, admin)).json.vcenter as Json;
+
+      // Assess
+      for (const view of [asViewer, listed]) {
+        expect(view).not.toHaveProperty('username');
+        expect(view.sync).toMatchObject({
+          status: 'failing',
+          errorKind: 'unreachable',
+          lastError: 'vCenter is unreachable',
+        });
+        expect(JSON.stringify(view)).not.toMatch(/10\.20\.30\.40|corp|ECONNREFUSED/);
+      }
+      expect(asAdmin.username).toBe(vcsim.username);
+      expect(asAdmin.sync).toMatchObject({ errorKind: 'unreachable', lastError: raw });
+    } finally {
+      await pool.query(
+        `UPDATE vcenters SET last_error = NULL, last_error_at = NULL, consecutive_failures = 0 WHERE id = $1`,
+        [vcenterId],
+      );
+    }
+  });
+});

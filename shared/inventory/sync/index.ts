@@ -47,6 +47,8 @@ export {
 } from './queue.ts';
 export {
   deleteVcenter,
+  type FailureKind,
+  failureKind,
   getVcenter,
   listVcenters,
   markDue,
@@ -56,6 +58,7 @@ export {
   setSyncMode,
   syncRequestSchema,
   type VcenterView,
+  viewFor,
 } from './registry.ts';
 export { openSession, sealSession } from './session-crypto.ts';
 export {

@@ -51,7 +51,8 @@ export interface VcenterView {
   readonly id: string;
   readonly name: string;
   readonly url: string;
-  readonly username: string;
+  /** The service account vfleet logs in with: shown to admins only. */
+  readonly username?: string;
   readonly syncMode: 'streaming' | 'polling';
   readonly syncIntervalSeconds: number;
   readonly insecure: boolean;
@@ -68,6 +69,9 @@ export interface VcenterView {
     readonly nextSyncAt: string;
     readonly lastDurationMs: number | null;
     readonly consecutiveFailures: number;
+    /** What kind of failure the last one was, for everyone; {@link failureKind}. */
+    readonly errorKind: FailureKind | null;
+    /** The last failure: in full (internal addresses, vSphere faults) for admins, else its kind in words. */
     readonly lastError: string | null;
     readonly lastErrorAt: string | null;
     readonly generation: number;
@@ -144,6 +148,50 @@ interface ViewRow {
 
 const iso = (value: Date | null) => (value ? value.toISOString() : null);
 
+export type FailureKind =
+  | 'authentication'
+  | 'certificate'
+  | 'timeout'
+  | 'unreachable'
+  | 'vcenter_fault'
+  | 'other';
+
+/** Failure kinds in plain words, all a viewer is shown of a failure. */
+const failureWords: Record<FailureKind, string> = {
+  authentication: 'vCenter refused the service account',
+  certificate: "vCenter's certificate is not trusted",
+  timeout: 'vCenter did not answer in time',
+  unreachable: 'vCenter is unreachable',
+  vcenter_fault: 'vCenter answered with a fault',
+  other: 'The sync failed',
+};
+
+/** Classifies a stored failure text (describeFailure's `<ErrorName>: <message>`). */
+export function failureKind(text: string): FailureKind {
+  if (/InvalidLogin|NotAuthenticated|authenticat/i.test(text)) return 'authentication';
+  if (/certificate|CERT_|self[- ]signed|TLS|SSL/i.test(text)) return 'certificate';
+  if (/Timeout|ETIMEDOUT|timed out/i.test(text)) return 'timeout';
+  if (/NetworkError|ECONN|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|socket hang up/i.test(text))
+    return 'unreachable';
+  if (/SoapFault|VsphereError|Fault/.test(text)) return 'vcenter_fault';
+  return 'other';
+}
+
+/**
+ * The view a caller may see: admins see everything; everyone else sees no service-account name and only
+ * the kind of a failure, since raw errors carry internal addresses and vSphere fault details.
+ */
+export function viewFor(view: VcenterView, caller: { readonly admin: boolean }): VcenterView {
+  if (caller.admin) return view;
+  const { username: _, ...rest } = view;
+  const words = (text: string | null) => (text === null ? null : failureWords[failureKind(text)]);
+  return {
+    ...rest,
+    sync: { ...view.sync, lastError: words(view.sync.lastError) },
+    verification: { ...view.verification, error: words(view.verification.error) },
+  };
+}
+
 function toView(row: ViewRow): VcenterView {
   return {
     id: row.id,
@@ -164,6 +212,7 @@ function toView(row: ViewRow): VcenterView {
       nextSyncAt: row.next_sync_at.toISOString(),
       lastDurationMs: row.last_sync_ms,
       consecutiveFailures: row.consecutive_failures,
+      errorKind: row.last_error === null ? null : failureKind(row.last_error),
       lastError: row.last_error,
       lastErrorAt: iso(row.last_error_at),
       generation: Number(row.generation),
