@@ -12,6 +12,16 @@ import { type Invoke, ThrottledError } from './lambda.ts';
 /** API Gateway's request payload limit. */
 const maxBodyBytes = 10 * 1024 * 1024;
 
+/**
+ * The answers API Gateway makes itself, before any function runs, exactly as it words them (no `error`
+ * field): the JWT authorizer's 401, the payload limit's 413, throttling's 429. The API document lists them.
+ */
+const gatewayAnswers = {
+  unauthorized: { message: 'Unauthorized' },
+  tooLarge: { message: 'Request Entity Too Large' },
+  throttled: { message: 'Too Many Requests' },
+} as const;
+
 interface CompiledRoute {
   readonly method: string;
   readonly path: string;
@@ -206,21 +216,16 @@ export async function startHttpApi(options: {
           claims = { sub: principal.subject, roles: principal.roles, exp, iat, ...(nbf ? { nbf } : {}) };
         } catch (error) {
           if (!(error instanceof InvalidTokenError)) throw error;
-          send(
-            res,
-            401,
-            { error: 'unauthorized', message: `A valid bearer token is required: ${error.message}` },
-            { 'www-authenticate': 'Bearer' },
-          );
+          // API Gateway's own answer, body and all (clients must handle it without {error}); the reason
+          // is for the developer's console only, as it is for CloudWatch in AWS.
+          console.warn(`[http] 401 ${req.method} ${url.pathname}: ${error.message}`);
+          send(res, 401, gatewayAnswers.unauthorized, { 'www-authenticate': 'Bearer' });
           return;
         }
       }
       const body = await readBody(req);
       if (body === 'too-large') {
-        send(res, 413, {
-          error: 'payload_too_large',
-          message: `Request bodies are limited to ${maxBodyBytes} bytes`,
-        });
+        send(res, 413, gatewayAnswers.tooLarge);
         return;
       }
       const result = await options.invoke(
@@ -230,12 +235,7 @@ export async function startHttpApi(options: {
       writeResult(res, result);
     } catch (error) {
       if (error instanceof ThrottledError) {
-        send(
-          res,
-          429,
-          { error: 'throttled', message: 'Too many concurrent requests; retry shortly' },
-          { 'retry-after': '1' },
-        );
+        send(res, 429, gatewayAnswers.throttled, { 'retry-after': '1' });
         return;
       }
       console.error('[http] handler failed:', error);

@@ -58,7 +58,9 @@ describe('authentication and roles', () => {
     const expired = await issuer.mint(['admin'], { ttlSeconds: -60 });
     const response = await get('/api/v1/me', expired);
     expect(response.status).toBe(401);
-    expect(await response.json()).toMatchObject({ error: 'unauthorized' });
+    // API Gateway's own answer, as the JWT authorizer words it.
+    expect(await response.json()).toEqual({ message: 'Unauthorized' });
+    expect(response.headers.get('www-authenticate')).toBe('Bearer');
   });
 
   it('stops accepting a token once it expires, even after it was accepted before', async () => {
