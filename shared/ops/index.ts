@@ -5,7 +5,9 @@ export { type ConsoleTicket, consoleTicketLifetimeMs, openConsole } from './cons
 export {
   deduplicationId,
   type EnqueueOutcome,
+  type InventoryVerifyJob,
   type JobQueue,
+  jobKey,
   type OpsJob,
   type OpsJobType,
   parseJob,

@@ -28,10 +28,8 @@ import { from as copyFrom } from 'pg-copy-streams';
 import { ConfigError } from '#shared/config';
 import { NotFoundError } from '#shared/http';
 import { logger, metrics } from '#shared/observability';
+import { type InventoryVerifyJob, type JobOutcome, jobKey, type Limiter } from '#shared/ops';
 import type { ObjectUpdate, VsphereClient } from '#shared/vsphere';
-import { type InventoryVerifyJob, jobKey } from '../../ops/jobs.ts';
-import type { Limiter } from '../../ops/limiter.ts';
-import type { JobOutcome } from '../../ops/thumbnails.ts';
 import type { Queryable } from '../queries.ts';
 import { describeFailure } from './backoff.ts';
 import {

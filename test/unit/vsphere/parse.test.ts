@@ -3,7 +3,6 @@
 
 import { StringDecoder } from 'node:string_decoder';
 import { describe, expect, it } from 'vitest';
-import { decodeUpdateSet } from '../../../shared/vsphere/client.ts';
 import {
   childText,
   decodeObjectContent,
@@ -12,6 +11,7 @@ import {
   SoapResponseParser,
   type XNode,
 } from '../../../shared/vsphere/parse.ts';
+import { decodeUpdateSet } from '../../../shared/vsphere/watch.ts';
 import { faultEnvelope, retrievePage, soapEnvelope, waitForUpdatesResponse } from './fixtures.ts';
 
 const STREAM = new Set(['objects']);
