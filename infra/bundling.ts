@@ -1,9 +1,10 @@
 // Infra bundling: the ONE set of esbuild options for Lambda code, used by the CDK construct
-// (infra/constructs/vfleet-function.ts) and by the cold-start bench (bench/bundles.ts), so what the bench
-// measures is what ships.
+// (infra/constructs/vfleet-function.ts), the shared-deps layer (layers/shared-deps/build.ts) and the
+// cold-start bench (bench/bundles.ts), so what the bench measures is what ships.
 
 import { type BundlingOptions, LogLevel, OutputFormat, SourceMapMode } from 'aws-cdk-lib/aws-lambda-nodejs';
 import type { BuildOptions } from 'esbuild';
+import { layerPackages } from '../layers/shared-deps/packages.ts';
 
 /** Node version the bundles target: the oldest Node that runs them (local runs use Node 20, Lambda 22). */
 export const bundleTarget = 'node20';
@@ -22,21 +23,36 @@ export const esmBanner = [
 ].join(' ');
 
 /**
- * Modules left out of every bundle.
+ * Modules left out of every bundle, layer included.
  *
  * - `pg-native`: an optional native binding `pg` requires only when asked to; it is not installed.
- *
- * The AWS SDK v3 is bundled, not taken from the Lambda runtime: bench/bundles.ts measured every bundle
- * under 1 MB with it included (see docs/benchmarks.md), bundling pins the SDK version the tests ran
- * against, and tree-shaken bundled clients load faster than the runtime's full copies.
  */
-export const externalModules: readonly string[] = ['pg-native'];
+export const bundledExternalModules: readonly string[] = ['pg-native'];
+
+/**
+ * Modules left out of function bundles: the above, plus the packages of the shared-deps layer
+ * (layers/shared-deps/packages.ts), which every function gets at /opt/nodejs/node_modules.
+ *
+ * The AWS SDK clients are among them (pre-bundled in the layer, not taken from the Lambda runtime, so the
+ * SDK version is still the one the tests ran against): bench/bundles.ts measured them at 280-465 KB of each
+ * 0.4-0.95 MB bundle, and a code-only deploy uploads about 13x less with them in the layer than with
+ * everything bundled (docs/benchmarks.md).
+ */
+export const externalModules: readonly string[] = [...bundledExternalModules, ...layerPackages];
 
 /** Prefer ES modules where a package ships both, so esbuild can tree-shake them. */
 export const mainFields: readonly string[] = ['module', 'main'];
 
-/** esbuild options for one handler entry, as the bench runs them (the CDK path maps the same values). */
-export function esbuildOptions(entry: string, outfile: string): BuildOptions {
+/**
+ * esbuild options for one handler entry, as the bench runs them (the CDK path maps the same values).
+ * @param options.layer leave the layer's packages out (what ships); `false` bundles them too (the bench's
+ *   "before"). @default true
+ */
+export function esbuildOptions(
+  entry: string,
+  outfile: string,
+  options: { readonly layer?: boolean } = {},
+): BuildOptions {
   return {
     entryPoints: [entry],
     outfile,
@@ -48,7 +64,7 @@ export function esbuildOptions(entry: string, outfile: string): BuildOptions {
     sourcemap: true,
     sourcesContent: false,
     banner: { js: esmBanner },
-    external: [...externalModules],
+    external: [...(options.layer === false ? bundledExternalModules : externalModules)],
     mainFields: [...mainFields],
     logLevel: 'warning',
   };

@@ -23,6 +23,7 @@ import {
 import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
 import { ManagedPolicy, PolicyStatement, Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Key } from 'aws-cdk-lib/aws-kms';
+import { Architecture, LayerVersion, Runtime } from 'aws-cdk-lib/aws-lambda';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import { Asset } from 'aws-cdk-lib/aws-s3-assets';
@@ -43,6 +44,7 @@ import {
   scheduleEnvironment,
   type Topology,
 } from '../topology.ts';
+import { sharedDepsLayerCode } from './layer.ts';
 import { pascal } from './naming.ts';
 import type { StatefulResources } from './stateful-stack.ts';
 
@@ -68,12 +70,22 @@ export class StatelessStack extends Stack {
   readonly webSocketStage: WebSocketStage;
   readonly alarmTopic: Topic;
   readonly alarms: readonly Alarm[];
+  /** The shared-deps layer (layers/shared-deps) every function gets; their bundles leave its packages out. */
+  readonly sharedDepsLayer: LayerVersion;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
     const { config, stateful } = props;
     const topology = props.topology ?? projectTopology;
     validateTopology(topology);
+
+    this.sharedDepsLayer = new LayerVersion(this, 'SharedDepsLayer', {
+      code: sharedDepsLayerCode(),
+      description: `vfleet ${config.envName}: shared third-party packages, pre-bundled (layers/shared-deps)`,
+      compatibleRuntimes: [Runtime.NODEJS_22_X],
+      // Plain JavaScript, no native code: either architecture.
+      compatibleArchitectures: [Architecture.ARM_64, Architecture.X86_64],
+    });
 
     // Functions, with every dependency bound except the WebSocket management API (it does not exist yet).
     const functions: Record<string, VfleetFunction> = {};
@@ -138,6 +150,8 @@ export class StatelessStack extends Stack {
       logLevel: config.logLevel,
       ...(inVpc ? { vpc: stateful.vpc, securityGroups: [stateful.appSecurityGroup] } : {}),
     });
+    // Here, not per caller: every function the topology adds gets the packages its bundle leaves out.
+    fn.addLayers(this.sharedDepsLayer);
     fn.bindAuth(config.auth);
     for (const [key, value] of Object.entries(scheduleEnvironment(topology.schedules))) {
       fn.addEnvironment(key, value);

@@ -1,0 +1,160 @@
+// Unit tests — the shared-deps layer: one LayerVersion in the stateless stack of dev, staging and prod,
+// attached to every topology function (and to a function a topology adds later); the staged layer asset holds
+// each package under nodejs/node_modules; and every function bundle, built as it ships (the layer's packages
+// external), imports cleanly against the layer laid out as Lambda mounts it.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { App } from 'aws-cdk-lib';
+import { Asset } from 'aws-cdk-lib/aws-s3-assets';
+import { build } from 'esbuild';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { esbuildOptions, externalModules } from '../../../infra/bundling.ts';
+import { envNamesList } from '../../../infra/config.ts';
+import { type Topology, topology } from '../../../infra/topology.ts';
+import { buildLayer } from '../../../layers/shared-deps/build.ts';
+import { layerPackages, layerSpecifiers } from '../../../layers/shared-deps/packages.ts';
+import { logicalIdOf, type Synthesized, synthesize } from './cdk-synth.ts';
+
+const withLaterFunction: Topology = {
+  ...topology,
+  functions: {
+    ...topology.functions,
+    addedLater: {
+      entry: 'functions/identity/me.ts',
+      description: 'fixture: a function added after the layer',
+      serves: 'http',
+      needs: [],
+    },
+  },
+};
+
+function expectLayerOnEveryFunction(s: Synthesized, names: readonly string[]): void {
+  const layers = s.stateless.findResources('AWS::Lambda::LayerVersion');
+  expect(Object.keys(layers)).toHaveLength(1);
+  const layerId = logicalIdOf(s.stacks.stateless.sharedDepsLayer);
+  expect(Object.keys(layers)).toEqual([layerId]);
+  for (const name of names) {
+    const fn = s.stacks.stateless.functions[name];
+    expect(fn, name).toBeDefined();
+    const resource = s.stateless.toJSON().Resources[logicalIdOf(fn!)] as {
+      Properties: { Layers?: unknown };
+    };
+    expect(resource.Properties.Layers, name).toEqual([{ Ref: layerId }]);
+  }
+}
+
+describe.each(envNamesList)('shared-deps layer, env=%s', (envName) => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthesize(envName, { bundle: false });
+  }, 120_000);
+
+  it('is one LayerVersion for Node.js 22, attached to every topology function', () => {
+    expectLayerOnEveryFunction(s, Object.keys(topology.functions));
+    s.stateless.hasResourceProperties('AWS::Lambda::LayerVersion', {
+      CompatibleRuntimes: ['nodejs22.x'],
+      CompatibleArchitectures: ['arm64', 'x86_64'],
+    });
+  });
+});
+
+describe('shared-deps layer asset (env=dev, bundled as cdk synth does)', () => {
+  let s: Synthesized;
+  beforeAll(() => {
+    s = synthesize('dev');
+  }, 120_000);
+
+  it('stages every layer package under nodejs/node_modules, and the layer is on every function', () => {
+    expectLayerOnEveryFunction(s, Object.keys(topology.functions));
+    const code = s.stacks.stateless.sharedDepsLayer.node.tryFindChild('Code');
+    expect(code).toBeInstanceOf(Asset);
+    const staged = path.join((s.stacks.stateless.node.root as App).outdir, (code as Asset).assetPath);
+    for (const pkg of layerPackages) {
+      const manifest = path.join(staged, 'nodejs/node_modules', pkg, 'package.json');
+      expect(existsSync(manifest), pkg).toBe(true);
+      expect(JSON.parse(readFileSync(manifest, 'utf8')), pkg).toMatchObject({ name: pkg, type: 'module' });
+    }
+  });
+});
+
+describe('shared-deps layer with a function added to the topology', () => {
+  it('is attached to the new function too', () => {
+    const s = synthesize('staging', { topology: withLaterFunction, bundle: false });
+    expectLayerOnEveryFunction(s, Object.keys(withLaterFunction.functions));
+  });
+});
+
+describe('function bundles against the layer', () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'vfleet-layer-test-'));
+  const modules = path.join(dir, 'opt/nodejs/node_modules');
+  const task = path.join(dir, 'var/task');
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  beforeAll(async () => {
+    await buildLayer(path.join(dir, 'opt'));
+    mkdirSync(task, { recursive: true });
+    // Lambda resolves /opt/nodejs/node_modules through NODE_PATH; plain Node's ES module resolver does not.
+    symlinkSync(modules, path.join(task, 'node_modules'), 'dir');
+  }, 120_000);
+
+  it('leaves exactly the layer packages (and pg-native) out of function bundles', () => {
+    expect([...externalModules].sort()).toEqual(['pg-native', ...layerPackages].sort());
+    for (const pkg of layerPackages)
+      expect(existsSync(path.join(modules, pkg, 'package.json')), pkg).toBe(true);
+  });
+
+  it('imports every handler with its layer packages resolved from the layer', async () => {
+    for (const [name, spec] of Object.entries(topology.functions)) {
+      // Prepare: the bundle as it ships.
+      const outfile = path.join(task, name, 'index.mjs');
+      const result = await build({ ...esbuildOptions(path.resolve(spec.entry), outfile), metafile: true });
+      const leftOut = Object.values(result.metafile.outputs)
+        .flatMap((o) => o.imports)
+        .filter((i) => i.external && !i.path.startsWith('node:'))
+        .map((i) => i.path);
+      for (const specifier of leftOut)
+        expect(layerSpecifiers, `${name} imports ${specifier}`).toContain(specifier);
+      // Act: a fresh process, as a cold start; the probe prints the handler's type.
+      const child = spawnSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          'const m = await import(process.argv[1]); process.stdout.write(typeof m.handler); process.exit(0);',
+          pathToFileURL(outfile).href,
+        ],
+        { env: lambdaLikeEnv, encoding: 'utf8', timeout: 30_000 },
+      );
+      // Assess
+      expect(child.stderr, name).toBe('');
+      expect(child.stdout, name).toBe('function');
+    }
+  }, 180_000);
+});
+
+/** Inert values for what handlers read at import (nothing is contacted). */
+const lambdaLikeEnv: Record<string, string> = {
+  PATH: process.env.PATH ?? '',
+  AWS_REGION: 'eu-west-1',
+  AWS_LAMBDA_FUNCTION_NAME: 'test',
+  POWERTOOLS_SERVICE_NAME: 'vfleet',
+  LOG_LEVEL: 'INFO',
+  AUTH_ISSUER: 'https://auth.example.com/',
+  AUTH_AUDIENCE: 'vfleet-api',
+  AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
+  REDIS_URL: 'rediss://127.0.0.1:6379',
+  REDIS_CLUSTER: 'true',
+  PG_WRITER_HOST: '127.0.0.1',
+  PG_READER_HOST: '127.0.0.1',
+  PG_PORT: '5432',
+  PG_DATABASE: 'vfleet',
+  PG_USER: 'vfleet',
+  PG_IAM_AUTH: 'true',
+  PG_SSL: 'true',
+  WS_MANAGEMENT_ENDPOINT: 'https://example.execute-api.eu-west-1.amazonaws.com/dev',
+  VCENTER_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:test',
+  BLOB_BUCKET: 'test',
+};
