@@ -1,8 +1,8 @@
 // Benchmark — `npm run bench:ops:stampede`: 2,000 simulated users open the page of a 70-VM vCenter (the VM list
 // + 70 thumbnails each) within 10 s, through the local runtime (HTTP API emulation, JWT checks, the ops
 // functions and lane workers in-process). Counts the screen calls vcsim served (goal: exactly 70) and the list
-// queries that reached PostgreSQL (goal: 1 per VM_LIST_CACHE_TTL), with the list cache on the tiered cache and,
-// for comparison, on today's Redis query cache. Loopback only; bounded by the user count and a deadline.
+// queries that reached PostgreSQL (goal: 1 per VM_LIST_CACHE_TTL), with the list cache on the tiered cache.
+// Loopback only; bounded by the user count and a deadline.
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import pg from 'pg';
@@ -21,7 +21,7 @@ const benchTopology: Topology = {
     ...topology.functions,
     benchVmList: {
       entry: 'bench/ops/fixtures/vm-list.ts',
-      description: 'bench: GET /api/v1/vms with a counted database and a chosen list cache',
+      description: 'bench: GET /api/v1/vms with a counted database',
       memoryMb: 512,
       serves: 'http',
       needs: ['postgres', 'redis'],
@@ -42,11 +42,11 @@ interface LoadResult {
   elapsedS: number;
 }
 
-async function runVariant(listCache: 'tiered' | 'redis') {
+async function runVariant(listCache: 'tiered') {
   const env = await startBenchEnv({
     vcsim: { vms: 70, delays: { screen: 20 } },
     topology: benchTopology,
-    env: { BENCH_LIST_CACHE: listCache, VM_LIST_CACHE_TTL: String(listTtl), THUMBNAIL_CACHE_TTL: '120' },
+    env: { VM_LIST_CACHE_TTL: String(listTtl), THUMBNAIL_CACHE_TTL: '120' },
     prepareDb: async (url, vms) => {
       const pool = new pg.Pool({ connectionString: url, max: 2 });
       await migrate(pool, { vmPartitions: 4 });
@@ -115,12 +115,12 @@ async function runVariant(listCache: 'tiered' | 'redis') {
   }
 }
 
-const rows = [await runVariant('tiered'), await runVariant('redis')];
+const rows = [await runVariant('tiered')];
 const fmt = (n: number) => n.toLocaleString('en-US', { maximumFractionDigits: 1 });
 const table = rows
   .map(
     (r) =>
-      `| ${r.listCache === 'tiered' ? 'tiered cache (L1 + Redis, single-flight)' : "today's Redis query cache"} | ${fmt(r.users)} | ${fmt(r.requests)} | ${fmt(r.elapsedS)} | ${fmt(r.reqPerS)} | ${r.screenCalls} ${r.screenCalls === 70 ? '(met)' : '(**missed**)'} | ${r.screenMaxInFlight} / ${(r.screenMinGapMs ?? 0).toFixed(1)} | ${r.listQueries} over ${r.ttlWindows} TTL window(s) ${r.listQueries <= r.ttlWindows ? '(met)' : '(**missed**)'} | ${fmt(r.pageP50 / 1000)} / ${fmt(r.pageP95 / 1000)} | ${Object.entries(
+      `| tiered cache (L1 + Redis, single-flight) | ${fmt(r.users)} | ${fmt(r.requests)} | ${fmt(r.elapsedS)} | ${fmt(r.reqPerS)} | ${r.screenCalls} ${r.screenCalls === 70 ? '(met)' : '(**missed**)'} | ${r.screenMaxInFlight} / ${(r.screenMinGapMs ?? 0).toFixed(1)} | ${r.listQueries} over ${r.ttlWindows} TTL window(s) ${r.listQueries <= r.ttlWindows ? '(met)' : '(**missed**)'} | ${fmt(r.pageP50 / 1000)} / ${fmt(r.pageP95 / 1000)} | ${Object.entries(
         r.statuses,
       )
         .map(([s, n]) => `${s}: ${fmt(n)}`)
@@ -136,9 +136,9 @@ await record(
 loads \`GET /api/v1/vms?vcenter=…\` and then the 70 thumbnails six at a time, waiting out 503 + Retry-After while a first
 load runs. Small preset (8 concurrent, 50 ms, VM list TTL ${listTtl} s, thumbnail TTL 120 s). Everything goes over loopback
 HTTP through the local runtime (JWT verification, middy, the handlers, the SQS lanes and their workers in one Node
-process) from a worker thread. The VM list route is the inventory reader with its cache chosen per row: the tiered
-cache adapter (\`createTieredQueryCache\`, what \`GET /api/v1/vms\` moves onto) or today's Redis query cache; a counting
-wrapper around the PostgreSQL pool counts the list queries. Goals: exactly 70 screen calls at vcsim; 1 list query per TTL.
+process) from a worker thread. The VM list route is the inventory reader on its query cache
+(\`createTieredQueryCache\`, what \`GET /api/v1/vms\` runs); a counting wrapper around the PostgreSQL pool counts the
+list queries. Goals: exactly 70 screen calls at vcsim; 1 list query per TTL.
 
 | list cache | users | HTTP requests | s | req/s | screen calls at vcsim (goal 70) | screen max in flight / min gap ms | list queries at PostgreSQL (goal 1 per TTL) | page load p50 / p95 s | HTTP statuses | X-Cache of thumbnails |
 | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | --- | --- |

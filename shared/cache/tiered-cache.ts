@@ -297,14 +297,17 @@ export class TieredCache<T> {
 
   /**
    * Waits up to `timeoutMs` for a fresh entry newer than `newerThan` (epoch ms) to reach L2. Ends early with
-   * `{ failed }` when the load fails. Concurrent waiters in one process share one poll loop.
+   * `{ failed }` when the load fails, and, with `whileLocked` (a caller that found the key's lock held), with
+   * undefined once the lock is released and no such entry came: the loader stored nothing (a value over
+   * `maxEntryBytes`, or a failed L2 write), so waiting longer cannot help. Concurrent waiters in one process
+   * share one poll loop.
    */
   waitFor(
     key: CacheKey,
-    options: { newerThan: number; timeoutMs: number },
+    options: { newerThan: number; timeoutMs: number; whileLocked?: boolean },
   ): Promise<CacheEntry<T> | { failed: string } | undefined> {
     const id = this.id(key);
-    const coalesce = `${id}|${options.newerThan}`;
+    const coalesce = `${id}|${options.newerThan}|${options.whileLocked === true}`;
     let pending = this.waiting.get(coalesce);
     if (!pending) {
       pending = this.poll(id, options).finally(() => this.waiting.delete(coalesce));
@@ -315,20 +318,24 @@ export class TieredCache<T> {
 
   private async poll(
     id: string,
-    options: { newerThan: number; timeoutMs: number },
+    options: { newerThan: number; timeoutMs: number; whileLocked?: boolean },
   ): Promise<CacheEntry<T> | { failed: string } | undefined> {
     const deadline = Date.now() + options.timeoutMs;
     let delay = 10;
     for (;;) {
-      const [value, failed] = await this.redis
-        .mgetBuffer(this.redisKey(id), this.redisKey(id, ':fail'))
-        .catch(() => [null, null] as (Buffer | null)[]);
+      // The lock is asked first (same connection, same slot, so in order): "no lock, no entry" then surely
+      // means the loader finished without storing.
+      const [locked, [value, failed]] = await Promise.all([
+        options.whileLocked ? this.redis.exists(this.redisKey(id, ':lock')) : Promise.resolve(1),
+        this.redis.mgetBuffer(this.redisKey(id), this.redisKey(id, ':fail')),
+      ]).catch(() => [1, [null, null]] as [number, (Buffer | null)[]]);
       const found = this.decode(value);
       if (found && found.meta.storedAt > options.newerThan) {
         this.l1?.set(id, found);
         return this.entry(found.value, found.meta, 'l2');
       }
       if (failed) return { failed: failed.toString('utf8') };
+      if (locked === 0) return undefined;
       const left = deadline - Date.now();
       if (left <= 0) return undefined;
       await sleep(Math.min(delay, left));
@@ -395,12 +402,13 @@ export class TieredCache<T> {
       const waited = await this.waitFor(key, {
         newerThan: found?.meta.storedAt ?? 0,
         timeoutMs: this.options.waitMs ?? 3_000,
+        whileLocked: true,
       });
       if (waited && 'value' in waited) return this.answer(waited, 'hit');
       if (waited && found) return this.answer(found, 'stale', waited.failed);
       if (waited)
         throw new CacheLoadError(`Loading ${this.namespace} failed: ${waited.failed}`, waited.failed);
-      // The other loader is slow or died: load ourselves rather than fail the caller.
+      // The other loader is slow, died, or stored nothing: load ourselves rather than fail the caller.
     }
     try {
       const value = await load();

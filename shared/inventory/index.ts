@@ -46,7 +46,6 @@ export {
   type CacheRequest,
   cacheKey,
   createGenerationBumper,
-  createRedisQueryCache,
   createTieredQueryCache,
   type GenerationBumper,
   generationKey,

@@ -5,7 +5,7 @@ import { BadRequestError, NotFoundError } from '../../shared/http/errors.ts';
 import {
   bumpGeneration,
   createInventoryReader,
-  createRedisQueryCache,
+  createTieredQueryCache,
   type InventoryReader,
   type ListKind,
   parseListQuery,
@@ -22,7 +22,7 @@ describe('inventory queries', () => {
     fx = await inventoryFixture('inv_queries');
     reader = createInventoryReader({
       db: fx.pool,
-      cache: createRedisQueryCache({ redis: fx.redis, ttlSeconds: 60 }),
+      cache: createTieredQueryCache({ redis: fx.redis, ttlSeconds: 60 }),
     });
   });
   afterAll(async () => {

@@ -1,11 +1,12 @@
-// Integration tests — single-flight misses of the inventory query cache on real Redis and PostgreSQL: many
-// readers (each with its own Redis connection, like separate Lambda containers) missing one key at once run
-// the query once; a waiter runs it itself when the loader stores nothing or takes too long.
+// Integration tests — single-flight misses of the inventory query cache (createTieredQueryCache, what
+// production runs) on real Redis and PostgreSQL: many readers (each with its own Redis connection, like
+// separate Lambda containers) missing one key at once run the query once; a waiter runs it itself when the
+// loader stores nothing or takes too long.
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createInventoryReader,
-  createRedisQueryCache,
+  createTieredQueryCache,
   parseListQuery,
   parseSummaryQuery,
   type Queryable,
@@ -60,7 +61,7 @@ describe('inventory query cache single-flight', () => {
   it('runs one query for many readers missing the same key at once', async () => {
     const db = counting();
     const readers = Array.from({ length: 12 }, () =>
-      createInventoryReader({ db, cache: createRedisQueryCache({ redis: connect(), ttlSeconds: 60 }) }),
+      createInventoryReader({ db, cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60 }) }),
     );
     const query = parseListQuery('vms', { vcenter: 'vc-a', limit: '9' });
     const release = await blockVms();
@@ -87,11 +88,11 @@ describe('inventory query cache single-flight', () => {
     // the loader's unlock lets it go on.
     const loader = createInventoryReader({
       db,
-      cache: createRedisQueryCache({ redis: connect(), ttlSeconds: 60, maxEntryBytes: 10, lockMs: 600_000 }),
+      cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60, maxEntryBytes: 10, lockMs: 600_000 }),
     });
     const waiter = createInventoryReader({
       db,
-      cache: createRedisQueryCache({ redis: connect(), ttlSeconds: 60, maxWaitMs: 600_000 }),
+      cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60, waitMs: 600_000 }),
     });
     const filters = parseSummaryQuery({ vcenter: 'vc-b' });
     const release = await blockVms();
@@ -114,11 +115,11 @@ describe('inventory query cache single-flight', () => {
     const db = counting();
     const loader = createInventoryReader({
       db,
-      cache: createRedisQueryCache({ redis: connect(), ttlSeconds: 60 }),
+      cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60 }),
     });
     const waiter = createInventoryReader({
       db,
-      cache: createRedisQueryCache({ redis: connect(), ttlSeconds: 60, maxWaitMs: 150 }),
+      cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60, waitMs: 150 }),
     });
     const query = parseListQuery('vms', { vcenter: 'vc-b', power_state: 'suspended' });
     const release = await blockVms();

@@ -342,11 +342,15 @@ describe('tiered cache', () => {
 
   it('backs the inventory QueryCache: one query per key across processes, new keys after a sync bumps the generation', async () => {
     const vcenterId = `vc-${ns.id.replace(/_/g, '-')}`;
-    const adapters = [0, 1, 2].map(() => createTieredQueryCache({ redis: client(), ttlSeconds: 30 }));
+    const adapters = [0, 1, 2].map(() =>
+      createTieredQueryCache({ redis: client(), ttlSeconds: 30, keyPrefix: ns.redisKeyPrefix }),
+    );
     const request = { kind: 'vms', vcenterId, normalisedQuery: '{"limit":100}' };
     let queries = 0;
+    let keysWhileLoading: string[] = [];
     const load = async () => {
       queries++;
+      keysWhileLoading = await client().keys(`${ns.redisKeyPrefix}c:inventory:{*`);
       await new Promise((r) => setTimeout(r, 50));
       return `{"items":[${queries}],"cached":true}`;
     };
@@ -357,6 +361,12 @@ describe('tiered cache', () => {
     expect(queries).toBe(1);
     expect(answers.filter((a) => !a.cached)).toHaveLength(1);
     expect(new Set(answers.map((a) => a.json))).toEqual(new Set(['{"items":[1],"cached":true}']));
+    // The single-flight lock of an entry shares its hash slot (cluster mode): same `{…}` tag, `:lock` after it.
+    const entries = (await client().keys(`${ns.redisKeyPrefix}c:inventory:{*}`)).filter(
+      (k) => !k.includes('}:'),
+    );
+    expect(entries).toHaveLength(1);
+    expect(keysWhileLoading.filter((k) => k.endsWith(':lock'))).toEqual([`${entries[0]}:lock`]);
     expect(await adapters[0]!.read({ ...request, kind: 'summary' }, async () => ({ total: 7 }))).toEqual({
       value: { total: 7 },
       cached: false,

@@ -1,8 +1,8 @@
 // Unit tests — inventory cache keys: derived from the normalised query and the scope's generation, never
-// from raw input, with the scope as the Redis cluster hash tag.
+// from raw input. (That an entry's lock shares its slot is the tiered cache's: test/integration/ops-limiter-cache.)
 import { describe, expect, it } from 'vitest';
 import { parseListQuery } from '../../../shared/inventory/filters.ts';
-import { cacheKey, generationKey, lockKey } from '../../../shared/inventory/query-cache.ts';
+import { cacheKey, generationKey } from '../../../shared/inventory/query-cache.ts';
 
 const request = (kind: string, vcenterId: string | undefined, normalisedQuery: string) => ({
   kind,
@@ -16,16 +16,10 @@ describe('inventory cache keys', () => {
     expect(generationKey(undefined)).toBe('inv:gen:{global}');
   });
 
-  it('puts an entry in the hash slot of its generation', () => {
+  it('names the scope, generation and kind of an entry, with a digest of the query', () => {
     const key = cacheKey(request('vms', 'vc-1', 'x'), '17');
 
     expect(key).toMatch(/^inv:q:v2:\{vc-1\}:17:vms:[A-Za-z0-9_-]{43}$/);
-  });
-
-  it('puts the single-flight lock of an entry in the same hash slot', () => {
-    const key = cacheKey(request('vms', 'vc-1', 'x'), '17');
-
-    expect(lockKey(key)).toMatch(/^inv:q:v2:\{vc-1\}:17:vms:[A-Za-z0-9_-]{43}:lock$/);
   });
 
   it('changes with the generation, so a bump orphans old entries', () => {
