@@ -4,7 +4,15 @@
 // credentials for tests, benchmarks and labs.
 import type { CredentialIdentity } from '#shared/cache';
 import { NotFoundError } from '#shared/http';
-import { type ClientOptions, VsphereClient } from '#shared/vsphere';
+import {
+  type ClientOptions,
+  openVcenter,
+  type SecretReader,
+  type VcenterEndpointRow,
+  VsphereClient,
+} from '#shared/vsphere';
+
+export type { SecretReader };
 
 /** A vCenter's identity as the cache sees it: endpoint and user, never the secret. */
 export interface VcenterIdentity extends CredentialIdentity {
@@ -60,33 +68,20 @@ export class StaticVcenterSessions implements VcenterSessions {
   }
 }
 
-/** Reads a secret by reference (a Secrets Manager ARN, or a key of the local secret store). */
-export interface SecretReader {
-  get(ref: string): Promise<string>;
-}
-
-/** Columns of the registry (`vcenters`, migrations 001/002) this module reads; none is secret. */
-interface VcenterRow {
-  url: string;
-  username: string;
-  secret_ref: string;
-  tls_insecure: boolean;
-  ca_pem: string | null;
-}
-
 /**
- * Sessions for vCenters in the registry: the `vcenters` row gives the endpoint, user, TLS trust and secret
- * reference, the secret store the password. Rows are remembered for a minute per process.
+ * Sessions for vCenters in the registry: the `vcenters` row (migrations 001/002) gives the endpoint, user, TLS
+ * trust and secret reference, the secret store the password; `openVcenter` opens the process's pooled session
+ * from them (the sync opens its own, unpooled, from the same row). Rows are remembered for a minute per process.
  */
 export function registryVcenterSessions(deps: {
   db: { query<R extends object>(text: string, values: unknown[]): Promise<{ rows: R[] }> };
   secrets: SecretReader;
 }): VcenterSessions {
-  const rows = new Map<string, { row: VcenterRow; until: number }>();
-  const row = async (vcenterId: string): Promise<VcenterRow> => {
+  const rows = new Map<string, { row: VcenterEndpointRow; until: number }>();
+  const row = async (vcenterId: string): Promise<VcenterEndpointRow> => {
     const memo = rows.get(vcenterId);
     if (memo && memo.until > Date.now()) return memo.row;
-    const { rows: found } = await deps.db.query<VcenterRow>(
+    const { rows: found } = await deps.db.query<VcenterEndpointRow>(
       'SELECT url, username, secret_ref, tls_insecure, ca_pem FROM vcenters WHERE id = $1',
       [vcenterId],
     );
@@ -101,15 +96,8 @@ export function registryVcenterSessions(deps: {
       return { vcenterId, url, username };
     },
     async forVcenter(vcenterId) {
-      const entry = await row(vcenterId);
-      return VsphereClient.connect({
-        url: entry.url,
-        username: entry.username,
-        password: await deps.secrets.get(entry.secret_ref),
-        insecure: entry.tls_insecure,
-        ...(entry.ca_pem ? { ca: entry.ca_pem } : {}),
-        timeoutMs: 15_000,
-      });
+      // The VM operations' pool: one session per credential in the process, shared by every job.
+      return openVcenter(await row(vcenterId), { pooled: true, secrets: deps.secrets, timeoutMs: 15_000 });
     },
   };
 }

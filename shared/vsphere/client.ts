@@ -2,7 +2,8 @@
 // process, serialisable for the next Lambda invocation, re-logged in once when the server forgets it.
 // This file is the session (pool, login/resume, `call`); what runs in it lives beside it: `retrieve.ts`
 // (property reads, paged retrieval), `watch.ts` (the update watcher), `actions.ts` (VM actions). The
-// methods below that delegate there keep the client's API in one place.
+// methods below that delegate there keep the client's API in one place. At the end, `openVcenter`: the one
+// way to open a session to a registered vCenter from its registry row (pooled or the caller's own).
 
 import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -22,9 +23,6 @@ import { type CallOptions, type HttpAnswer, Transport, type TransportOptions } f
 import type { AnyInventoryObject, InventoryType, MoRef, VimValue } from './types.ts';
 import { createWatcher, UpdateWatcher, type WatcherRef } from './watch.ts';
 import { el, envelope, strings, type Xml } from './xml.ts';
-
-// Re-exported for the importers of client.ts (test/unit/vsphere/parse.test.ts).
-export { decodeUpdateSet } from './watch.ts';
 
 /** The ServiceContent references the client uses, plus `about`. Plain JSON. */
 export interface ServiceContentRefs {
@@ -488,4 +486,68 @@ export class VsphereClient {
   waitForTask(task: MoRef, opts: CallOptions & { pollMs?: number } = {}): Promise<TaskResult> {
     return waitForTask(this, task, opts);
   }
+}
+
+/** The columns of a vCenter's registry row (`vcenters`) a session is opened from; none of them is secret. */
+export interface VcenterEndpointRow {
+  readonly url: string;
+  readonly username: string;
+  /** Where the service account's password is kept (a Secrets Manager ARN, or a key of the local store). */
+  readonly secret_ref: string;
+  readonly tls_insecure: boolean;
+  readonly ca_pem: string | null;
+}
+
+/** Reads a secret by reference (a Secrets Manager ARN, or a key of the local secret store). */
+export interface SecretReader {
+  get(ref: string): Promise<string>;
+}
+
+/** Options of {@link openVcenter}. */
+export interface OpenVcenterOptions {
+  /**
+   * `true`: the process's pooled session for the row's credential and TLS settings, shared by every caller
+   * (VM operations). `false`: a session of the caller's own, never put in the pool nor taken from it (the
+   * sync: its watch lives in that session, so no one else may use it or log it out). No default: every
+   * caller says which.
+   */
+  readonly pooled: boolean;
+  /** The password, when the caller holds it already (the sync also unseals its saved session with it). */
+  readonly password?: string;
+  /** Where the password is read (at `row.secret_ref`) when none is given. */
+  readonly secrets?: SecretReader;
+  /**
+   * A saved session of this vCenter to resume instead of logging in (no network call). Without a password
+   * the resumed client cannot log in again: an expired session surfaces as NotAuthenticatedError.
+   */
+  readonly session?: SerializedSession;
+  readonly timeoutMs?: number;
+}
+
+/** The TLS trust of a vCenter's registry row, as client options. */
+export function vcenterTls(row: VcenterEndpointRow): { insecure: boolean; ca?: string } {
+  return { insecure: row.tls_insecure, ...(row.ca_pem ? { ca: row.ca_pem } : {}) };
+}
+
+/**
+ * The one way to open a session to a registered vCenter from its row: the row gives the endpoint, the user
+ * and the TLS trust; the password is the one given or read from the secret store; the session is a saved one
+ * resumed, or a fresh login. Whether it is pooled is the caller's explicit choice (see
+ * {@link OpenVcenterOptions.pooled}).
+ */
+export async function openVcenter(
+  row: VcenterEndpointRow,
+  options: OpenVcenterOptions,
+): Promise<VsphereClient> {
+  const password =
+    options.password ?? (options.secrets ? await options.secrets.get(row.secret_ref) : undefined);
+  const common = {
+    ...vcenterTls(row),
+    pooled: options.pooled,
+    ...(password === undefined ? {} : { password }),
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  };
+  if (options.session) return VsphereClient.resume(options.session, common);
+  if (password === undefined) throw new Error(`A login to ${row.url} needs a password or a secret store`);
+  return VsphereClient.connect({ url: row.url, username: row.username, ...common });
 }

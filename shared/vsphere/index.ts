@@ -15,9 +15,14 @@ export type { TaskResult, WebMksTicket } from './actions.ts';
 export {
   type ClientOptions,
   type InvokeOptions,
+  type OpenVcenterOptions,
+  openVcenter,
+  type SecretReader,
   type SerializedSession,
   type ServiceContentRefs,
+  type VcenterEndpointRow,
   VsphereClient,
+  vcenterTls,
 } from './client.ts';
 export {
   AbortedError,

@@ -14,11 +14,13 @@ import {
   NetworkError,
   NotAuthenticatedError,
   type ObjectUpdate,
+  openVcenter,
   type SerializedSession,
   SoapFault,
   TimeoutError,
   type UpdateBatch,
-  VsphereClient,
+  type VcenterEndpointRow,
+  type VsphereClient,
   type WatcherRef,
 } from '#shared/vsphere';
 import type { Queryable } from '../queries.ts';
@@ -38,16 +40,11 @@ import {
   writeSnapshot,
 } from './store.ts';
 
-/** A vCenter's registry row, as the sync reads it. */
-export interface VcenterSyncRow {
+/** A vCenter's registry row, as the sync reads it (its endpoint columns are what `openVcenter` opens from). */
+export interface VcenterSyncRow extends VcenterEndpointRow {
   readonly id: string;
-  readonly url: string;
-  readonly username: string;
-  readonly secret_ref: string;
   readonly sync_mode: 'streaming' | 'polling';
   readonly sync_interval_seconds: number;
-  readonly tls_insecure: boolean;
-  readonly ca_pem: string | null;
   readonly pc_version: string | null;
   readonly watcher: StoredWatch | null;
   readonly session: Buffer | null;
@@ -148,11 +145,6 @@ export async function loadSyncRow(
   return rows[0];
 }
 
-/** The TLS settings of a vCenter's row. */
-function tlsOf(row: VcenterSyncRow): { insecure: boolean; ca?: string } {
-  return { insecure: row.tls_insecure, ...(row.ca_pem ? { ca: row.ca_pem } : {}) };
-}
-
 /**
  * Opens the vCenter's saved session (no login) or logs in, for callers that only need some session of the
  * service account (logging a deleted vCenter's session out). Never pooled: the sync's sessions are its own.
@@ -160,20 +152,14 @@ function tlsOf(row: VcenterSyncRow): { insecure: boolean; ca?: string } {
 export async function openClient(row: VcenterSyncRow, secret: string): Promise<VsphereClient> {
   const saved = openSession(row.session, secret, row.id);
   if (saved && saved.url === row.url && saved.username === row.username) {
-    return VsphereClient.resume(saved, { ...tlsOf(row), password: secret, pooled: false });
+    return openVcenter(row, { session: saved, password: secret, pooled: false });
   }
   return loginForSync(row, secret);
 }
 
 /** A fresh session of the sync's own: never the VM-operations pool's, so nothing else can change it. */
 function loginForSync(row: VcenterSyncRow, secret: string): Promise<VsphereClient> {
-  return VsphereClient.connect({
-    url: row.url,
-    username: row.username,
-    password: secret,
-    ...tlsOf(row),
-    pooled: false,
-  });
+  return openVcenter(row, { password: secret, pooled: false });
 }
 
 /** A tag of the session a watch was created in, stored with the watch (a hash: the cookie is a credential). */
@@ -346,7 +332,7 @@ async function continueWatch(
   options: SyncOptions,
   tally: Tally,
 ): Promise<WatchLostReason | undefined> {
-  const client = await VsphereClient.resume(saved.session, { ...tlsOf(row), pooled: false });
+  const client = await openVcenter(row, { session: saved.session, pooled: false });
   let lost: WatchLostReason | undefined;
   try {
     await incrementalPass(client, row, saved, deps, options, tally);
@@ -366,7 +352,7 @@ async function continueWatch(
 async function logOutSaved(row: VcenterSyncRow, secret: string): Promise<void> {
   const session = openSession(row.session, secret, row.id);
   if (!session || session.url !== row.url) return;
-  const client = await VsphereClient.resume(session, { ...tlsOf(row), pooled: false });
+  const client = await openVcenter(row, { session, pooled: false });
   await client.close();
 }
 
