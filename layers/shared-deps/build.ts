@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync }
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type BuildOptions, build } from 'esbuild';
+import { type BuildOptions, build, type Plugin } from 'esbuild';
 import { bundleTarget, esmBanner, mainFields } from '../../infra/bundling.ts';
 import { layerSpecifiers, packageOf } from './packages.ts';
 
@@ -35,6 +35,37 @@ function entryName(specifier: string): string {
   return specifier === pkg ? 'index' : specifier.slice(pkg.length + 1);
 }
 
+/**
+ * zod's `locales` (every language's error messages, 260 KB of the 460 KB zod is in full) with only `en`,
+ * the default zod sets itself: through the layer a function gets all of a package, not the parts its code
+ * uses, and the other 50 languages cost each zod-using function about 10 ms at every cold start
+ * (docs/benchmarks.md). Another locale answers with an error naming this file instead of messages.
+ */
+const zodLocalesEnOnly: Plugin = {
+  name: 'zod-locales-en-only',
+  setup(b) {
+    const localesDir = path.join(root, 'node_modules/zod/v4/locales');
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      args.importer.startsWith(path.join(root, 'node_modules/zod/'))
+        ? { path: 'zod-locales', namespace: 'vfleet-layer' }
+        : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'vfleet-layer' }, () => {
+      const index = readFileSync(path.join(localesDir, 'index.js'), 'utf8');
+      const names = [...index.matchAll(/export \{ default as (\w+) \}/g)].map((m) => m[1] as string);
+      if (!names.includes('en')) throw new Error('layer: zod/v4/locales/index.js no longer exports en');
+      const lines = [
+        "export { default as en } from './en.js';",
+        'const leftOut = (name) => () => {',
+        "  throw new Error('zod locale ' + name + ' is not in the shared-deps layer (layers/shared-deps/build.ts)');",
+        '};',
+        ...names.filter((n) => n !== 'en').map((n) => `export const ${n} = leftOut('${n}');`),
+      ];
+      return { contents: lines.join('\n'), resolveDir: localesDir, loader: 'js' };
+    });
+  },
+};
+
 /** esbuild options both passes share: those of function bundles (infra/bundling.ts), with code splitting. */
 function layerOptions(): BuildOptions {
   return {
@@ -49,6 +80,7 @@ function layerOptions(): BuildOptions {
     mainFields: [...mainFields],
     // Entries live in a temporary directory; packages resolve from the project's node_modules.
     nodePaths: [path.join(root, 'node_modules')],
+    plugins: [zodLocalesEnOnly],
     logLevel: 'warning',
   };
 }
