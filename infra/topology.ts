@@ -67,6 +67,12 @@ export const functions = {
     serves: 'http',
     needs: ['redis', 'postgres', 'dynamodb'],
   },
+  apiDocs: {
+    entry: 'functions/docs/openapi.ts',
+    description: 'GET /api/v1/openapi.json: the generated OpenAPI 3.1 document (public)',
+    serves: 'http',
+    needs: [],
+  },
   me: {
     entry: 'functions/identity/me.ts',
     description: 'GET /api/v1/me: the caller and its roles',
@@ -171,6 +177,7 @@ export interface HttpRoute extends RouteContract {
 /** The function that serves each route of the contract (`shared/contracts` `routes`). */
 const routeFunctions = {
   'GET /health': 'health',
+  'GET /api/v1/openapi.json': 'apiDocs',
   'GET /api/v1/me': 'me',
   'GET /api/v1/vms': 'inventoryQuery',
   'GET /api/v1/vms/{id}': 'inventoryQuery',

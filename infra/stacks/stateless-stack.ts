@@ -228,7 +228,7 @@ export class StatelessStack extends Stack {
       if (route.role === null && httpRoute) {
         acknowledge(
           httpRoute,
-          `${route.method} ${route.path} is public by design (topology role null): liveness probes carry no token.`,
+          `${route.method} ${route.path} is public by design (contract role null): liveness probes and API document readers carry no token.`,
           'AwsSolutions-APIG4',
         );
       }

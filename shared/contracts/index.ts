@@ -34,7 +34,7 @@ export interface RouteContract {
   readonly method: HttpMethod;
   /** API Gateway path, with `{param}` placeholders. */
   readonly path: string;
-  /** Role required; `null` for the one public route. */
+  /** Role required; `null` for the public routes (liveness and the API document). */
   readonly role: Role | null;
 }
 
@@ -44,6 +44,7 @@ export interface RouteContract {
  */
 export const routes = {
   'GET /health': { method: 'GET', path: '/health', role: null },
+  'GET /api/v1/openapi.json': { method: 'GET', path: '/api/v1/openapi.json', role: null },
   'GET /api/v1/me': { method: 'GET', path: '/api/v1/me', role: 'viewer' },
   'GET /api/v1/vms': { method: 'GET', path: '/api/v1/vms', role: 'viewer' },
   'GET /api/v1/vms/{id}': { method: 'GET', path: '/api/v1/vms/{id}', role: 'viewer' },

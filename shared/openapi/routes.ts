@@ -62,6 +62,15 @@ export const routeDocs = {
       '503': { description: 'A dependency is down (the body names it)' },
     },
   },
+  'GET /api/v1/openapi.json': {
+    operationId: 'getOpenApiDocument',
+    summary: 'This document (public; ETag, cacheable for five minutes)',
+    tag: 'health',
+    responses: {
+      '200': { description: 'The OpenAPI 3.1 document' },
+      '304': { description: 'Not modified (If-None-Match)' },
+    },
+  },
   'GET /api/v1/me': {
     operationId: 'getMe',
     summary: "The caller's identity as the token shows it",

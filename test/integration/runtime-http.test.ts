@@ -51,6 +51,24 @@ describe('GET /health', () => {
   });
 });
 
+describe('GET /api/v1/openapi.json', () => {
+  it('serves the generated document without a token, with an ETag and a 304 for it', async () => {
+    const response = await get('/api/v1/openapi.json');
+    expect(response.status).toBe(200);
+    expect(response.headers.get('cache-control')).toBe('public, max-age=300');
+    const document = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(document.openapi).toBe('3.1.0');
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/api/v1/vms', '/api/v1/openapi.json']),
+    );
+    const etag = response.headers.get('etag') as string;
+    const again = await fetch(`${runtime.httpUrl}/api/v1/openapi.json`, {
+      headers: { 'if-none-match': etag },
+    });
+    expect(again.status).toBe(304);
+  });
+});
+
 describe('authentication and roles', () => {
   it('answers 401 without a token, with a garbage token and with an expired token', async () => {
     expect((await get('/api/v1/me')).status).toBe(401);

@@ -125,7 +125,7 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
     const publicRoutes = topology.httpRoutes
       .filter((r) => r.role === null)
       .map((r) => `${r.method} ${r.path}`);
-    expect(publicRoutes).toEqual(['GET /health']);
+    expect(publicRoutes).toEqual(['GET /health', 'GET /api/v1/openapi.json']);
   });
 
   it('authorizes WebSocket $connect with the topology authorizer reading the token query parameter', () => {

@@ -25,11 +25,11 @@ describe('topology', () => {
     for (const target of targets) expect(declared.has(target), target).toBe(true);
   });
 
-  it('declares every HTTP route once, and only /health without a role', () => {
+  it('declares every HTTP route once, and only /health and the API document without a role', () => {
     const keys = topology.httpRoutes.map((route) => `${route.method} ${route.path}`);
     expect(new Set(keys).size).toBe(keys.length);
     const publicRoutes = topology.httpRoutes.filter((route) => route.role === null).map((r) => r.path);
-    expect(publicRoutes).toEqual(['/health']);
+    expect(publicRoutes).toEqual(['/health', '/api/v1/openapi.json']);
   });
 
   it('has the four priority lanes and the sync queue, each redriving after a bounded number of receives', () => {
