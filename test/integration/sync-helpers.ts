@@ -18,6 +18,23 @@ export interface ChangeTarget {
    * untouched, powered-off VMs (a vCenter has no such limit). Clear it after each sync pass.
    */
   readonly touched: Set<string>;
+  /**
+   * Runs changes that add or remove a container view's members (create, move, destroy) one at a time:
+   * govmomi 0.24.2's ContainerView.PutObject appends to its `view` list without a lock (view_manager.go), so
+   * two concurrent ones can drop an object from the view, and the watch then reports it gone while a fresh
+   * retrieval (a new view) still sees it. A vCenter has no such race; power changes and renames stay concurrent.
+   */
+  readonly viewChange: <T>(change: () => Promise<T>) => Promise<T>;
+}
+
+/** A one-at-a-time lane for async work. */
+function serialLane(): <T>(work: () => Promise<T>) => Promise<T> {
+  let tail: Promise<unknown> = Promise.resolve();
+  return <T>(work: () => Promise<T>) => {
+    const run = tail.then(work, work);
+    tail = run.catch(() => {});
+    return run;
+  };
 }
 
 /** Opens a non-pooled client on a vcsim and reads what random changes need. */
@@ -52,7 +69,7 @@ export async function changeTarget(url: string, username: string, password: stri
   // A second VM folder, so moves have somewhere to go.
   const [created] = await client.call('CreateFolder', folders[0] as MoRef, el('name', `moved-${Date.now()}`));
   folders.push({ type: 'Folder', value: created?.text ?? '' });
-  return { client, vms, folders, pool, host, datastoreName, touched: new Set() };
+  return { client, vms, folders, pool, host, datastoreName, touched: new Set(), viewChange: serialLane() };
 }
 
 const vm = (moid: string): MoRef => ({ type: 'VirtualMachine', value: moid });
@@ -66,12 +83,14 @@ export async function createVm(t: ChangeTarget, name: string): Promise<string> {
     el('numCPUs', 1),
     el('memoryMB', 64),
   ]);
-  const [task] = await t.client.call(
-    'CreateVM_Task',
-    t.folders[0] as MoRef,
-    config + moRefEl('pool', t.pool) + moRefEl('host', t.host),
-  );
-  const result = await t.client.waitForTask({ type: 'Task', value: task?.text ?? '' }, { pollMs: 10 });
+  const result = await t.viewChange(async () => {
+    const [task] = await t.client.call(
+      'CreateVM_Task',
+      t.folders[0] as MoRef,
+      config + moRefEl('pool', t.pool) + moRefEl('host', t.host),
+    );
+    return t.client.waitForTask({ type: 'Task', value: task?.text ?? '' }, { pollMs: 10 });
+  });
   const moid = (result.result as MoRef).value;
   t.vms.set(moid, { powerState: 'poweredOff' });
   t.touched.add(moid);
@@ -118,11 +137,13 @@ export async function randomChange(
     }
     if (roll < 0.88) {
       const folder = t.folders[Math.floor(random() * t.folders.length)] as MoRef;
-      const [task] = await t.client.call('MoveIntoFolder_Task', folder, moRefEl('list', vm(moid)));
-      await wait({ type: 'Task', value: task?.text ?? '' });
+      await t.viewChange(async () => {
+        const [task] = await t.client.call('MoveIntoFolder_Task', folder, moRefEl('list', vm(moid)));
+        await wait({ type: 'Task', value: task?.text ?? '' });
+      });
       return 'move';
     }
-    await wait(await t.client.destroy(vm(moid)));
+    await t.viewChange(async () => wait(await t.client.destroy(vm(moid))));
     t.vms.delete(moid);
     return 'destroy';
   } finally {
