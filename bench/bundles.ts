@@ -232,6 +232,13 @@ const factor = Math.round((upload.beforeDeflatedBytes / upload.afterDeflatedByte
 const factorRaw = Math.round((upload.beforeBytes / upload.afterBytes) * 10) / 10;
 const importGoalMet = results.every((r) => r.importGoalMet);
 
+/** "met for every function", or the functions that miss it. */
+function listOrAll(missed: readonly Result[]): string {
+  return missed.length === 0
+    ? 'met for every function'
+    : `NOT met for ${missed.map((r) => r.function).join(', ')}`;
+}
+
 function round1(n: number): number {
   return Math.round(n * 10) / 10;
 }
@@ -259,16 +266,16 @@ const commit = (() => {
 })();
 
 const table = [
-  '| function | before: asset KB | after: asset KB | before: import ms | after: import ms | Δ ms | allowed Δ ms | import goal | CPU ms before → after | fastest ms before → after |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: |',
+  '| function | before: asset KB | after: asset KB | before: import ms | after: import ms | Δ ms | allowed Δ ms | Δ within | after ≤ 100 ms | CPU ms before → after | fastest ms before → after |',
+  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
   ...results.map(
     (r) =>
       `| ${r.function} | ${kb(r.before.assetBytes)} | ${kb(r.after.assetBytes)} | ${r.before.importMs} | ` +
       `${r.after.importMs} | ${r.importDeltaMs > 0 ? '+' : ''}${r.importDeltaMs} | ${r.allowedSlowerMs} | ` +
-      `${r.importGoalMet ? 'met' : 'NOT met'} | ${r.before.importCpuMs} → ${r.after.importCpuMs} | ` +
+      `${r.importDeltaMs <= r.allowedSlowerMs ? 'yes' : 'NO'} | ${r.after.importMs <= budgetMs ? 'yes' : 'NO'} | ${r.before.importCpuMs} → ${r.after.importCpuMs} | ` +
       `${r.before.importMinMs} → ${r.after.importMinMs} |`,
   ),
-  `| **all ${results.length}, code-only change** | **${kb(upload.beforeBytes)}** | **${kb(upload.afterBytes)}** | | | | | | | |`,
+  `| **all ${results.length}, code-only change** | **${kb(upload.beforeBytes)}** | **${kb(upload.afterBytes)}** | | | | | | | | |`,
 ].join('\n');
 const summary = [
   `Upload for a code-only change (every function asset; the layer is unchanged, so not uploaded): ` +
@@ -277,15 +284,14 @@ const summary = [
     `goal ≥ ${uploadFactorGoal}x: ${factor >= uploadFactorGoal ? 'met' : 'NOT met'}.`,
   `The layer: ${upload.layerFiles} files, ${kb(upload.layerBytes)} KB raw, ${kb(upload.layerDeflatedBytes)} KB ` +
     'deflated, uploaded only when a dependency changes.',
-  `Cold import with the layer (no function slower than max(10 %, 10 ms), each ≤ ${budgetMs} ms): ` +
-    `${
-      importGoalMet
-        ? 'met for every function'
-        : `NOT met for ${results
-            .filter((r) => !r.importGoalMet)
-            .map((r) => r.function)
-            .join(', ')}`
-    }.`,
+  `Cold import, no function slower with the layer than max(10 %, 10 ms): ${listOrAll(results.filter((r) => r.importDeltaMs > r.allowedSlowerMs))}; ` +
+    `each ≤ ${budgetMs} ms with the layer: ${listOrAll(results.filter((r) => r.after.importMs > budgetMs))} ` +
+    `(before the layer, over ${budgetMs} ms already: ${
+      results
+        .filter((r) => r.before.importMs > budgetMs)
+        .map((r) => r.function)
+        .join(', ') || 'none'
+    }).`,
 ].join('\n');
 
 mkdirSync(resultsDir, { recursive: true });
