@@ -16,6 +16,13 @@ import {
   routes,
   type TableName,
 } from '#shared/contracts';
+// Types only: the topology reads which keys each function's routes table serves, never the handler code, so
+// synth and the local runtime load no handler (and its clients) by importing it.
+import type { docsRoutes } from '../functions/docs/routes.ts';
+import type { healthRoutes } from '../functions/health/routes.ts';
+import type { identityRoutes } from '../functions/identity/routes.ts';
+import type { inventoryQueryRoutes, vcenterRoutes } from '../functions/inventory/routes.ts';
+import type { opsApiRoutes, opsConsoleRoutes } from '../functions/ops/routes.ts';
 
 export { envNames, type HttpMethod, type QueueName, type Role, type RouteKey, roleSatisfies, type TableName };
 
@@ -174,7 +181,57 @@ export interface HttpRoute extends RouteContract {
   readonly function: FunctionName;
 }
 
-/** The function that serves each route of the contract (`shared/contracts` `routes`). */
+/**
+ * Each HTTP function and the routes table its entry dispatches on (`routeHandler(table)` from #shared/http;
+ * tables live in `functions/<capability>/routes.ts`). This is where a route is bound to its function.
+ */
+export type HttpFunctionRoutes = {
+  health: typeof healthRoutes;
+  apiDocs: typeof docsRoutes;
+  me: typeof identityRoutes;
+  inventoryQuery: typeof inventoryQueryRoutes;
+  vcenters: typeof vcenterRoutes;
+  opsApi: typeof opsApiRoutes;
+  opsConsole: typeof opsConsoleRoutes;
+};
+
+/** The route keys served by the tables of the functions `F` (distributes over `F`). */
+export type ServedBy<Tables, F extends keyof Tables = keyof Tables> = F extends keyof Tables
+  ? Extract<keyof Tables[F], string>
+  : never;
+
+/** The function(s) whose table serves route `K`. */
+export type ServerOf<Tables, K> = {
+  [F in keyof Tables]: K extends keyof Tables[F] ? F : never;
+}[keyof Tables];
+
+/**
+ * What is wrong with a binding of functions to routes tables; each member is `never` when it holds:
+ * contract routes no table serves, served keys the contract does not declare, keys served by two functions.
+ */
+export interface RouteBindingErrors<Tables> {
+  unserved: Exclude<RouteKey, ServedBy<Tables>>;
+  undeclared: Exclude<ServedBy<Tables>, RouteKey>;
+  servedTwice: {
+    [F in keyof Tables]: ServedBy<Tables, F> & ServedBy<Tables, Exclude<keyof Tables, F>>;
+  }[keyof Tables];
+}
+
+/**
+ * Compiles only when `Errors` (a `RouteBindingErrors<…>`) has nothing in it; otherwise the type error names the
+ * broken member (`unserved`, `undeclared`, `servedTwice`) and the route keys in it.
+ */
+export type RouteBindingHolds<Errors extends { unserved: never; undeclared: never; servedTwice: never }> =
+  Errors;
+
+/** The binding's check: every contract route served by exactly one function, nothing else served. */
+export type HttpRouteBindingErrors = RouteBindingHolds<RouteBindingErrors<HttpFunctionRoutes>>;
+
+/**
+ * The function that serves each route of the contract, written out for the builders (which must not load
+ * handler code to learn it) and held equal to the routes tables by the compiler: each entry must name the one
+ * function whose table has the key (`ServerOf`), and every contract key must be present.
+ */
 const routeFunctions = {
   'GET /health': 'health',
   'GET /api/v1/openapi.json': 'apiDocs',
@@ -194,7 +251,7 @@ const routeFunctions = {
   'POST /api/v1/vms/{id}/refresh': 'opsApi',
   'POST /api/v1/vms/{id}/console': 'opsConsole',
   'GET /api/v1/queue/stats': 'opsApi',
-} as const satisfies Record<RouteKey, FunctionName>;
+} as const satisfies { readonly [K in RouteKey]: ServerOf<HttpFunctionRoutes, K> & FunctionName };
 
 export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({
   ...routes[key],

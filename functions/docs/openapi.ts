@@ -1,23 +1,5 @@
-// Primary adapter — GET /api/v1/openapi.json (public): the API document, generated from the contract's route
-// table and the handlers' schemas (shared/openapi), built once per container and cacheable by clients and
-// CDNs for five minutes (it changes only with a deployment).
-import { createHash } from 'node:crypto';
-import { httpHandler } from '#shared/http';
-import { openApiDocument } from '#shared/openapi';
+// Primary adapter — the `apiDocs` function's entry: GET /api/v1/openapi.json (./routes.ts).
+import { routeHandler } from '#shared/http';
+import { docsRoutes } from './routes.ts';
 
-let built: { body: string; etag: string } | undefined;
-
-function document(): { body: string; etag: string } {
-  if (!built) {
-    const body = JSON.stringify(openApiDocument({ version: '1' }));
-    built = { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 22)}"` };
-  }
-  return built;
-}
-
-export const handler = httpHandler(async (event) => {
-  const { body, etag } = document();
-  const headers = { etag, 'cache-control': 'public, max-age=300' };
-  if (event.headers?.['if-none-match'] === etag) return { statusCode: 304, headers };
-  return { statusCode: 200, headers: { 'content-type': 'application/json', ...headers }, body };
-});
+export const handler = routeHandler(docsRoutes);

@@ -1,8 +1,5 @@
-// Primary adapter — GET /health: answers per-dependency status, 503 when any dependency is down.
-import { checkHealth } from '#shared/health';
-import { httpHandler, json } from '#shared/http';
+// Primary adapter — the `health` function's entry: GET /health (./routes.ts).
+import { routeHandler } from '#shared/http';
+import { healthRoutes } from './routes.ts';
 
-export const handler = httpHandler(async () => {
-  const report = await checkHealth();
-  return json(report.status === 'ok' ? 200 : 503, report, { 'cache-control': 'no-store' });
-});
+export const handler = routeHandler(healthRoutes);

@@ -1,9 +1,5 @@
-// Primary adapter — GET /api/v1/me: who the caller is and which roles the token grants, so front-ends can
-// show or hide actions.
-import { parseRoles } from '#shared/auth';
-import { httpHandler, json } from '#shared/http';
+// Primary adapter — the `me` function's entry: GET /api/v1/me (./routes.ts).
+import { routeHandler } from '#shared/http';
+import { identityRoutes } from './routes.ts';
 
-export const handler = httpHandler(async (event) => {
-  const claims = event.requestContext.authorizer.jwt.claims;
-  return json(200, { subject: claims.sub, roles: parseRoles(claims.roles) });
-});
+export const handler = routeHandler(identityRoutes);

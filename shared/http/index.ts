@@ -9,9 +9,9 @@ import type {
 } from 'aws-lambda';
 import type { z } from 'zod';
 import { checkTokenTimes, InvalidTokenError, parseRoles, roleSatisfies } from '#shared/auth';
-import { type ObjectRef, parseId, type Role, routes } from '#shared/contracts';
+import { type ObjectRef, parseId, type Role, type RouteKey, routes } from '#shared/contracts';
 import { logger } from '#shared/observability';
-import { BadRequestError, ForbiddenError, HttpError, UnauthorizedError } from './errors.ts';
+import { BadRequestError, ForbiddenError, HttpError, NotFoundError, UnauthorizedError } from './errors.ts';
 
 export * from './errors.ts';
 
@@ -104,6 +104,29 @@ export function httpHandler(fn: (event: HttpEvent, context: Context) => Promise<
     .use(jsonBodies())
     .use(errorResponses())
     .handler(fn);
+}
+
+/** One route's handler: the HTTP API (payload 2.0) event in, its answer out. */
+export type RouteHandler = (event: HttpEvent, context: Context) => Promise<HttpResult>;
+
+/**
+ * A function's routes: contract route keys (`<METHOD> <path>`, what `event.routeKey` carries) to their
+ * handlers. Declare a table `satisfies RouteTable`, so a key the contract does not declare fails the
+ * type-check; infra/topology.ts reads the tables' keys to bind each route to exactly one function.
+ */
+export type RouteTable = Partial<Record<RouteKey, RouteHandler>>;
+
+/**
+ * The Lambda handler of a function that serves `table`: the project's middleware (`httpHandler`: logging,
+ * role check, JSON bodies, error mapping) around a dispatch on `event.routeKey`. A key of the contract that
+ * this function does not serve is a 404 (the gateway only sends it what the topology binds to it).
+ */
+export function routeHandler(table: RouteTable) {
+  return httpHandler(async (event, context) => {
+    const handle = Object.hasOwn(table, event.routeKey) ? table[event.routeKey as RouteKey] : undefined;
+    if (!handle) throw new NotFoundError(`No route ${event.routeKey} in this function`);
+    return handle(event, context);
+  });
 }
 
 /** The request body as JSON (`{}` when there is none); the middleware has already refused anything else. */
