@@ -35,7 +35,7 @@ export const bundledExternalModules: readonly string[] = ['pg-native'];
  *
  * The AWS SDK clients are among them (pre-bundled in the layer, not taken from the Lambda runtime, so the
  * SDK version is still the one the tests ran against): bench/bundles.ts measured them at 280-465 KB of each
- * 0.4-0.95 MB bundle, and a code-only deploy uploads about 13x less with them in the layer than with
+ * 0.4-0.95 MB bundle, and a code-only deploy uploads 12-13x less (deflated) with them in the layer than with
  * everything bundled (docs/benchmarks.md).
  */
 export const externalModules: readonly string[] = [...bundledExternalModules, ...layerPackages];
