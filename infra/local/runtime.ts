@@ -116,6 +116,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       PG_USER: services.postgres.user,
       PG_PASSWORD: services.postgres.password,
       WS_MANAGEMENT_ENDPOINT: ws.managementEndpoint,
+      // Redis keys carry the runtime's prefix, as its tables do, so runtimes sharing one Redis (test files run
+      // in parallel) never read each other's cached answers.
+      VFLEET_KEY_PREFIX: `${options.tablePrefix ?? 'vfleet-local'}:`,
       // The cache's last-known-good tier (S3 in AWS) is a directory locally.
       BLOB_DIR: join(options.root, '.vfleet', 'blobs'),
       ...devIssuerEnv(options.issuer),
