@@ -35,6 +35,8 @@ export type Dependency =
   | 'secrets'
   // Create, replace and delete vCenter secrets (the registry); 'secrets' alone reads them.
   | 'secrets-write'
+  // Read, or create on first use, the one secret that signs list cursors (shared/inventory/cursor.ts).
+  | 'cursor-key'
   | 'ws-management'
   | 'blobs';
 
@@ -92,7 +94,7 @@ export const functions = {
       'Inventory query API: VMs, hosts, datastores, clusters and the summary, through the query cache',
     memoryMb: 512,
     serves: 'http',
-    needs: ['postgres', 'redis'],
+    needs: ['postgres', 'redis', 'cursor-key'],
   },
   inventoryMigrate: {
     entry: 'functions/inventory/migrate.ts',

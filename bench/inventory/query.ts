@@ -13,7 +13,15 @@ import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { encodeCursor, generationKey, listSql, parseListQuery } from '#shared/inventory';
+import {
+  encodeCursor,
+  generationKey,
+  listSql,
+  loadCursorKey,
+  openCursor,
+  parseListQuery,
+} from '#shared/inventory';
+import { createFileSecretStore } from '#shared/secrets';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
 import { startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startDynamoDb, startPostgres, startRedis } from '../../infra/local/services/index.ts';
@@ -105,6 +113,11 @@ async function main() {
     await pool.query('VACUUM (ANALYZE) vms, hosts, datastores, clusters, vcenters');
     const vacuumSeconds = (performance.now() - vacuumStarted) / 1000;
 
+    // The runtime below signs and checks cursors with the key in this store; the bench signs its deep cursor
+    // with the same key.
+    const secretsPath = join(dir, 'secrets.json');
+    const benchCursorKey = await loadCursorKey(createFileSecretStore(secretsPath));
+
     // SQL-level check of the keyset design: first page vs a page ~90% deep, execution time from EXPLAIN.
     const firstQuery = parseListQuery('vms', {});
     const total = Number((await pool.query('SELECT count(*) AS n FROM vms WHERE NOT template')).rows[0]?.n);
@@ -115,9 +128,13 @@ async function main() {
       )
     ).rows[0];
     if (!deepKey) throw new Error('no deep key');
-    const deepCursor = encodeCursor([deepKey.name, deepKey.vcenter_id, deepKey.moid], firstQuery.fingerprint);
+    const deepCursor = encodeCursor(
+      [deepKey.name, deepKey.vcenter_id, deepKey.moid],
+      firstQuery.fingerprint,
+      benchCursorKey,
+    );
     const explainMs = async (params: Record<string, string>) => {
-      const { text, values } = listSql(parseListQuery('vms', params));
+      const { text, values } = listSql(openCursor(parseListQuery('vms', params), benchCursorKey));
       const runs: number[] = [];
       for (let i = 0; i < 21; i++) {
         const plan = await pool.query(`EXPLAIN (ANALYZE, FORMAT JSON) ${text}`, values);
@@ -163,7 +180,7 @@ async function main() {
       );
       const walk = listSql(query);
       const walkMs = await medianMs(() => pool.query(walk.text, walk.values));
-      const pager = createListPager();
+      const pager = createListPager({ cursorKey: benchCursorKey });
       let plan: string | undefined;
       const plannedMs = await medianMs(async () => {
         plan = (await pager.page(pool, query)).plan;
@@ -188,7 +205,12 @@ async function main() {
           password: decodeURIComponent(pgUrl.password),
         },
       },
-      env: { PG_POOL_MAX: '16', VM_LIST_CACHE_TTL: '300', LOG_LEVEL: 'ERROR' },
+      env: {
+        PG_POOL_MAX: '16',
+        VM_LIST_CACHE_TTL: '300',
+        LOG_LEVEL: 'ERROR',
+        SECRET_STORE: `file:${secretsPath}`,
+      },
     });
     const token = await issuer.mint(['viewer']);
     const redis = new Redis(redisService.url);

@@ -65,6 +65,9 @@ async function worker(): Promise<void> {
     put: async () => 'file:bench',
     get: async () => password,
     delete: async () => {},
+    getOrCreate: async () => {
+      throw new Error('the sync bench reads only the vCenter password');
+    },
   };
   let peakHeap = 0;
   const sampler = setInterval(() => {

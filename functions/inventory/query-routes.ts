@@ -17,13 +17,13 @@ const ok = (answer: { readonly body: string }): HttpResult => ({
 const list =
   (kind: ListKind): RouteHandler =>
   async (event) =>
-    ok(await inventoryReader().list(parseListQuery(kind, event.queryStringParameters ?? {})));
+    ok(await (await inventoryReader()).list(parseListQuery(kind, event.queryStringParameters ?? {})));
 
 const getVm: RouteHandler = async (event) =>
-  ok(await inventoryReader().getVm(event.pathParameters?.id ?? ''));
+  ok(await (await inventoryReader()).getVm(event.pathParameters?.id ?? ''));
 
 const summary: RouteHandler = async (event) =>
-  ok(await inventoryReader().summary(parseSummaryQuery(event.queryStringParameters ?? {})));
+  ok(await (await inventoryReader()).summary(parseSummaryQuery(event.queryStringParameters ?? {})));
 
 /** The `inventoryQuery` function's routes. */
 export const inventoryQueryRoutes = {

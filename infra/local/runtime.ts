@@ -1,6 +1,7 @@
 // Local runtime — composes the local cloud from the topology: HTTP API, WebSocket API, SQS FIFO endpoint
 // with event-source pollers, schedule timers and DynamoDB tables, all invoking the unchanged handlers.
 // Only endpoints and credentials differ from AWS, and they reach the handlers as environment variables.
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { closeClients } from '#shared/clients';
@@ -119,6 +120,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       // Redis keys carry the runtime's prefix, as its tables do, so runtimes sharing one Redis (test files run
       // in parallel) never read each other's cached answers.
       VFLEET_KEY_PREFIX: `${options.tablePrefix ?? 'vfleet-local'}:`,
+      // A real file store for secrets (vCenter passwords, the cursor signing key) unless the caller names one.
+      SECRET_STORE: `file:${join(tmpdir(), `${options.tablePrefix ?? 'vfleet-local'}-secrets.json`)}`,
       // The cache's last-known-good tier (S3 in AWS) is a directory locally.
       BLOB_DIR: join(options.root, '.vfleet', 'blobs'),
       ...devIssuerEnv(options.issuer),

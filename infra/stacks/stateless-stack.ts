@@ -33,6 +33,7 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { EmailSubscription } from 'aws-cdk-lib/aws-sns-subscriptions';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
+import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
 import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
@@ -182,6 +183,7 @@ export class StatelessStack extends Stack {
         fn.bindSecrets(stateful.vcenterSecret);
         this.bindVcenterSecrets(fn, config, false);
       } else if (need === 'secrets-write') this.bindVcenterSecrets(fn, config, true);
+      else if (need === 'cursor-key') this.bindCursorKey(fn, config);
       else if (need === 'blobs') fn.bindBlobs(stateful.blobBucket, stateful.blobAccessPolicy);
     }
   }
@@ -374,6 +376,28 @@ export class StatelessStack extends Stack {
         'grant is scoped to their name prefix (vfleet/<env>/vcenters/*), not to all secrets.',
       `AwsSolutions-IAM5[Resource::${nagReference(this, resource)}]`,
     );
+  }
+
+  /**
+   * The cursor signing key (shared/inventory/cursor.ts): one secret beside the vCenter credentials, read or
+   * created by the first container that needs it. The grant names that one secret (`??????` is the suffix
+   * Secrets Manager appends), not the vCenter passwords. Sets VCENTER_SECRET_PREFIX.
+   */
+  private bindCursorKey(fn: VfleetFunction, config: EnvironmentConfig): void {
+    const prefix = `vfleet/${config.envName}/vcenters/`;
+    const resource = this.formatArn({
+      service: 'secretsmanager',
+      resource: 'secret',
+      resourceName: `${prefix}${secretNames.cursorKey}-??????`,
+      arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+    });
+    fn.addToRolePolicy(
+      new PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue', 'secretsmanager:CreateSecret'],
+        resources: [resource],
+      }),
+    );
+    fn.addEnvironment('VCENTER_SECRET_PREFIX', prefix);
   }
 
   /** WebSocket access logs need the account's API Gateway CloudWatch role (an account-wide setting). */

@@ -103,6 +103,15 @@ export type QueueName = keyof typeof queueContracts;
 export const tableNames = ['connections'] as const;
 export type TableName = (typeof tableNames)[number];
 
+/**
+ * Secrets the code reads by name beside the per-vCenter credentials (same store, same prefix): a leading `_`
+ * is never a vCenter id, so they cannot collide with one.
+ */
+export const secretNames = {
+  /** Signs list cursors (shared/inventory/cursor.ts); created by the first container that needs it. */
+  cursorKey: '_cursor-signing-key',
+} as const;
+
 /** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */
 export const envNames = {
   queueUrl: (queue: string) => `QUEUE_URL_${queue.toUpperCase().replace(/-/g, '_')}`,

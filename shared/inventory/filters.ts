@@ -36,7 +36,9 @@ export interface ListQuery {
   readonly kind: ListKind;
   readonly filters: Filters;
   readonly limit: number;
-  /** Position to continue after (from the cursor); undefined for the first page. */
+  /** The cursor as sent (its signature is checked where the key is: the pager, {@link openCursor}). */
+  readonly cursor?: string;
+  /** Position to continue after (the opened cursor); undefined for the first page. */
   readonly after: SortKey | undefined;
   /** Fingerprint of kind + filters; cursors carry it so they only continue the query they came from. */
   readonly fingerprint: string;
@@ -67,7 +69,12 @@ const common = {
       z.number().int().min(1, `must be from 1 to ${maxLimit}`).max(maxLimit, `must be from 1 to ${maxLimit}`),
     )
     .optional(),
-  cursor: z.string().max(2048).optional(),
+  // Shape only here; its signature and query are checked where the key is (openCursor).
+  cursor: z
+    .string()
+    .max(2048)
+    .regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/, 'is not a cursor this API issued')
+    .optional(),
 };
 
 const schemas = {
@@ -188,16 +195,29 @@ export function parseListQuery(kind: ListKind, params: Record<string, string | u
     datastoreType: input.type,
   };
   const fingerprint = queryFingerprint(normaliseFilters(kind, filters));
-  let after: SortKey | undefined;
-  if (input.cursor !== undefined) {
-    try {
-      after = decodeCursor(input.cursor, fingerprint);
-    } catch (error) {
-      if (!(error instanceof InvalidCursorError)) throw error;
-      throw new BadRequestError(`Invalid query: cursor ${error.message}`, { cursor: error.message });
-    }
+  return {
+    kind,
+    filters,
+    limit: input.limit ?? defaultLimit,
+    ...(input.cursor === undefined ? {} : { cursor: input.cursor }),
+    after: undefined,
+    fingerprint,
+  };
+}
+
+/**
+ * The query positioned at its cursor: the signature and the query it belongs to are checked with the
+ * signing key. A query without a cursor is returned as it is.
+ * @throws BadRequestError naming `cursor` when it is not one this API issued for these filters.
+ */
+export function openCursor(query: ListQuery, signingKey: Uint8Array): ListQuery {
+  if (query.cursor === undefined || query.after !== undefined) return query;
+  try {
+    return { ...query, after: decodeCursor(query.cursor, query.fingerprint, signingKey) };
+  } catch (error) {
+    if (!(error instanceof InvalidCursorError)) throw error;
+    throw new BadRequestError(`Invalid query: cursor ${error.message}`, { cursor: error.message });
   }
-  return { kind, filters, limit: input.limit ?? defaultLimit, after, fingerprint };
 }
 
 /** Parses the summary's query string (`vcenter` only). */

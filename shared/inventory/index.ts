@@ -17,7 +17,13 @@ export async function migrate(
   return module.migrate(...args);
 }
 
-export { decodeCursor, encodeCursor, InvalidCursorError, type SortKey } from './cursor.ts';
+export {
+  decodeCursor,
+  encodeCursor,
+  InvalidCursorError,
+  loadCursorKey,
+  type SortKey,
+} from './cursor.ts';
 export {
   defaultLimit,
   type Filters,
@@ -27,6 +33,7 @@ export {
   maxLimit,
   minSearchLength,
   normaliseFilters,
+  openCursor,
   type PowerState,
   parseListQuery,
   parseSummaryQuery,

@@ -3,7 +3,7 @@
 // (name-search.ts) and the summary (summary.ts). Here: the list pager that runs them; callers import all of it
 // from this file.
 import { encodeCursor } from './cursor.ts';
-import type { ListQuery } from './filters.ts';
+import { type ListQuery, openCursor } from './filters.ts';
 import { keyOf, listSql, type Page, type Queryable, type Row, specs } from './list-specs.ts';
 import { type Estimates, type SearchPlan, type SearchTuning, searchRows } from './name-search.ts';
 
@@ -13,6 +13,8 @@ export { type Summary, summary, type VcenterCounts } from './summary.ts';
 
 /** Options of {@link createListPager}. */
 export interface ListPagerOptions {
+  /** Signs the cursors it issues and checks the ones it is given ({@link loadCursorKey}). */
+  readonly cursorKey: Uint8Array;
   readonly search?: SearchTuning;
 }
 
@@ -23,11 +25,12 @@ export interface ListPager {
 }
 
 /** A pager with its own estimate memo (one per reader, so per warm Lambda container). */
-export function createListPager(options: ListPagerOptions = {}): ListPager {
+export function createListPager(options: ListPagerOptions): ListPager {
   const estimates: Estimates = new Map();
   const tuning = options.search ?? {};
   return {
-    async page(db, query) {
+    async page(db, sent) {
+      const query = openCursor(sent, options.cursorKey);
       let rows: Row[];
       let plan: SearchPlan | undefined;
       if (query.filters.q === undefined) {
@@ -40,15 +43,9 @@ export function createListPager(options: ListPagerOptions = {}): ListPager {
       const more = rows.length > query.limit;
       const pageRows = more ? rows.slice(0, query.limit) : rows;
       const last = pageRows.at(-1);
-      const nextCursor = more && last ? encodeCursor(keyOf(last), query.fingerprint) : null;
+      const nextCursor =
+        more && last ? encodeCursor(keyOf(last), query.fingerprint, options.cursorKey) : null;
       return { page: { items: pageRows.map(specs[query.kind].view), nextCursor }, plan };
     },
   };
-}
-
-const defaultPager = createListPager();
-
-/** One page of a list (with the default search tuning). */
-export async function listPage(db: Queryable, query: ListQuery): Promise<Page<unknown>> {
-  return (await defaultPager.page(db, query)).page;
 }

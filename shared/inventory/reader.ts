@@ -4,7 +4,9 @@
 
 import { postgres, redis } from '#shared/clients';
 import { NotFoundError, parseIdParam } from '#shared/http';
-import { type Filters, type ListQuery, normaliseFilters } from './filters.ts';
+import { secretStore } from '#shared/secrets';
+import { loadCursorKey } from './cursor.ts';
+import { type Filters, type ListQuery, normaliseFilters, openCursor } from './filters.ts';
 import {
   createListPager,
   findVm,
@@ -85,6 +87,8 @@ async function cachedBody<T>(
 export interface InventoryReaderDeps {
   readonly db: Queryable;
   readonly cache: QueryCache;
+  /** Signs and checks list cursors ({@link loadCursorKey}). */
+  readonly cursorKey: Uint8Array;
   /** Tuning of the name-search plans (tests use tiny windows to exercise each plan). */
   readonly search?: SearchTuning;
 }
@@ -92,9 +96,11 @@ export interface InventoryReaderDeps {
 /** Builds the use cases on a database (the reader endpoint) and a query cache. */
 export function createInventoryReader(deps: InventoryReaderDeps): InventoryReader {
   const { db, cache } = deps;
-  const pager = createListPager({ search: deps.search });
+  const pager = createListPager({ cursorKey: deps.cursorKey, search: deps.search });
   return {
-    async list(query) {
+    async list(sent) {
+      // A cursor is checked before the cache is asked: a bad one is the caller's 400, not a failed load.
+      const query = openCursor(sent, deps.cursorKey);
       const { body, cached } = await cachedBody(
         cache,
         {
@@ -139,23 +145,26 @@ export function createInventoryReader(deps: InventoryReaderDeps): InventoryReade
   };
 }
 
-let memo: { db: Queryable; client: unknown; reader: InventoryReader } | undefined;
+let memo: { db: Queryable; client: unknown; reader: Promise<InventoryReader> } | undefined;
 
 /**
  * The process-wide reader for the Lambda handlers: the PostgreSQL reader pool and the shared Redis client,
  * answers kept in the tiered cache (in-process LRU, then Redis) for `VM_LIST_CACHE_TTL` seconds and keyed
  * by sync generation. Rebuilt only if the clients were closed and reopened (the local runtime does that
- * between runs).
+ * between runs). The cursor signing key comes from the secret store, once per container.
  */
-export function inventoryReader(): InventoryReader {
+export function inventoryReader(): Promise<InventoryReader> {
   const db = postgres('reader');
   const client = redis();
   if (memo?.db !== db || memo.client !== client) {
-    memo = {
-      db,
-      client,
-      reader: createInventoryReader({ db, cache: createTieredQueryCache({ redis: client }) }),
-    };
+    const reader = loadCursorKey(secretStore()).then((cursorKey) =>
+      createInventoryReader({ db, cursorKey, cache: createTieredQueryCache({ redis: client }) }),
+    );
+    memo = { db, client, reader };
+    // A failed load is not kept: the next request tries again.
+    reader.catch(() => {
+      if (memo?.reader === reader) memo = undefined;
+    });
   }
   return memo.reader;
 }

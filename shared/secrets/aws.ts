@@ -55,6 +55,30 @@ export function createSecretsManagerStore(options: SecretsManagerStoreOptions): 
         throw error;
       }
     },
+    async getOrCreate(key, create) {
+      const name = `${options.prefix}${key}`;
+      const read = async () =>
+        (await client.send(new GetSecretValueCommand({ SecretId: name }))).SecretString;
+      try {
+        const value = await read();
+        if (value !== undefined) return value;
+      } catch (error) {
+        if (!(error instanceof ResourceNotFoundException)) throw error;
+      }
+      const value = create();
+      try {
+        await client.send(
+          new CreateSecretCommand({ Name: name, SecretString: value, Description: `vfleet ${key}` }),
+        );
+        return value;
+      } catch (error) {
+        // Another container created it first: its value is the one every container must use.
+        if (!(error instanceof ResourceExistsException)) throw error;
+        const stored = await read();
+        if (stored === undefined) throw new SecretNotFoundError(name);
+        return stored;
+      }
+    },
     async delete(ref) {
       try {
         // No recovery window: a deleted vCenter's password must be gone, and its id reusable at once.

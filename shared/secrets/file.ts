@@ -59,6 +59,15 @@ export function createFileSecretStore(path: string): SecretStore {
         if (value === undefined) throw new SecretNotFoundError(ref);
         return value;
       }),
+    getOrCreate: (key, create) =>
+      locked(async () => {
+        const secrets = await load();
+        const existing = secrets[key];
+        if (existing !== undefined) return existing;
+        secrets[key] = create();
+        await save(secrets);
+        return secrets[key];
+      }),
     delete: (ref) =>
       locked(async () => {
         const secrets = await load();

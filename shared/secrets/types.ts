@@ -10,6 +10,11 @@ export interface SecretStore {
   get(ref: string): Promise<string>;
   /** Removes the secret at once (no recovery window); a missing secret is fine. */
   delete(ref: string): Promise<void>;
+  /**
+   * The secret of `key`, created with `create()` when there is none. Two callers racing to create it both
+   * answer the value stored first (so containers starting together agree on one key).
+   */
+  getOrCreate(key: string, create: () => string): Promise<string>;
 }
 
 /** No secret behind the reference (deleted, or never written). The message names the reference only. */

@@ -90,4 +90,27 @@ describe('inventory API over HTTP', () => {
       totals: { vms: 2, powerState: { poweredOn: 1, poweredOff: 1 } },
     });
   });
+
+  it('pages with a signed cursor and answers 400 for one whose sort key was edited', async () => {
+    const first = (await (await get('/api/v1/vms?vcenter=vc-h&limit=1', viewer)).json()) as {
+      items: { name: string }[];
+      nextCursor: string;
+    };
+    const next = await get(`/api/v1/vms?vcenter=vc-h&limit=1&cursor=${first.nextCursor}`, viewer);
+    expect(((await next.json()) as { items: { name: string }[] }).items.map((vm) => vm.name)).toEqual([
+      'web-02',
+    ]);
+
+    // The same cursor with its position moved back to the start, signature kept: refused, not served.
+    const [payload, mac] = first.nextCursor.split('.') as [string, string];
+    const json = JSON.parse(Buffer.from(payload, 'base64url').toString()) as { k: string[] };
+    json.k = ['', 'vc-h', 'vm-0'];
+    const edited = `${Buffer.from(JSON.stringify(json)).toString('base64url')}.${mac}`;
+    const refused = await get(`/api/v1/vms?vcenter=vc-h&limit=1&cursor=${edited}`, viewer);
+    expect(refused.status).toBe(400);
+    expect(await refused.json()).toMatchObject({
+      error: 'bad_request',
+      fields: { cursor: expect.any(String) },
+    });
+  });
 });

@@ -21,6 +21,7 @@ describe('inventory queries', () => {
   beforeAll(async () => {
     fx = await inventoryFixture('inv_queries');
     reader = createInventoryReader({
+      cursorKey: Buffer.alloc(32, 7),
       db: fx.pool,
       cache: createTieredQueryCache({ redis: fx.redis, ttlSeconds: 60 }),
     });
@@ -113,7 +114,7 @@ describe('inventory queries', () => {
     ];
 
     it.each(plans)('pages a late-sorting term exactly once, in order, by %s', async (_, search, plan) => {
-      const pager = createListPager({ search });
+      const pager = createListPager({ cursorKey: Buffer.alloc(32, 7), search });
       const ids: string[] = [];
       const used = new Set<SearchPlan | undefined>();
       let cursor: string | undefined;
@@ -130,7 +131,7 @@ describe('inventory queries', () => {
     });
 
     it.each(plans)('gives the same pages with other filters by %s', async (_, search) => {
-      const pager = createListPager({ search });
+      const pager = createListPager({ cursorKey: Buffer.alloc(32, 7), search });
       const query = parseListQuery('vms', {
         q: 'b-0',
         power_state: 'poweredOff',

@@ -61,7 +61,11 @@ describe('inventory query cache single-flight', () => {
   it('runs one query for many readers missing the same key at once', async () => {
     const db = counting();
     const readers = Array.from({ length: 12 }, () =>
-      createInventoryReader({ db, cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60 }) }),
+      createInventoryReader({
+        cursorKey: Buffer.alloc(32, 7),
+        db,
+        cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60 }),
+      }),
     );
     const query = parseListQuery('vms', { vcenter: 'vc-a', limit: '9' });
     const release = await blockVms();
@@ -87,10 +91,12 @@ describe('inventory query cache single-flight', () => {
     // waiter's own bound nor the lock's expiry can end its wait before this test times out (60 s), so only
     // the loader's unlock lets it go on.
     const loader = createInventoryReader({
+      cursorKey: Buffer.alloc(32, 7),
       db,
       cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60, maxEntryBytes: 10, lockMs: 600_000 }),
     });
     const waiter = createInventoryReader({
+      cursorKey: Buffer.alloc(32, 7),
       db,
       cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60, waitMs: 600_000 }),
     });
@@ -114,10 +120,12 @@ describe('inventory query cache single-flight', () => {
   it('lets a waiter run the query itself after a bounded wait for a slow loader', async () => {
     const db = counting();
     const loader = createInventoryReader({
+      cursorKey: Buffer.alloc(32, 7),
       db,
       cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60 }),
     });
     const waiter = createInventoryReader({
+      cursorKey: Buffer.alloc(32, 7),
       db,
       cache: createTieredQueryCache({ redis: connect(), ttlSeconds: 60, waitMs: 150 }),
     });

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { BadRequestError } from '../../../shared/http/errors.ts';
 import { encodeCursor } from '../../../shared/inventory/cursor.ts';
-import { parseListQuery, parseSummaryQuery } from '../../../shared/inventory/filters.ts';
+import { openCursor, parseListQuery, parseSummaryQuery } from '../../../shared/inventory/filters.ts';
 
 function fieldsOf(run: () => unknown): Record<string, string> {
   try {
@@ -77,12 +77,23 @@ describe('VM list query parsing', () => {
     expect(a.fingerprint).not.toBe(c.fingerprint);
   });
 
-  it('accepts a cursor issued for the same filters and refuses it on others', () => {
+  it('opens a cursor issued for the same filters and refuses it on others, or when unsigned', () => {
+    const key = Buffer.alloc(32, 3);
     const first = parseListQuery('vms', { vcenter: 'vc-1' });
-    const cursor = encodeCursor(['x', 'vc-1', 'vm-9'], first.fingerprint);
+    const cursor = encodeCursor(['x', 'vc-1', 'vm-9'], first.fingerprint, key);
 
-    expect(parseListQuery('vms', { vcenter: 'vc-1', cursor }).after).toEqual(['x', 'vc-1', 'vm-9']);
-    expect(fieldsOf(() => parseListQuery('vms', { vcenter: 'vc-2', cursor }))).toHaveProperty('cursor');
+    expect(openCursor(parseListQuery('vms', { vcenter: 'vc-1', cursor }), key).after).toEqual([
+      'x',
+      'vc-1',
+      'vm-9',
+    ]);
+    expect(
+      fieldsOf(() => openCursor(parseListQuery('vms', { vcenter: 'vc-2', cursor }), key)),
+    ).toHaveProperty('cursor');
+    const unsigned = cursor.split('.')[0] as string;
+    expect(
+      fieldsOf(() => openCursor(parseListQuery('vms', { vcenter: 'vc-1', cursor: unsigned }), key)),
+    ).toHaveProperty('cursor');
   });
 });
 

@@ -22,6 +22,18 @@ describe('file secret store', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  it('creates a secret on first getOrCreate and answers the stored one after, also to racing callers', async () => {
+    const store = createFileSecretStore(join(dir, 'secrets.json'));
+    let made = 0;
+    const create = () => `key-${++made}`;
+
+    const racing = await Promise.all([store.getOrCreate('_k', create), store.getOrCreate('_k', create)]);
+
+    expect(racing).toEqual(['key-1', 'key-1']);
+    expect(await createFileSecretStore(join(dir, 'secrets.json')).getOrCreate('_k', create)).toBe('key-1');
+    expect(made).toBe(1);
+  });
+
   it('round-trips a secret through its file: reference, in a 0600 file inside a new 0700 directory', async () => {
     const path = join(dir, 'state', 'secrets.json');
     const store = createFileSecretStore(path);

@@ -118,4 +118,27 @@ describe('Secrets Manager secret store', () => {
 
     await expect(store.delete(arn('vc-1'))).rejects.toMatchObject({ name: 'InvalidRequestException' });
   });
+
+  it('getOrCreate reads the secret, creates it when missing, and takes the first one when another container won', async () => {
+    const name = `${prefix}_signing`;
+    sm.on(GetSecretValueCommand, { SecretId: name }).resolves({ SecretString: 'stored', ...meta });
+    await expect(store.getOrCreate('_signing', () => 'new')).resolves.toBe('stored');
+    expect(sm.commandCalls(CreateSecretCommand)).toHaveLength(0);
+
+    sm.reset();
+    sm.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'no', ...meta }));
+    sm.on(CreateSecretCommand).resolves({ ARN: arn('_signing'), ...meta });
+    await expect(store.getOrCreate('_signing', () => 'new')).resolves.toBe('new');
+    expect(sm.commandCalls(CreateSecretCommand)[0]?.args[0].input).toMatchObject({
+      Name: name,
+      SecretString: 'new',
+    });
+
+    sm.reset();
+    sm.on(GetSecretValueCommand)
+      .rejectsOnce(new ResourceNotFoundException({ message: 'no', ...meta }))
+      .resolves({ SecretString: 'theirs', ...meta });
+    sm.on(CreateSecretCommand).rejects(new ResourceExistsException({ message: 'exists', ...meta }));
+    await expect(store.getOrCreate('_signing', () => 'mine')).resolves.toBe('theirs');
+  });
 });
