@@ -47,8 +47,8 @@ afterAll(async () => {
   await db?.dispose();
 });
 
-/** How a body is bad: not JSON at all, JSON of the wrong shape, or not declared as JSON. */
-type BodyKind = 'invalid_json' | 'wrong_shape' | 'wrong_content_type';
+/** How a body is bad (not JSON, wrong shape, not declared as JSON), or `well_formed` beside a bad parameter. */
+type BodyKind = 'invalid_json' | 'wrong_shape' | 'wrong_content_type' | 'well_formed';
 
 /** A request to send: which part is bad is up to the generator. */
 interface BadRequest {
@@ -98,7 +98,7 @@ function badRequests(route: RouteKey): fc.Arbitrary<BadRequest> {
   const doc: RouteDoc = routeDocs[route];
   const good = Object.fromEntries(Object.keys(doc.params ?? {}).map((name) => [name, goodParam(route)]));
   const goodBody = doc.body
-    ? { text: '{}', contentType: 'application/json', kind: 'wrong_shape' as const }
+    ? { text: '{}', contentType: 'application/json', kind: 'well_formed' as const }
     : undefined;
   const options: fc.Arbitrary<BadRequest>[] = [];
   for (const [name, schema] of Object.entries(doc.params ?? {})) {
