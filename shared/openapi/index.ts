@@ -11,21 +11,9 @@ export { routeDocs };
 
 type JsonSchema = Record<string, unknown>;
 
-/** A zod schema as JSON Schema of what a client sends (the input side of transforms). */
-function inputSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
-    io: 'input',
-    unrepresentable: 'any',
-  }) as JsonSchema;
-  return rest;
-}
-
-/** A zod schema as JSON Schema of what the API answers. */
-function outputSchema(schema: z.ZodType): JsonSchema {
-  const { $schema: _, ...rest } = z.toJSONSchema(schema, {
-    io: 'output',
-    unrepresentable: 'any',
-  }) as JsonSchema;
+/** A zod schema as JSON Schema: of what a client sends (`input`, before transforms) or what the API answers. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as JsonSchema;
   return rest;
 }
 
@@ -56,10 +44,13 @@ function operation(key: RouteKey, doc: RouteDoc): JsonSchema {
   const route = routes[key];
   const parameters: JsonSchema[] = [];
   for (const [name, schema] of Object.entries(doc.params ?? {})) {
-    parameters.push({ name, in: 'path', required: true, schema: inputSchema(schema) });
+    parameters.push({ name, in: 'path', required: true, schema: jsonSchema(schema, 'input') });
   }
   if (doc.query) {
-    const query = inputSchema(doc.query) as { properties?: Record<string, JsonSchema>; required?: string[] };
+    const query = jsonSchema(doc.query, 'input') as {
+      properties?: Record<string, JsonSchema>;
+      required?: string[];
+    };
     for (const [name, schema] of Object.entries(query.properties ?? {})) {
       parameters.push({ name, in: 'query', required: query.required?.includes(name) ?? false, schema });
     }
@@ -69,7 +60,11 @@ function operation(key: RouteKey, doc: RouteDoc): JsonSchema {
     responses[status] = {
       description: answer.description,
       ...(answer.body
-        ? { content: { [answer.contentType ?? 'application/json']: { schema: outputSchema(answer.body) } } }
+        ? {
+            content: {
+              [answer.contentType ?? 'application/json']: { schema: jsonSchema(answer.body, 'output') },
+            },
+          }
         : {}),
     };
   }
@@ -92,7 +87,10 @@ function operation(key: RouteKey, doc: RouteDoc): JsonSchema {
     ...(parameters.length > 0 ? { parameters } : {}),
     ...(doc.body
       ? {
-          requestBody: { required: true, content: { 'application/json': { schema: inputSchema(doc.body) } } },
+          requestBody: {
+            required: true,
+            content: { 'application/json': { schema: jsonSchema(doc.body, 'input') } },
+          },
         }
       : {}),
     responses,
@@ -124,7 +122,7 @@ export function openApiDocument(
     paths,
     components: {
       securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      schemas: { Error: outputSchema(errorBody) },
+      schemas: { Error: jsonSchema(errorBody, 'output') },
     },
   };
 }
