@@ -34,6 +34,7 @@ import { build } from 'esbuild';
 import { esbuildOptions } from '../infra/bundling.ts';
 import { topology } from '../infra/topology.ts';
 import { buildLayer } from '../layers/shared-deps/build.ts';
+import { lambdaLikeEnv } from '../test/setup/lambda-env.ts';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const resultsDir = path.join(root, 'bench/results');
@@ -48,34 +49,6 @@ const runsArg = args.indexOf('--runs');
 const runs = runsArg >= 0 ? Number(args[runsArg + 1]) : 9;
 if (!Number.isInteger(runs) || runs < 1) throw new Error('--runs must be a positive integer');
 const writeDocs = args.includes('--write-docs');
-
-/**
- * What a deployed function sees at start-up: handlers read configuration at import or first use, so the
- * import must not fail for want of a variable. Values are inert (nothing is contacted during import).
- */
-const lambdaLikeEnv: Record<string, string> = {
-  PATH: process.env.PATH ?? '',
-  AWS_REGION: 'eu-west-1',
-  AWS_LAMBDA_FUNCTION_NAME: 'bench',
-  POWERTOOLS_SERVICE_NAME: 'vfleet',
-  POWERTOOLS_METRICS_NAMESPACE: 'vfleet',
-  LOG_LEVEL: 'INFO',
-  AUTH_ISSUER: 'https://auth.example.com/',
-  AUTH_AUDIENCE: 'vfleet-api',
-  AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
-  REDIS_URL: 'rediss://127.0.0.1:6379',
-  REDIS_CLUSTER: 'true',
-  PG_WRITER_HOST: '127.0.0.1',
-  PG_READER_HOST: '127.0.0.1',
-  PG_PORT: '5432',
-  PG_DATABASE: 'vfleet',
-  PG_USER: 'vfleet',
-  PG_IAM_AUTH: 'true',
-  PG_SSL: 'true',
-  WS_MANAGEMENT_ENDPOINT: 'https://example.execute-api.eu-west-1.amazonaws.com/dev',
-  VCENTER_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:bench',
-  BLOB_BUCKET: 'bench',
-};
 
 /**
  * Imports the bundle, prints the milliseconds the import took (wall clock, and CPU of the whole process:

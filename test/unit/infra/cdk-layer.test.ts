@@ -17,6 +17,7 @@ import { envNamesList } from '../../../infra/config.ts';
 import { type Topology, topology } from '../../../infra/topology.ts';
 import { buildLayer } from '../../../layers/shared-deps/build.ts';
 import { layerPackages, layerSpecifiers } from '../../../layers/shared-deps/packages.ts';
+import { lambdaLikeEnv } from '../../setup/lambda-env.ts';
 import { logicalIdOf, type Synthesized, synthesize } from './cdk-synth.ts';
 
 const withLaterFunction: Topology = {
@@ -134,27 +135,3 @@ describe('function bundles against the layer', () => {
     }
   }, 180_000);
 });
-
-/** Inert values for what handlers read at import (nothing is contacted). */
-const lambdaLikeEnv: Record<string, string> = {
-  PATH: process.env.PATH ?? '',
-  AWS_REGION: 'eu-west-1',
-  AWS_LAMBDA_FUNCTION_NAME: 'test',
-  POWERTOOLS_SERVICE_NAME: 'vfleet',
-  LOG_LEVEL: 'INFO',
-  AUTH_ISSUER: 'https://auth.example.com/',
-  AUTH_AUDIENCE: 'vfleet-api',
-  AUTH_JWKS_URL: 'https://auth.example.com/.well-known/jwks.json',
-  REDIS_URL: 'rediss://127.0.0.1:6379',
-  REDIS_CLUSTER: 'true',
-  PG_WRITER_HOST: '127.0.0.1',
-  PG_READER_HOST: '127.0.0.1',
-  PG_PORT: '5432',
-  PG_DATABASE: 'vfleet',
-  PG_USER: 'vfleet',
-  PG_IAM_AUTH: 'true',
-  PG_SSL: 'true',
-  WS_MANAGEMENT_ENDPOINT: 'https://example.execute-api.eu-west-1.amazonaws.com/dev',
-  VCENTER_SECRET_ARN: 'arn:aws:secretsmanager:eu-west-1:123456789012:secret:test',
-  BLOB_BUCKET: 'test',
-};
