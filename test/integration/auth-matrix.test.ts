@@ -3,45 +3,28 @@
 // tokens that are expired, without exp, for another audience or issuer, or signed with another algorithm),
 // answers 401 / 403 / passes exactly as the table declares. A route added to the table is covered the day
 // it is added.
-import { mkdtemp, readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { importJWK, type JWK, SignJWT } from 'jose';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { type Role, type RouteKey, roleIncludes, routeKeys, routes } from '#shared/contracts';
-import { migrate } from '#shared/inventory';
-import { type DevIssuer, loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import type { DevIssuer } from '../../infra/local/dev-issuer.ts';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
 
-const root = resolve(import.meta.dirname, '../..');
-// Its own database: the handlers read PG_* from the environment, which has no search_path option.
-let db: TestDatabase;
 let issuer: DevIssuer;
 let stateDir: string;
 let runtime: LocalRuntime;
+let harness: TestRuntime;
 
 beforeAll(async () => {
-  db = await freshDatabase('authmx');
-  stateDir = await mkdtemp(join(tmpdir(), 'vfleet-issuer-'));
-  issuer = await loadDevIssuer(stateDir);
-  const pool = new pg.Pool({ ...db.postgres, max: 2 });
-  await migrate(pool, { vmPartitions: 2 });
-  await pool.end();
-  runtime = await startLocalRuntime({
-    root,
-    issuer,
-    services: db.services,
-    tablePrefix: db.name,
-    env: { SECRET_STORE: `file:${join(stateDir, 'secrets.json')}` },
-  });
+  harness = await startTestRuntime('authmx');
+  ({ issuer, runtime, issuerDir: stateDir } = harness);
 });
 
 afterAll(async () => {
-  await runtime?.stop();
-  await db?.dispose();
+  await harness?.stop();
 });
 
 /** A caller: a name, the token it sends (if any), and the roles it validly holds (none for a bad token). */

@@ -4,47 +4,29 @@
 // content types), sent over the local runtime by an admin. Every answer is a 4xx with `{error, message}`
 // (field errors for a 400), never a 5xx, a stack trace or an internal address. Seeded, a fixed number of
 // runs per route, so a failure reproduces and the run stays short.
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
 import fc from 'fast-check';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as z from 'zod';
 import { type RouteKey, routeKeys, routes } from '#shared/contracts';
-import { migrate } from '#shared/inventory';
 import { type RouteDoc, routeDocs } from '#shared/openapi';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
+import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
 
 const seed = 20_261_202;
 const runsPerRoute = 12;
 
-let db: TestDatabase;
+let harness: TestRuntime;
 let runtime: LocalRuntime;
 let admin: string;
 
 beforeAll(async () => {
-  db = await freshDatabase('badin');
-  const pool = new pg.Pool({ ...db.postgres, max: 2 });
-  await migrate(pool, { vmPartitions: 2 });
-  await pool.end();
-  const stateDir = await mkdtemp(join(tmpdir(), 'vfleet-badin-'));
-  const issuer = await loadDevIssuer(stateDir);
-  admin = await issuer.mint(['admin'], { subject: 'fuzzer' });
-  runtime = await startLocalRuntime({
-    root: resolve(import.meta.dirname, '../..'),
-    issuer,
-    services: db.services,
-    tablePrefix: db.name,
-    env: { SECRET_STORE: `file:${join(stateDir, 'secrets.json')}` },
-  });
+  harness = await startTestRuntime('badin');
+  runtime = harness.runtime;
+  admin = await harness.issuer.mint(['admin'], { subject: 'fuzzer' });
 });
 
 afterAll(async () => {
-  await runtime?.stop();
-  await db?.dispose();
+  await harness?.stop();
 });
 
 /** How a body is bad (not JSON, wrong shape, not declared as JSON), or `well_formed` beside a bad parameter. */
