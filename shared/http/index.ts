@@ -61,6 +61,9 @@ const isJson = (contentType: string | undefined) =>
  * `invalid_json` with a plain message, on every route, before a handler reads it. The body reaches the
  * handler decoded (never base64).
  */
+/** Bodies as the middleware parsed them, so a handler's {@link jsonBody} does not parse them again. */
+const parsedBodies = new WeakMap<HttpEvent, unknown>();
+
 const jsonBodies = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   before: ({ event }) => {
     if (!event.body) return;
@@ -73,7 +76,7 @@ const jsonBodies = (): MiddlewareObj<HttpEvent, HttpResult> => ({
     }
     const text = event.isBase64Encoded ? Buffer.from(event.body, 'base64').toString('utf8') : event.body;
     try {
-      JSON.parse(text);
+      parsedBodies.set(event, JSON.parse(text));
     } catch {
       throw new HttpError(400, 'invalid_json', 'The body is not valid JSON');
     }
@@ -131,7 +134,7 @@ export function routeHandler(table: RouteTable) {
 
 /** The request body as JSON (`{}` when there is none); the middleware has already refused anything else. */
 export function jsonBody(event: HttpEvent): unknown {
-  return event.body ? JSON.parse(event.body) : {};
+  return parsedBodies.has(event) ? parsedBodies.get(event) : {};
 }
 
 /** Whether the caller's token carries `role` (or one that includes it); the route's own role is checked already. */
