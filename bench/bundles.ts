@@ -115,6 +115,8 @@ interface Variant {
 interface Result {
   readonly function: string;
   readonly entry: string;
+  /** Whether the function ships with the layer (`layer` in the topology); without it, after = before. */
+  readonly layer: boolean;
   readonly before: Variant;
   readonly after: Variant;
   /** after − before, ms (negative: faster with the layer). */
@@ -161,7 +163,12 @@ function variant(file: string, times: readonly { wallMs: number; cpuMs: number }
 const results: Result[] = [];
 for (const [name, spec] of Object.entries(topology.functions)) {
   const beforeFile = await bundle(spec.entry, spec.bundleFiles ?? [], path.join(beforeDir, name), false);
-  const afterFile = await bundle(spec.entry, spec.bundleFiles ?? [], path.join(taskDir, name), true);
+  const afterFile = await bundle(
+    spec.entry,
+    spec.bundleFiles ?? [],
+    path.join(taskDir, name),
+    spec.layer ?? true,
+  );
   // One untimed import each warms the OS file cache, as a Lambda's code is already on local disk at init.
   importMs(beforeFile, layerModules);
   importMs(afterFile, layerModules);
@@ -179,6 +186,7 @@ for (const [name, spec] of Object.entries(topology.functions)) {
   results.push({
     function: name,
     entry: spec.entry,
+    layer: spec.layer ?? true,
     before: b,
     after: a,
     importDeltaMs,
@@ -239,16 +247,16 @@ const commit = (() => {
 })();
 
 const table = [
-  '| function | before: asset KB | after: asset KB | before: import ms | after: import ms | Δ ms | allowed Δ ms | Δ within | after ≤ 100 ms | CPU ms before → after | fastest ms before → after |',
-  '| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
+  '| function | layer | before: asset KB | after: asset KB | before: import ms | after: import ms | Δ ms | allowed Δ ms | Δ within | after ≤ 100 ms | CPU ms before → after | fastest ms before → after |',
+  '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | ---: | ---: |',
   ...results.map(
     (r) =>
-      `| ${r.function} | ${kb(r.before.assetBytes)} | ${kb(r.after.assetBytes)} | ${r.before.importMs} | ` +
+      `| ${r.function} | ${r.layer ? 'yes' : 'no'} | ${kb(r.before.assetBytes)} | ${kb(r.after.assetBytes)} | ${r.before.importMs} | ` +
       `${r.after.importMs} | ${r.importDeltaMs > 0 ? '+' : ''}${r.importDeltaMs} | ${r.allowedSlowerMs} | ` +
       `${r.importDeltaMs <= r.allowedSlowerMs ? 'yes' : 'NO'} | ${r.after.importMs <= budgetMs ? 'yes' : 'NO'} | ${r.before.importCpuMs} → ${r.after.importCpuMs} | ` +
       `${r.before.importMinMs} → ${r.after.importMinMs} |`,
   ),
-  `| **all ${results.length}, code-only change** | **${kb(upload.beforeBytes)}** | **${kb(upload.afterBytes)}** | | | | | | | | |`,
+  `| **all ${results.length}, code-only change** | | **${kb(upload.beforeBytes)}** | **${kb(upload.afterBytes)}** | | | | | | | | |`,
 ].join('\n');
 const summary = [
   `Upload for a code-only change (every function asset; the layer is unchanged, so not uploaded): ` +
@@ -307,9 +315,10 @@ if (writeDocs) {
       `${machine.memoryGb} GB, Node ${machine.node}, esbuild ${machine.esbuild}; 1-minute load average ` +
       `${machine.loadAverage1m} when the run ended (other work inflates import times). In one run, each function ` +
       'is bundled twice with the options the CDK construct uses (`infra/bundling.ts`: ESM, node20, minified, ' +
-      'source maps): **before**, every dependency inside (the bundles shipped until the layer); **after**, its own ' +
-      "code with the layer's packages external, importing them from `layers/shared-deps` built into a fake " +
-      '`/opt/nodejs/node_modules`. Each handler is imported in a fresh `node --enable-source-maps` process ' +
+      'source maps): **before**, every dependency inside (the bundles shipped until the layer); **after**, as it ' +
+      "ships: its own code with the layer's packages external, importing them from `layers/shared-deps` built " +
+      'into a fake `/opt/nodejs/node_modules`, or, for the functions the topology marks `layer: false` (column ' +
+      '"layer"), everything bundled as before. Each handler is imported in a fresh `node --enable-source-maps` process ' +
       `${runs} times per variant after one warm-up, before and after interleaved; the import columns show the ` +
       'median wall-clock time (the goal applies to it), the CPU column the median CPU time of the process and the ' +
       'last one the fastest run, both less moved by other work on a shared machine. An asset is what CDK zips ' +

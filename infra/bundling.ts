@@ -73,17 +73,20 @@ export function esbuildOptions(
 /**
  * The same options for `NodejsFunction`. CDK adds `--bundle --platform=node` itself and names the output
  * `index.mjs` for ESM; bundling always runs with the local esbuild (no Docker on these machines).
+ * @param options.layer as for {@link esbuildOptions}. @default true
  */
-export const lambdaBundling: BundlingOptions = {
-  format: OutputFormat.ESM,
-  target: bundleTarget,
-  minify: true,
-  sourceMap: true,
-  sourceMapMode: SourceMapMode.DEFAULT,
-  sourcesContent: false,
-  banner: esmBanner,
-  externalModules: [...externalModules],
-  mainFields: [...mainFields],
-  logLevel: LogLevel.WARNING,
-  forceDockerBundling: false,
-};
+export function lambdaBundling(options: { readonly layer?: boolean } = {}): BundlingOptions {
+  return {
+    format: OutputFormat.ESM,
+    target: bundleTarget,
+    minify: true,
+    sourceMap: true,
+    sourceMapMode: SourceMapMode.DEFAULT,
+    sourcesContent: false,
+    banner: esmBanner,
+    externalModules: [...(options.layer === false ? bundledExternalModules : externalModules)],
+    mainFields: [...mainFields],
+    logLevel: LogLevel.WARNING,
+    forceDockerBundling: false,
+  };
+}

@@ -55,6 +55,12 @@ export interface FunctionSpec {
   readonly needs: readonly Dependency[];
   /** Directories (relative to the repository root) copied beside the bundle, for files read at run time. */
   readonly bundleFiles?: readonly string[];
+  /**
+   * Take the third-party packages from the shared-deps layer (layers/shared-deps). `false` bundles them: for
+   * small functions that use a sliver of a package the layer holds whole, where loading it costs more cold
+   * start than the smaller upload saves (measured by `npm run bench:bundles`). @default true
+   */
+  readonly layer?: boolean;
 }
 
 /** An ops lane worker: reserved concurrency equals its event source's maxConcurrency (the hard cap). */
@@ -81,12 +87,16 @@ export const functions = {
     description: 'GET /api/v1/openapi.json: the generated OpenAPI 3.1 document (public)',
     serves: 'http',
     needs: [],
+    // It uses a sliver of zod; the layer's whole zod cost it 15-20 ms of cold import (docs/benchmarks.md).
+    layer: false,
   },
   me: {
     entry: 'functions/identity/me.ts',
     description: 'GET /api/v1/me: the caller and its roles',
     serves: 'http',
     needs: [],
+    // Bundled whole it is ~100 KB; the layer's packages cost it 10-16 ms of a 20 ms cold import.
+    layer: false,
   },
   inventoryQuery: {
     entry: 'functions/inventory/query.ts',

@@ -11,7 +11,7 @@ import type { ISecurityGroup, IVpc } from 'aws-cdk-lib/aws-ec2';
 import { SubnetType } from 'aws-cdk-lib/aws-ec2';
 import { type IManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type BundlingOptions, NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IDatabaseProxy } from 'aws-cdk-lib/aws-rds';
 import type { IBucket } from 'aws-cdk-lib/aws-s3';
@@ -52,6 +52,11 @@ export interface VfleetFunctionProps {
    * @default - none
    */
   readonly bundleFiles?: readonly string[];
+  /**
+   * Leave the shared-deps layer's packages out of the bundle (the caller attaches the layer); `false` bundles
+   * every dependency. @default true
+   */
+  readonly layer?: boolean;
   /** @default 256 */
   readonly memoryMb?: number;
   /** @default Duration.seconds(10) */
@@ -74,10 +79,11 @@ export interface VfleetFunctionProps {
 }
 
 /** The project's bundling options, plus a hook copying `dirs` into the bundle's output directory. */
-function withBundleFiles(dirs: readonly string[]): typeof lambdaBundling {
-  if (dirs.length === 0) return lambdaBundling;
+function bundlingWith(dirs: readonly string[], layer: boolean): BundlingOptions {
+  const bundling = lambdaBundling({ layer });
+  if (dirs.length === 0) return bundling;
   return {
-    ...lambdaBundling,
+    ...bundling,
     commandHooks: {
       beforeBundling: () => [],
       beforeInstall: () => [],
@@ -120,7 +126,7 @@ export class VfleetFunction extends NodejsFunction {
       reservedConcurrentExecutions: props.reservedConcurrency,
       tracing: Tracing.ACTIVE,
       logGroup,
-      bundling: withBundleFiles(props.bundleFiles ?? []),
+      bundling: bundlingWith(props.bundleFiles ?? [], props.layer ?? true),
       // The bundled SDK keeps connections alive itself; the variable would only duplicate that.
       awsSdkConnectionReuse: false,
       ...(props.vpc

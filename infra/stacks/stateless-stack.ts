@@ -143,6 +143,7 @@ export class StatelessStack extends Stack {
     const fn = new VfleetFunction(this, `${pascal(name)}Function`, {
       entry: spec.entry,
       bundleFiles: spec.bundleFiles,
+      layer: spec.layer ?? true,
       description: `vfleet ${config.envName}: ${spec.description}`,
       memoryMb: spec.memoryMb,
       timeout: spec.timeoutSeconds === undefined ? undefined : Duration.seconds(spec.timeoutSeconds),
@@ -152,7 +153,7 @@ export class StatelessStack extends Stack {
       ...(inVpc ? { vpc: stateful.vpc, securityGroups: [stateful.appSecurityGroup] } : {}),
     });
     // Here, not per caller: every function the topology adds gets the packages its bundle leaves out.
-    fn.addLayers(this.sharedDepsLayer);
+    if (spec.layer ?? true) fn.addLayers(this.sharedDepsLayer);
     fn.bindAuth(config.auth);
     for (const [key, value] of Object.entries(scheduleEnvironment(topology.schedules))) {
       fn.addEnvironment(key, value);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GetObjectCommand, NoSuchKey, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import type { S3Client } from '@aws-sdk/client-s3';
 import { ConfigError } from '#shared/config';
 
 /** Bytes by key, durable beyond any process. */
@@ -16,13 +16,31 @@ export interface BlobStore {
   readonly location: string;
 }
 
+/**
+ * The S3 client module, loaded on the first blob read or write: the last-known-good tier is reached only when
+ * the faster tiers miss, and loading the whole client at init cost every function that uses the cache about
+ * 10 ms of cold start (bench:bundles) whether it ever reached S3 or not.
+ */
+let s3Module: Promise<typeof import('@aws-sdk/client-s3')> | undefined;
+const loadS3 = () => {
+  s3Module ??= import('@aws-sdk/client-s3');
+  return s3Module;
+};
+
 /** Blobs as objects in an S3 bucket, under `prefix`. */
 export function s3BlobStore(options: { bucket: string; prefix?: string; client?: S3Client }): BlobStore {
-  const client = options.client ?? new S3Client({});
   const prefix = options.prefix ?? 'cache/';
+  let client = options.client;
+  const s3 = async () => {
+    const module = await loadS3();
+    client ??= new module.S3Client({});
+    return { module, client };
+  };
   return {
     location: `s3://${options.bucket}/${prefix}`,
     async get(key) {
+      const { module, client } = await s3();
+      const { GetObjectCommand, NoSuchKey } = module;
       try {
         const answer = await client.send(new GetObjectCommand({ Bucket: options.bucket, Key: prefix + key }));
         if (!answer.Body) return undefined;
@@ -33,8 +51,9 @@ export function s3BlobStore(options: { bucket: string; prefix?: string; client?:
       }
     },
     async put(key, bytes) {
+      const { module, client } = await s3();
       await client.send(
-        new PutObjectCommand({
+        new module.PutObjectCommand({
           Bucket: options.bucket,
           Key: prefix + key,
           Body: bytes,

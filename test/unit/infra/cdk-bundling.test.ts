@@ -29,7 +29,7 @@ describe('infra/bundling', () => {
       target: bundleTarget,
       minify: true,
     });
-    expect(lambdaBundling).toMatchObject({
+    expect(lambdaBundling()).toMatchObject({
       format: OutputFormat.ESM,
       target: bench.target,
       minify: bench.minify,
@@ -40,6 +40,11 @@ describe('infra/bundling', () => {
       mainFields: bench.mainFields,
       forceDockerBundling: false,
     });
+    // A function that takes no layer bundles its dependencies, in the CDK path as in the bench.
+    expect(lambdaBundling({ layer: false }).externalModules).toEqual(
+      esbuildOptions('entry.ts', 'out.mjs', { layer: false }).external,
+    );
+    expect(lambdaBundling({ layer: false }).externalModules).not.toContain('zod');
     expect(bundleTarget).toBe('node20');
     // The SDK clients come from the shared-deps layer (pre-bundled there), as the other shared packages do.
     expect(externalModules).toEqual(

@@ -1,7 +1,8 @@
 // Unit tests — the shared-deps layer: one LayerVersion in the stateless stack of dev, staging and prod,
-// attached to every topology function (and to a function a topology adds later); the staged layer asset holds
-// each package under nodejs/node_modules; and every function bundle, built as it ships (the layer's packages
-// external), imports cleanly against the layer laid out as Lambda mounts it.
+// attached to every topology function that takes it (all but those the topology marks `layer: false`, which
+// bundle everything) and to a function a topology adds later; the staged layer asset holds each package under
+// nodejs/node_modules; and every function bundle, built as it ships, imports cleanly against the layer laid out
+// as Lambda mounts it.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
@@ -33,18 +34,19 @@ const withLaterFunction: Topology = {
   },
 };
 
-function expectLayerOnEveryFunction(s: Synthesized, names: readonly string[]): void {
+/** The layer is on every function that takes it (`layer` not `false` in the topology), and only on those. */
+function expectLayerWhereDeclared(s: Synthesized, specs: Topology['functions']): void {
   const layers = s.stateless.findResources('AWS::Lambda::LayerVersion');
   expect(Object.keys(layers)).toHaveLength(1);
   const layerId = logicalIdOf(s.stacks.stateless.sharedDepsLayer);
   expect(Object.keys(layers)).toEqual([layerId]);
-  for (const name of names) {
+  for (const [name, spec] of Object.entries(specs)) {
     const fn = s.stacks.stateless.functions[name];
     expect(fn, name).toBeDefined();
     const resource = s.stateless.toJSON().Resources[logicalIdOf(fn!)] as {
       Properties: { Layers?: unknown };
     };
-    expect(resource.Properties.Layers, name).toEqual([{ Ref: layerId }]);
+    expect(resource.Properties.Layers, name).toEqual(spec.layer === false ? undefined : [{ Ref: layerId }]);
   }
 }
 
@@ -54,8 +56,8 @@ describe.each(envNamesList)('shared-deps layer, env=%s', (envName) => {
     s = synthesize(envName, { bundle: false });
   }, 120_000);
 
-  it('is one LayerVersion for Node.js 22, attached to every topology function', () => {
-    expectLayerOnEveryFunction(s, Object.keys(topology.functions));
+  it('is one LayerVersion for Node.js 22, attached to every topology function that takes it', () => {
+    expectLayerWhereDeclared(s, topology.functions);
     s.stateless.hasResourceProperties('AWS::Lambda::LayerVersion', {
       CompatibleRuntimes: ['nodejs22.x'],
       CompatibleArchitectures: ['arm64', 'x86_64'],
@@ -69,8 +71,8 @@ describe('shared-deps layer asset (env=dev, bundled as cdk synth does)', () => {
     s = synthesize('dev');
   }, 120_000);
 
-  it('stages every layer package under nodejs/node_modules, and the layer is on every function', () => {
-    expectLayerOnEveryFunction(s, Object.keys(topology.functions));
+  it('stages every layer package under nodejs/node_modules, and the layer is on every function that takes it', () => {
+    expectLayerWhereDeclared(s, topology.functions);
     const code = s.stacks.stateless.sharedDepsLayer.node.tryFindChild('Code');
     expect(code).toBeInstanceOf(Asset);
     const staged = path.join((s.stacks.stateless.node.root as App).outdir, (code as Asset).assetPath);
@@ -85,7 +87,7 @@ describe('shared-deps layer asset (env=dev, bundled as cdk synth does)', () => {
 describe('shared-deps layer with a function added to the topology', () => {
   it('is attached to the new function too', () => {
     const s = synthesize('staging', { topology: withLaterFunction, bundle: false });
-    expectLayerOnEveryFunction(s, Object.keys(withLaterFunction.functions));
+    expectLayerWhereDeclared(s, withLaterFunction.functions);
   });
 });
 
@@ -107,15 +109,21 @@ describe('function bundles against the layer', () => {
       expect(existsSync(path.join(modules, pkg, 'package.json')), pkg).toBe(true);
   });
 
-  it('imports every handler with its layer packages resolved from the layer', async () => {
+  it('imports every handler, its layer packages resolved from the layer', async () => {
     for (const [name, spec] of Object.entries(topology.functions)) {
       // Prepare: the bundle as it ships.
       const outfile = path.join(task, name, 'index.mjs');
-      const result = await build({ ...esbuildOptions(path.resolve(spec.entry), outfile), metafile: true });
+      const layer = spec.layer ?? true;
+      const result = await build({
+        ...esbuildOptions(path.resolve(spec.entry), outfile, { layer }),
+        metafile: true,
+      });
       const leftOut = Object.values(result.metafile.outputs)
         .flatMap((o) => o.imports)
         .filter((i) => i.external && !i.path.startsWith('node:'))
         .map((i) => i.path);
+      // A self-contained function leaves nothing out (pg-native is only required on demand, never here).
+      if (!layer) expect(leftOut, name).toEqual([]);
       for (const specifier of leftOut)
         expect(layerSpecifiers, `${name} imports ${specifier}`).toContain(specifier);
       // Act: a fresh process, as a cold start; the probe prints the handler's type.
