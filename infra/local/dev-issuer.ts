@@ -14,8 +14,19 @@ export interface DevIssuer {
   readonly audience: string;
   /** Public key set, as the verifiers read it from `AUTH_JWKS_JSON`. */
   readonly jwks: { keys: JWK[] };
-  /** Signs a token for `roles`, valid for `ttlSeconds` (default 12 h). */
-  mint(roles: readonly Role[], options?: { subject?: string; ttlSeconds?: number }): Promise<string>;
+  /**
+   * Signs a token for `roles`, valid for `ttlSeconds` (default 12 h), for `audience` (default the API's) with
+   * extra `claims` (an ID token's `nonce`, `name`).
+   */
+  mint(
+    roles: readonly Role[],
+    options?: {
+      subject?: string;
+      ttlSeconds?: number;
+      audience?: string;
+      claims?: Record<string, string>;
+    },
+  ): Promise<string>;
 }
 
 interface StoredKey {
@@ -49,11 +60,19 @@ export async function loadDevIssuer(stateDir: string): Promise<DevIssuer> {
     issuer: devIssuerName,
     audience: devAudience,
     jwks: { keys: [stored.publicJwk] },
-    mint: (roles, { subject = `dev-${roles.join('-')}`, ttlSeconds = 12 * 60 * 60 } = {}) =>
-      new SignJWT({ roles: [...roles] })
+    mint: (
+      roles,
+      {
+        subject = `dev-${roles.join('-')}`,
+        ttlSeconds = 12 * 60 * 60,
+        audience = devAudience,
+        claims = {},
+      } = {},
+    ) =>
+      new SignJWT({ ...claims, roles: [...roles] })
         .setProtectedHeader({ alg: 'ES256', kid: stored.kid })
         .setIssuer(devIssuerName)
-        .setAudience(devAudience)
+        .setAudience(audience)
         .setSubject(subject)
         .setIssuedAt()
         .setExpirationTime(`${ttlSeconds}s`)

@@ -4,6 +4,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { loadOpsSettings } from '../../shared/ops/settings.ts';
+import { buildDashboard } from './dashboard.ts';
 import { loadDevIssuer } from './dev-issuer.ts';
 import { startLocalRuntime } from './runtime.ts';
 import { startDynamoDb, startPostgres, startRedis, startVcsim } from './services/index.ts';
@@ -99,6 +100,8 @@ async function main() {
     // The inventory schema, as the deploy-time migrate function applies it in AWS.
     await migrate({ connectionString: postgres.url });
     const issuer = await loadDevIssuer(stateDir);
+    // The dashboard's production build (about a second), so /dashboard serves what the code says now.
+    await buildDashboard(root);
     runtime = await startLocalRuntime({
       root,
       issuer,
@@ -127,6 +130,7 @@ async function main() {
     console.log(`
 vfleet is running locally (ready in ${seconds} s)
 
+  Dashboard   ${runtime.httpUrl}/dashboard  (log in through the dev issuer: pick a user and a role)
   HTTP API    ${runtime.httpUrl}        try: curl ${runtime.httpUrl}/health
   WebSocket   ${runtime.wsUrl}/?token=<token>
   SQS (FIFO)  ${runtime.sqsEndpoint}

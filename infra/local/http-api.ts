@@ -175,6 +175,12 @@ function writeResult(res: ServerResponse, result: unknown) {
   res.end(isBase64Encoded ? Buffer.from(body, 'base64') : body);
 }
 
+/** Something served beside the API on the same origin (the dev issuer's OIDC endpoints, the dashboard). */
+export interface LocalMount {
+  /** Answers the request and resolves true when the path is its own; false leaves it to the API. */
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
+}
+
 export interface LocalHttpApi {
   readonly url: string;
   readonly server: Server;
@@ -187,6 +193,8 @@ export async function startHttpApi(options: {
   invoke: Invoke;
   host: string;
   port: number;
+  /** Tried in order before the API's routes. */
+  mounts?: readonly LocalMount[];
 }): Promise<LocalHttpApi> {
   const routes = options.topology.httpRoutes.map(compile);
   const verified = createTokenCache();
@@ -194,6 +202,7 @@ export async function startHttpApi(options: {
   const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://localhost');
+      for (const mount of options.mounts ?? []) if (await mount.handle(req, res, url)) return;
       const candidates = routes
         .map((route) => ({ route, match: url.pathname.match(route.pattern) }))
         .filter((candidate) => candidate.match);

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { closeClients } from '#shared/clients';
 import { topology as defaultTopology, envNames, scheduleEnvironment, type Topology } from '../topology.ts';
+import { dashboardSite } from './dashboard.ts';
 import { type DevIssuer, devIssuerEnv } from './dev-issuer.ts';
+import { createDevOidcProvider } from './dev-oidc.ts';
 import { startHttpApi } from './http-api.ts';
 import { createInvoker, type Invoke } from './lambda.ts';
 import { startSchedules } from './schedules.ts';
@@ -137,7 +139,14 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     // Handlers run in this process, as in one warm Lambda container each; they read process.env.
     Object.assign(process.env, env);
 
-    const http = await startHttpApi({ topology, invoke, host, port: options.httpPort ?? 0 });
+    const http = await startHttpApi({
+      topology,
+      invoke,
+      host,
+      port: options.httpPort ?? 0,
+      // Same origin as the API, as CloudFront and the issuer sit beside it in AWS.
+      mounts: [createDevOidcProvider(options.issuer), dashboardSite({ root: options.root, wsUrl: ws.url })],
+    });
     stops.push(() => http.close());
 
     const pollers = startEventSourcePollers({ sqs, eventSources: topology.eventSources, invoke });

@@ -119,3 +119,25 @@ export const envNames = {
 } as const;
 
 export { formatId, formatRef, moidPattern, type ObjectRef, parseId, vcenterIdPattern } from './ids.ts';
+
+/**
+ * What the dashboard (web/) is told at run time, as `config.json` beside its assets: where the API and the
+ * WebSocket are, and the OIDC issuer it logs in with (authorization code + PKCE, a public client). The local
+ * runtime writes it for the dev issuer; the CDK app deploys it with the stack's endpoints.
+ */
+export interface DashboardConfig {
+  /** HTTP API base URL, without a trailing slash (empty: the page's own origin). */
+  readonly apiUrl: string;
+  /** WebSocket API URL (`wss://…/<stage>` in AWS). */
+  readonly wsUrl: string;
+  readonly oidc: {
+    /** The issuer identifier, as in the tokens' `iss`. */
+    readonly issuer: string;
+    readonly authorizationEndpoint: string;
+    readonly tokenEndpoint: string;
+    readonly clientId: string;
+    readonly scope: string;
+    /** How the issuer signs ID tokens (Cognito: RS256; the dev issuer: ES256). */
+    readonly idTokenSigningAlg: string;
+  };
+}
