@@ -13,6 +13,9 @@ export default defineConfig({
           include: ['test/unit/**/*.test.ts'],
           env: { POWERTOOLS_LOG_LEVEL: 'SILENT' },
           testTimeout: 60_000,
+          // Some set-ups compile TypeScript or synthesize the CDK app: seconds on a quiet machine, more on a
+          // busy one, and vitest's 10 s default would fail them by chance.
+          hookTimeout: 180_000,
         },
       },
       {

@@ -36,6 +36,21 @@ export interface AuthConfig {
   readonly jwksUrl: string;
 }
 
+/**
+ * The dashboard's login (web/): authorization code + PKCE as a public client of the same issuer the API trusts
+ * (`auth.issuer`), whose access tokens carry the API audience and a `roles` claim.
+ */
+export interface DashboardLoginConfig {
+  readonly authorizationEndpoint: string;
+  readonly tokenEndpoint: string;
+  /** The public client registered for the dashboard, its redirect URI `https://<distribution>/dashboard/`. */
+  readonly clientId: string;
+  /** @default 'openid profile' */
+  readonly scope?: string;
+  /** How the issuer signs ID tokens. */
+  readonly idTokenSigningAlg: string;
+}
+
 export interface EnvironmentConfig {
   readonly envName: EnvName;
   /** Account to deploy into; undefined leaves the stacks account-agnostic (synth works without credentials). */
@@ -55,6 +70,7 @@ export interface EnvironmentConfig {
   };
   readonly redis: RedisConfig;
   readonly auth: AuthConfig;
+  readonly dashboard: { readonly login: DashboardLoginConfig };
   /** E-mail subscribed to the alarm topic; undefined subscribes nobody (wire a pager to the topic instead). */
   readonly alarmEmail?: string;
   /** What happens to data stores when their stack or resource is deleted. */
@@ -91,6 +107,14 @@ const base = {
     issuer: 'https://auth.vfleet.example.com/',
     audience: 'vfleet-api',
     jwksUrl: 'https://auth.vfleet.example.com/.well-known/jwks.json',
+  },
+  dashboard: {
+    login: {
+      authorizationEndpoint: 'https://auth.vfleet.example.com/oauth2/authorize',
+      tokenEndpoint: 'https://auth.vfleet.example.com/oauth2/token',
+      clientId: 'vfleet-dashboard',
+      idTokenSigningAlg: 'RS256',
+    },
   },
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,

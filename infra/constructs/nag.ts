@@ -6,10 +6,15 @@ import { Stack, Validations } from 'aws-cdk-lib';
 import type { IConstruct } from 'constructs';
 
 /** Acknowledges `ids` on `scope` (and everything under it) for `reason`. */
-export function acknowledge(scope: IConstruct, reason: string, ...ids: readonly string[]): void {
+export function acknowledge(
+  scope: IConstruct | readonly IConstruct[],
+  reason: string,
+  ...ids: readonly string[]
+): void {
   if (reason.trim().length < 20)
     throw new Error(`cdk-nag acknowledgement of ${ids.join(', ')} needs a real reason`);
-  for (const id of ids) Validations.of(scope).acknowledge({ id, reason });
+  for (const target of Array.isArray(scope) ? scope : [scope])
+    for (const id of ids) Validations.of(target).acknowledge({ id, reason });
 }
 
 /**

@@ -36,6 +36,7 @@ import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
 import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts';
+import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import { createOpsAlarms } from '../constructs/ops-alarms.ts';
 import { VfleetFunction } from '../constructs/vfleet-function.ts';
@@ -73,6 +74,8 @@ export class StatelessStack extends Stack {
   readonly alarms: readonly Alarm[];
   /** The shared-deps layer (layers/shared-deps) every function gets; their bundles leave its packages out. */
   readonly sharedDepsLayer: LayerVersion;
+  /** The dashboard (web/): S3 behind CloudFront, with the API on the same origin. */
+  readonly dashboard: DashboardSite;
 
   constructor(scope: Construct, id: string, props: StatelessStackProps) {
     super(scope, id, props);
@@ -102,6 +105,13 @@ export class StatelessStack extends Stack {
     this.webSocketApi = ws.api;
     this.webSocketStage = ws.stage;
     if (config.manageApiGatewayAccountRole) this.addApiGatewayLoggingRole();
+    this.dashboard = new DashboardSite(this, 'Dashboard', {
+      envName: config.envName,
+      auth: config.auth,
+      login: config.dashboard.login,
+      httpApi: this.httpApi,
+      webSocketStage: this.webSocketStage,
+    });
     for (const [name, spec] of Object.entries(topology.functions)) {
       if (spec.needs.includes('ws-management'))
         this.fnOf(name).bindWsManagement(this.webSocketApi, this.webSocketStage);

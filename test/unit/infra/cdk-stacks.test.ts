@@ -22,8 +22,9 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
   }, 120_000);
 
   it('builds one Lambda per topology function with the construct defaults and the topology settings', () => {
-    // Plus one Provider framework function per deploy step.
-    s.stateless.resourceCountIs('AWS::Lambda::Function', functionCount + deploySteps.length);
+    // Plus one Provider framework function per deploy step, and the dashboard's two deploy-time handlers
+    // (its BucketDeployment and its bucket's auto-delete).
+    s.stateless.resourceCountIs('AWS::Lambda::Function', functionCount + deploySteps.length + 2);
     for (const [name, spec] of Object.entries(topology.functions)) {
       const { resource } = onlyResource(s.stateless, 'AWS::Lambda::Function', {
         Description: `vfleet ${envName}: ${spec.description}`,
