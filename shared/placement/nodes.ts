@@ -68,34 +68,38 @@ export async function recordHeartbeat(
       : previous?.suspectSince !== undefined
         ? { since: previous.suspectSince, reason: previous.suspectReason ?? ('timeouts' as const) }
         : undefined;
+  // Every attribute by placeholder: DynamoDB reserves many plain words (capacity, pending …).
+  const fields: Record<string, unknown> = {
+    address: beat.address,
+    capacity: beat.capacity,
+    agentVersion: beat.agentVersion,
+    ready: beat.ready,
+    lastHeartbeatAt: now,
+    progress: beat.progress,
+    progressChangedAt,
+    pending: beat.pending,
+    reported: beat.projects,
+    // Progress proves the node works: its timeout streak starts over.
+    forwardTimeouts: moved ? 0 : (previous?.forwardTimeouts ?? 0),
+    ...(beat.instanceId ? { instanceId: beat.instanceId } : {}),
+    ...(suspect ? { suspectSince: suspect.since, suspectReason: suspect.reason } : {}),
+  };
+  const names = Object.keys(fields);
+  const removed = suspect ? ['expiredAt'] : ['expiredAt', 'suspectSince', 'suspectReason'];
   const { Attributes } = await store.db.send(
     new UpdateCommand({
       TableName: store.tables.nodes,
       Key: { nodeId },
       UpdateExpression:
-        [
-          'SET address = :address, capacity = :capacity, agentVersion = :version, ready = :ready',
-          'lastHeartbeatAt = :now, progress = :progress, progressChangedAt = :changed, pending = :pending',
-          'reported = :reported, joinedAt = if_not_exists(joinedAt, :now)',
-          'assignments = if_not_exists(assignments, :empty), forwardTimeouts = :timeouts',
-          ...(beat.instanceId ? ['instanceId = :instance'] : []),
-          ...(suspect ? ['suspectSince = :suspectSince, suspectReason = :suspectReason'] : []),
-        ].join(', ') + (suspect ? ' REMOVE expiredAt' : ' REMOVE expiredAt, suspectSince, suspectReason'),
+        `SET ${names.map((name) => `#${name} = :${name}`).join(', ')}, ` +
+        '#joinedAt = if_not_exists(#joinedAt, :lastHeartbeatAt), #assignments = if_not_exists(#assignments, :empty) ' +
+        `REMOVE ${removed.map((name) => `#${name}`).join(', ')}`,
+      ExpressionAttributeNames: Object.fromEntries(
+        [...names, ...removed, 'joinedAt', 'assignments'].map((name) => [`#${name}`, name]),
+      ),
       ExpressionAttributeValues: {
-        ':address': beat.address,
-        ':capacity': beat.capacity,
-        ':version': beat.agentVersion,
-        ':ready': beat.ready,
-        ':now': now,
-        ':progress': beat.progress,
-        ':changed': progressChangedAt,
-        ':pending': beat.pending,
-        ':reported': beat.projects,
+        ...Object.fromEntries(names.map((name) => [`:${name}`, fields[name]])),
         ':empty': {},
-        // Progress proves the node works: its timeout streak starts over.
-        ':timeouts': moved ? 0 : (previous?.forwardTimeouts ?? 0),
-        ...(beat.instanceId ? { ':instance': beat.instanceId } : {}),
-        ...(suspect ? { ':suspectSince': suspect.since, ':suspectReason': suspect.reason } : {}),
       },
       ReturnValues: 'ALL_NEW',
     }),

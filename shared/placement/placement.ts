@@ -3,6 +3,7 @@
 // free, the node's heartbeat newer than the cutoff, the node not suspect), retried on cancellation; there is
 // no lock. Every change of a project's placement bumps its fencing token, which forwards carry, signed.
 
+import { setTimeout as sleep } from 'node:timers/promises';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { TransactionCanceledException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, TransactWriteCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -36,7 +37,17 @@ export const placementMetricNames = {
 
 const clock = (deps: PlacementDeps) => (deps.now ?? Date.now)();
 
-const gib = (bytes: number) => `${Number((bytes / 1024 ** 3).toFixed(1))} GiB`;
+/** Bytes as people read them: `4.6 GiB`, `2 MiB`, `512 KiB`. */
+function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number(value.toFixed(1))} ${units[unit]}`;
+}
 
 /** 413: the project holds more data than the limit; no node is asked. */
 export class ProjectTooLargeError extends HttpError {
@@ -44,7 +55,7 @@ export class ProjectTooLargeError extends HttpError {
     super(
       413,
       'project_too_large',
-      `Project ${projectId} holds ${gib(sizeBytes)}; the limit is ${gib(limitBytes)}. ` +
+      `Project ${projectId} holds ${formatBytes(sizeBytes)}; the limit is ${formatBytes(limitBytes)}. ` +
         'Remove data from the project (or split it) to run it again.',
       {},
       { sizeBytes, limitBytes },
@@ -104,7 +115,7 @@ async function move(
   from: NodeItem | undefined,
   to: NodeItem | undefined,
   extra: { readonly sizeBytes?: number; readonly clearSize?: boolean } = {},
-): Promise<{ token: number; failed?: undefined } | { failed: 'project' | 'node' }> {
+): Promise<{ token: number; failed?: undefined } | { failed: 'project' | 'node' | 'conflict' }> {
   const { store, settings } = deps;
   const now = clock(deps);
   const token = (read?.token ?? 0) + 1;
@@ -163,8 +174,11 @@ async function move(
     await store.db.send(new TransactWriteCommand({ TransactItems: items }));
   } catch (error) {
     if (!isCancelled(error)) throw error;
-    const reasons = error.CancellationReasons ?? [];
-    return { failed: reasons[0]?.Code === 'ConditionalCheckFailed' ? 'project' : 'node' };
+    // Reasons follow the items: the project first, then the target node.
+    const [project, node] = (error.CancellationReasons ?? []).map((reason) => reason.Code);
+    if (project === 'ConditionalCheckFailed') return { failed: 'project' };
+    if (node === 'ConditionalCheckFailed' && to) return { failed: 'node' };
+    return { failed: 'conflict' };
   }
   await Promise.all([
     to ? protect(deps, to, Object.keys(to.assignments ?? {}).length + 1) : undefined,
@@ -195,6 +209,8 @@ export interface Placed {
 }
 
 const maxAttempts = 25;
+/** How many of the fullest nodes a placement may start with. */
+const spreadOver = 3;
 
 /**
  * The project's node: the one it holds, if that node may keep it, else a newly assigned one.
@@ -226,11 +242,14 @@ export async function placeProject(
       const mine = ticketOf(line, projectId, sentTicket);
       const ahead = ticketsAhead(line, mine);
       if (ahead >= totalFree) throw await capacityError(deps, projectId, nodes, mine, ahead, now);
-      // Fullest first: projects pack onto few nodes, so idle ones can be scaled in.
+      // Fullest first: projects pack onto few nodes, so idle ones can be scaled in. The first try is one of
+      // the fullest few at random, so a burst of placements does not queue on a single node's item.
       candidates = open.sort(
         (a, b) =>
           freeSlots(a, now, settings) - freeSlots(b, now, settings) || a.nodeId.localeCompare(b.nodeId),
       );
+      const pick = Math.floor(Math.random() * Math.min(spreadOver, candidates.length));
+      candidates.unshift(...candidates.splice(pick, 1));
       heldTicket = mine?.ticketId;
     }
     const target = candidates.shift() as NodeItem;
@@ -238,10 +257,16 @@ export async function placeProject(
     if (moved.failed === undefined) {
       if (heldTicket) await dropTicket(store, heldTicket);
       if (current) logger.info('project moved', { projectId, from: current.nodeId, to: target.nodeId });
-      return { node: target, token: moved.token, assigned: true };
+      // Read again: the forward's validity runs from the node's latest heartbeat, not the scan's.
+      return { node: (await getNode(store, target.nodeId)) ?? target, token: moved.token, assigned: true };
     }
     // Another request placed or moved the project: read it again (it may now have a node to use).
     if (moved.failed === 'project') candidates = undefined;
+    // A concurrent transaction on the same items decided nothing: the same node again, after a short pause.
+    if (moved.failed === 'conflict') {
+      candidates?.unshift(target);
+      await sleep(5 + Math.random() * 20);
+    }
   }
   throw new HttpError(503, 'placement_contention', 'Placement is contended; retry in a second', {
     'retry-after': '1',
