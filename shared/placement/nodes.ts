@@ -59,7 +59,8 @@ export async function recordHeartbeat(
     throw new ConflictError(`Node ${nodeId} is registered to another instance`);
   }
   const moved = !previous || previous.progress !== beat.progress;
-  const progressChangedAt = moved ? now : previous.progressChangedAt;
+  // The stall clock runs from the last progress, or from when work began after an idle spell.
+  const progressChangedAt = moved || previous.pending === 0 ? now : previous.progressChangedAt;
   const stalled = beat.pending > 0 && now - progressChangedAt >= settings.stallSeconds * 1000;
   const suspect = moved
     ? undefined
