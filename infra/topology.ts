@@ -42,8 +42,8 @@ export type Dependency =
   | 'blobs'
   // Read, or create on first use, the key that signs forwards to node agents (shared/placement/signing.ts).
   | 'placement-key'
-  // Set and clear scale-in protection of the compute-node Auto Scaling group's instances.
-  | 'node-scaling';
+  // Reach the compute-node agents (in the VPC) and set or clear their scale-in protection.
+  | 'nodes';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -187,20 +187,20 @@ export const functions = {
     description: 'POST /api/v1/projects/{id}/compute and GET/DELETE …/placement: place, forward, release',
     timeoutSeconds: 28,
     serves: 'http',
-    needs: ['dynamodb', 'placement-key', 'node-scaling'],
+    needs: ['dynamodb', 'placement-key', 'nodes'],
   },
   placementNodes: {
     entry: 'functions/placement/nodes.ts',
     description: 'POST /api/v1/nodes/{id}/heartbeat (node agents, IAM in AWS) and GET /api/v1/nodes',
     serves: 'http',
-    needs: ['dynamodb', 'placement-key', 'node-scaling'],
+    needs: ['dynamodb', 'placement-key', 'nodes'],
   },
   placementJanitor: {
     entry: 'functions/placement/janitor.ts',
     description: 'Every minute: expire nodes, cull idle projects, remove orphaned assignments, slot metrics',
     timeoutSeconds: 60,
     serves: 'schedule',
-    needs: ['dynamodb', 'node-scaling'],
+    needs: ['dynamodb', 'nodes'],
   },
 } as const satisfies Record<string, FunctionSpec>;
 
