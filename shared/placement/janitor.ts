@@ -65,7 +65,8 @@ export async function runJanitor(deps: PlacementDeps): Promise<JanitorReport> {
             : undefined;
     if (!why) continue;
     // Only under the token read: a request that moved or used the project meanwhile wins.
-    if (await releaseProject(deps, project.projectId, { reason: why, token: project.token }))
+    const displaced = why === 'lostNode';
+    if (await releaseProject(deps, project.projectId, { reason: why, token: project.token, displaced }))
       released[why].push(project.projectId);
   }
 

@@ -114,15 +114,17 @@ async function move(
   read: ProjectItem | undefined,
   from: NodeItem | undefined,
   to: NodeItem | undefined,
-  extra: { readonly sizeBytes?: number; readonly clearSize?: boolean } = {},
+  extra: { readonly sizeBytes?: number; readonly clearSize?: boolean; readonly displaced?: boolean } = {},
 ): Promise<{ token: number; failed?: undefined } | { failed: 'project' | 'node' | 'conflict' }> {
   const { store, settings } = deps;
   const now = clock(deps);
   const token = (read?.token ?? 0) + 1;
   const projectSet = to
     ? 'SET nodeId = :node, #token = :token, since = :now, lastUsedAt = :now'
-    : 'SET #token = :token, releasedAt = :now';
-  const projectRemove = to ? ['releasedAt'] : ['nodeId', 'since'];
+    : `SET #token = :token, releasedAt = :now${extra.displaced ? ', displacedAt = :now' : ''}`;
+  const projectRemove = to
+    ? ['releasedAt', 'displacedAt']
+    : ['nodeId', 'since', ...(extra.displaced ? [] : ['displacedAt'])];
   if (extra.clearSize) projectRemove.push('sizeBytes');
   const items: NonNullable<ConstructorParameters<typeof TransactWriteCommand>[0]['TransactItems']> = [
     {
@@ -238,10 +240,17 @@ export async function placeProject(
       const nodes = await scanAll<NodeItem>(store.db, { TableName: store.tables.nodes });
       const open = nodes.filter((n) => freeSlots(n, now, settings) > 0 && n.nodeId !== current?.nodeId);
       const totalFree = open.reduce((sum, n) => sum + freeSlots(n, now, settings), 0);
+      // A project its node lost (expired, drained) goes before the line: it was being served, and lost its
+      // slot to a failure, not to a competitor. The line leaves room for those still to come back.
+      const displaced = current !== undefined || project?.displacedAt !== undefined;
+      const awaitingMove = nodes
+        .filter((n) => !isAlive(n, now, settings) || isDrained(n, now, settings))
+        .reduce((sum, n) => sum + Object.keys(n.assignments ?? {}).length, 0);
       const line = await liveTickets(store, now, settings);
       const mine = ticketOf(line, projectId, sentTicket);
-      const ahead = ticketsAhead(line, mine);
-      if (ahead >= totalFree) throw await capacityError(deps, projectId, nodes, mine, ahead, now);
+      const ahead = displaced ? 0 : ticketsAhead(line, mine);
+      const usable = displaced ? totalFree : totalFree - awaitingMove;
+      if (ahead >= usable) throw await capacityError(deps, projectId, nodes, mine, ahead, now);
       // Fullest first: projects pack onto few nodes, so idle ones can be scaled in. The first try is one of
       // the fullest few at random, so a burst of placements does not queue on a single node's item.
       candidates = open.sort(
@@ -463,6 +472,8 @@ export async function releaseProject(
     readonly token?: number;
     /** Only if the project is on this node. */
     readonly nodeId?: string;
+    /** Its node was lost: the project keeps precedence over the line when it comes back. */
+    readonly displaced?: boolean;
   },
 ): Promise<boolean> {
   for (let attempt = 0; attempt < maxAttempts; attempt++) {

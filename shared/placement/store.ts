@@ -45,6 +45,8 @@ export interface ProjectItem {
   readonly since?: number;
   readonly lastUsedAt?: number;
   readonly releasedAt?: number;
+  /** When its node was lost (expired or drained); such a project goes before the line when it returns. */
+  readonly displacedAt?: number;
   /** The size a node reported when it stopped the project for being too large. */
   readonly sizeBytes?: number;
 }

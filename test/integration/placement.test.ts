@@ -71,6 +71,8 @@ afterEach(async () => {
       }),
     );
   }
+  // Their projects are released (as lost), so they hold no slot the next test would wait for.
+  await runJanitor();
 });
 
 afterAll(async () => {
