@@ -36,7 +36,7 @@ beforeAll(async () => {
       PROJECT_IDLE_TIMEOUT: '3',
       PROJECT_DATA_LIMIT: String(limitBytes),
       PLACEMENT_FORWARD_TIMEOUT_MS: '8000',
-      NODE_STALL_SECONDS: '4',
+      NODE_STALL_SECONDS: '8',
       NODE_SUSPECT_GRACE: '1',
     },
     // The tests run the janitor themselves, when the state they set up calls for it.
@@ -304,18 +304,16 @@ describe('lost nodes', () => {
     expect(stuck).toMatchObject({ status: 504, body: { error: 'node_timeout' } });
     await until(async () => (await nodes()).some((n) => n.id === zombieId && n.state === 'suspect'));
 
-    // No new project goes to it.
+    // After the grace, the janitor takes its project off it; the next request finds it a healthy node.
     const other = fleetNodes.find((n) => n.agent.nodeId !== zombieId)?.agent.nodeId;
-    const fresh = await computeOn('zombie-other');
-    expect(fresh.headers.get('x-vfleet-node')).toBe(other);
-    // After the grace, the janitor takes its project off it; the next request finds it a node.
-    await call('DELETE', '/api/v1/projects/zombie-other/placement', operator);
     await sleep(1_100);
     const report = await runJanitor();
     expect((report.released as { lostNode: string[] }).lostNode).toContain('zombie-work');
     const moved = await computeOn('zombie-work');
     expect(moved.status).toBe(200);
     expect(moved.headers.get('x-vfleet-node')).toBe(other);
+    // The zombie has a free slot again, yet takes no new project.
+    expect(await computeOn('zombie-other')).toMatchObject({ status: 503, body: { error: 'capacity' } });
     zombie?.compute.hang(false);
   }, 60_000);
 });
