@@ -178,6 +178,18 @@ async function main() {
         await guardedFleet.add({ capacity: slots });
       },
     );
+    // The same 503 path one request at a time (the pool is full): its cost without the queueing above.
+    const serial: number[] = [];
+    for (let i = 0; i < 100; i++) {
+      const started = performance.now();
+      const response = await fetch(`${control}/api/v1/projects/serial-${i}/compute`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${viewer}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ dsl: 'append x' }),
+      });
+      await response.arrayBuffer();
+      if (response.status === 503) serial.push(performance.now() - started);
+    }
     const guardedNodes = await scanAll<NodeItem>(db, { TableName: store.tables.nodes });
     const placedAtEnd = guardedNodes
       .filter((n) => n.lastHeartbeatAt > Date.now() - heartbeatTimeoutSeconds * 1000)
@@ -252,6 +264,11 @@ async function main() {
         maxProjectsOnOneNode: maxServing,
         killedProjects: killedProjects.length,
         movedWithinSeconds: moves,
+        serialUnavailable: {
+          count: serial.length,
+          p50Ms: percentile(serial, 50),
+          p99Ms: percentile(serial, 99),
+        },
       },
       naive: { ...summary(naive), ...naiveAgents, overBookedNodes: overBooked },
     };
@@ -267,6 +284,11 @@ async function main() {
         '503 latency p99, ms (goal ≤ 250)',
         fmt(raw.guarded.p99UnavailableMs),
         fmt(raw.naive.p99UnavailableMs),
+      ],
+      [
+        '503 latency one request at a time, p50 / p99, ms',
+        `${fmt(raw.guarded.serialUnavailable.p50Ms)} / ${fmt(raw.guarded.serialUnavailable.p99Ms)}`,
+        '–',
       ],
       [
         'all requests p50 / p99, ms',
