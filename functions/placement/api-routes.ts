@@ -8,7 +8,7 @@ import {
   type RouteHandler,
   type RouteTable,
 } from '#shared/http';
-import { compute, placementDeps, placementView, releaseProject } from '#shared/placement';
+import { CapacityError, compute, placementDeps, placementView, releaseProject } from '#shared/placement';
 import { computeRequestSchema, projectIdSchema } from '#shared/placement/protocol';
 
 function projectId(params: Record<string, string | undefined> | undefined): string {
@@ -21,7 +21,14 @@ function projectId(params: Record<string, string | undefined> | undefined): stri
 const computeRoute: RouteHandler = async (event) => {
   const id = projectId(event.pathParameters);
   const request = parseInput(computeRequestSchema, jsonBody(event), 'body');
-  const answer = await compute(placementDeps(), id, request);
+  let answer: Awaited<ReturnType<typeof compute>>;
+  try {
+    answer = await compute(placementDeps(), id, request);
+  } catch (error) {
+    // A full pool is an answer, not a failure: no error log (with its stack) per caller turned away.
+    if (error instanceof CapacityError) return json(503, error.toBody(), error.headers);
+    throw error;
+  }
   return json(answer.statusCode, answer.body, {
     'x-vfleet-node': answer.nodeId,
     'x-vfleet-token': String(answer.token),
