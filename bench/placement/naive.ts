@@ -34,12 +34,14 @@ export async function naiveCompute(
   }
   if (!node) {
     const nodes = await scanAll<NodeItem>(store.db, { TableName: store.tables.nodes });
-    node = nodes.find(
+    const free = nodes.filter(
       (n) =>
         n.lastHeartbeatAt > now - heartbeatTimeoutMs &&
         n.ready &&
         Object.keys(n.assignments ?? {}).length < n.capacity,
     );
+    // Any free node, as the guarded path spreads a burst over the fullest few.
+    node = free[Math.floor(Math.random() * free.length)];
     if (!node) return { status: 503 };
     token += 1;
     // The seed's setNode(projectId, nodeId) and setProject(nodeId, projectId), without the lock.

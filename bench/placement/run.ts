@@ -249,6 +249,9 @@ async function main() {
           99,
         ),
         projectsServed: new Set(of(200).map((s) => s.projectId)).size,
+        statuses: Object.fromEntries(
+          [...new Set(samples.map((s) => s.status))].map((status) => [status, of(status).length]),
+        ),
       };
     };
     const raw = {
