@@ -98,6 +98,16 @@ export interface EnvironmentConfig {
    * collectors are being lost systematically.
    */
   readonly syncWatchLostPerHour: number;
+  /**
+   * The compute nodes projects are placed on: one fixed instance type, an Auto Scaling group between minNodes and
+   * maxNodes scaled on free slots, `slotsPerNode` projects per node (the agent's capacity).
+   */
+  readonly nodes: {
+    readonly instanceType: string;
+    readonly minNodes: number;
+    readonly maxNodes: number;
+    readonly slotsPerNode: number;
+  };
 }
 
 const base = {
@@ -134,6 +144,7 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     logRetention: RetentionDays.ONE_WEEK,
     reservedConcurrencyScale: 0,
     logLevel: 'DEBUG',
+    nodes: { instanceType: 't3.large', minNodes: 0, maxNodes: 3, slotsPerNode: 1 },
   },
   staging: {
     ...base,
@@ -146,6 +157,7 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     logRetention: RetentionDays.ONE_MONTH,
     reservedConcurrencyScale: 0.5,
     logLevel: 'INFO',
+    nodes: { instanceType: 't3.xlarge', minNodes: 1, maxNodes: 10, slotsPerNode: 1 },
   },
   prod: {
     ...base,
@@ -158,6 +170,8 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     logRetention: RetentionDays.THREE_MONTHS,
     reservedConcurrencyScale: 1,
     logLevel: 'INFO',
+    // 100 simultaneous projects at peak, one per node: each gets the whole instance (4 GB data limit).
+    nodes: { instanceType: 't3.xlarge', minNodes: 2, maxNodes: 100, slotsPerNode: 1 },
   },
 };
 
@@ -250,6 +264,14 @@ export function validateConfig(c: EnvironmentConfig): void {
   if (!(Number.isInteger(c.syncWatchLostPerHour) && c.syncWatchLostPerHour >= 1)) {
     fail('syncWatchLostPerHour', 'must be a whole number of at least 1');
   }
+  if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(c.nodes.instanceType))
+    fail('nodes.instanceType', `is invalid: ${c.nodes.instanceType}`);
+  const { minNodes, maxNodes, slotsPerNode } = c.nodes;
+  if (!(Number.isInteger(minNodes) && minNodes >= 0)) fail('nodes.minNodes', 'must be a whole number >= 0');
+  if (!(Number.isInteger(maxNodes) && maxNodes >= Math.max(1, minNodes)))
+    fail('nodes.maxNodes', 'must be a whole number >= 1 and >= nodes.minNodes');
+  if (!(Number.isInteger(slotsPerNode) && slotsPerNode >= 1 && slotsPerNode <= 64))
+    fail('nodes.slotsPerNode', 'must be a whole number in 1..64');
 }
 
 /** The data-store removal policy (tables and buckets have no SNAPSHOT; they keep their data instead). */

@@ -23,6 +23,7 @@ import type { healthRoutes } from '../functions/health/routes.ts';
 import type { identityRoutes } from '../functions/identity/routes.ts';
 import type { inventoryQueryRoutes, vcenterRoutes } from '../functions/inventory/routes.ts';
 import type { opsApiRoutes, opsConsoleRoutes } from '../functions/ops/routes.ts';
+import type { placementNodeRoutes, placementRoutes } from '../functions/placement/routes.ts';
 
 export { envNames, type HttpMethod, type QueueName, type Role, type RouteKey, roleSatisfies, type TableName };
 
@@ -38,7 +39,11 @@ export type Dependency =
   // Read, or create on first use, the one secret that signs list cursors (shared/inventory/cursor.ts).
   | 'cursor-key'
   | 'ws-management'
-  | 'blobs';
+  | 'blobs'
+  // Read, or create on first use, the key that signs forwards to node agents (shared/placement/signing.ts).
+  | 'placement-key'
+  // Reach the compute-node agents (in the VPC) and set or clear their scale-in protection.
+  | 'nodes';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -185,6 +190,28 @@ export const functions = {
   // LOW also runs the inventory's drift check (shared/inventory/sync/verify.ts): one vCenter's whole snapshot in
   // memory, like a full sync (~475 MB at 50k VMs), and a re-check that may wait up to 45 s for the sync.
   opsWorkerLow: { ...opsWorker('LOW', 4), memoryMb: 1024, timeoutSeconds: 120 },
+  // Project placement on compute nodes (shared/placement): the forward waits up to 24 s for the node, below
+  // API Gateway's 30 s, so the function's timeout sits between the two.
+  placement: {
+    entry: 'functions/placement/api.ts',
+    description: 'POST /api/v1/projects/{id}/compute and GET/DELETE …/placement: place, forward, release',
+    timeoutSeconds: 28,
+    serves: 'http',
+    needs: ['dynamodb', 'placement-key', 'nodes'],
+  },
+  placementNodes: {
+    entry: 'functions/placement/nodes.ts',
+    description: 'POST /api/v1/nodes/{id}/heartbeat (node agents, IAM in AWS) and GET /api/v1/nodes',
+    serves: 'http',
+    needs: ['dynamodb', 'placement-key', 'nodes'],
+  },
+  placementJanitor: {
+    entry: 'functions/placement/janitor.ts',
+    description: 'Every minute: expire nodes, cull idle projects, remove orphaned assignments, slot metrics',
+    timeoutSeconds: 60,
+    serves: 'schedule',
+    needs: ['dynamodb', 'nodes'],
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;
@@ -205,6 +232,8 @@ export type HttpFunctionRoutes = {
   vcenters: typeof vcenterRoutes;
   opsApi: typeof opsApiRoutes;
   opsConsole: typeof opsConsoleRoutes;
+  placement: typeof placementRoutes;
+  placementNodes: typeof placementNodeRoutes;
 };
 
 /** The route keys served by the tables of the functions `F` (distributes over `F`). */
@@ -263,6 +292,11 @@ const routeFunctions = {
   'POST /api/v1/vms/{id}/refresh': 'opsApi',
   'POST /api/v1/vms/{id}/console': 'opsConsole',
   'GET /api/v1/queue/stats': 'opsApi',
+  'POST /api/v1/projects/{id}/compute': 'placement',
+  'GET /api/v1/projects/{id}/placement': 'placement',
+  'DELETE /api/v1/projects/{id}/placement': 'placement',
+  'POST /api/v1/nodes/{id}/heartbeat': 'placementNodes',
+  'GET /api/v1/nodes': 'placementNodes',
 } as const satisfies { readonly [K in RouteKey]: ServerOf<HttpFunctionRoutes, K> & FunctionName };
 
 export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({
@@ -346,6 +380,7 @@ export const schedules: readonly ScheduleSpec[] = [
     everySeconds: 60,
     periodEnv: 'SYNC_DISPATCH_SECONDS',
   },
+  { name: 'placement-janitor', function: 'placementJanitor', everySeconds: 60 },
 ];
 
 /** The schedules' periods as environment variables, for every function. */
@@ -364,6 +399,9 @@ export interface TableSpec {
 
 export const tables = {
   connections: { partitionKey: 'connectionId', ttlAttribute: 'expiresAt' },
+  'placement-nodes': { partitionKey: 'nodeId' },
+  'placement-projects': { partitionKey: 'projectId' },
+  'placement-tickets': { partitionKey: 'ticketId', ttlAttribute: 'expiresAt' },
 } as const satisfies Record<TableName, TableSpec>;
 
 /**

@@ -2,6 +2,7 @@
 // vcsim, then the local cloud built from the topology; prints URLs and a token; Ctrl-C stops everything.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
+import { type LocalFleet, startLocalFleet } from '../../agent/fleet.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { loadOpsSettings } from '../../shared/ops/settings.ts';
 import { buildDashboard } from './dashboard.ts';
@@ -74,6 +75,7 @@ async function main() {
     stopping = true;
     console.log('\nstopping…');
     try {
+      await fleet?.stop();
       await runtime?.stop();
     } catch (error) {
       console.error('stopping the runtime failed:', error);
@@ -85,6 +87,7 @@ async function main() {
   process.on('SIGTERM', () => void shutdown(0));
 
   let runtime: Awaited<ReturnType<typeof startLocalRuntime>> | undefined;
+  let fleet: LocalFleet | undefined;
   try {
     console.log('starting Redis, PostgreSQL, DynamoDB Local and vcsim…');
     const track = <T extends RunningService>(service: T) => {
@@ -126,6 +129,15 @@ async function main() {
     await writeFile(join(stateDir, 'dev-token'), `${token}\n`, { mode: 0o600 });
     // The simulated vCenter is registered through the API, as an operator would, so the inventory fills at once.
     await registerVcsim(runtime.httpUrl, token, vcsim);
+    // Three compute nodes (agent + reference compute service each), so placement works out of the box.
+    const control = runtime.httpUrl;
+    fleet = await startLocalFleet({
+      count: 3,
+      controlUrl: control,
+      tokenFor: (nodeId) => issuer.mint(['node'], { subject: nodeId }),
+      dir: join(stateDir, 'nodes'),
+      heartbeatIntervalMs: 5_000,
+    });
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(`
 vfleet is running locally (ready in ${seconds} s)
@@ -139,6 +151,9 @@ vfleet is running locally (ready in ${seconds} s)
   Redis       ${redis.url}
   PostgreSQL  postgres://${postgres.user}@${postgres.host}:${postgres.port}/${postgres.database}
   DynamoDB    ${dynamodb.url}
+  nodes       ${fleet.nodes.map((n) => `${n.agent.nodeId} ${n.agent.url}`).join(', ')}
+              try: curl -H "authorization: Bearer $(cat ${join(stateDir, 'dev-token')})" -H 'content-type: application/json' \
+                     -d '{"dsl":"append hello"}' ${runtime.httpUrl}/api/v1/projects/demo/compute
 
   admin token (also in ${join(stateDir, 'dev-token')}; another role: npm run token -- --role viewer):
   ${token}

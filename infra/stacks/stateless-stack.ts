@@ -11,7 +11,11 @@ import {
   WebSocketApi,
   WebSocketStage,
 } from 'aws-cdk-lib/aws-apigatewayv2';
-import { HttpJwtAuthorizer, WebSocketLambdaAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
+import {
+  HttpIamAuthorizer,
+  HttpJwtAuthorizer,
+  WebSocketLambdaAuthorizer,
+} from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration, WebSocketLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import {
   Alarm,
@@ -36,9 +40,11 @@ import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
 import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts';
+import { ComputeNodes } from '../constructs/compute-nodes.ts';
 import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import { createOpsAlarms } from '../constructs/ops-alarms.ts';
+import { createPlacementAlarms } from '../constructs/placement-alarms.ts';
 import { VfleetFunction } from '../constructs/vfleet-function.ts';
 import {
   type FunctionSpec,
@@ -72,6 +78,8 @@ export class StatelessStack extends Stack {
   readonly webSocketStage: WebSocketStage;
   readonly alarmTopic: Topic;
   readonly alarms: readonly Alarm[];
+  /** The compute nodes projects are placed on; undefined when no function of the topology needs them. */
+  readonly computeNodes?: ComputeNodes;
   /** The shared-deps layer (layers/shared-deps) every function gets; their bundles leave its packages out. */
   readonly sharedDepsLayer: LayerVersion;
   /** The dashboard (web/): S3 behind CloudFront, with the API on the same origin. */
@@ -117,6 +125,8 @@ export class StatelessStack extends Stack {
         this.fnOf(name).bindWsManagement(this.webSocketApi, this.webSocketStage);
     }
 
+    this.computeNodes = this.createComputeNodes(config, stateful, topology);
+
     this.addEventSources(stateful, topology);
     this.addSchedules(config, topology);
     // Deploy-time steps (schema migrations): a custom resource that re-runs whenever the function's bundle changes.
@@ -149,7 +159,8 @@ export class StatelessStack extends Stack {
     stateful: StatefulResources,
     topology: Topology,
   ): VfleetFunction {
-    const inVpc = spec.needs.includes('redis') || spec.needs.includes('postgres');
+    // Node agents listen on private addresses in the VPC, like the data stores.
+    const inVpc = (['redis', 'postgres', 'nodes'] as const).some((need) => spec.needs.includes(need));
     const fn = new VfleetFunction(this, `${pascal(name)}Function`, {
       entry: spec.entry,
       bundleFiles: spec.bundleFiles,
@@ -194,7 +205,8 @@ export class StatelessStack extends Stack {
         fn.bindSecrets(stateful.vcenterSecret);
         this.bindVcenterSecrets(fn, config, false);
       } else if (need === 'secrets-write') this.bindVcenterSecrets(fn, config, true);
-      else if (need === 'cursor-key') this.bindCursorKey(fn, config);
+      else if (need === 'cursor-key') this.bindOwnSecret(fn, config, secretNames.cursorKey);
+      else if (need === 'placement-key') this.bindOwnSecret(fn, config, secretNames.placementKey);
       else if (need === 'blobs') fn.bindBlobs(stateful.blobBucket, stateful.blobAccessPolicy);
     }
   }
@@ -222,6 +234,7 @@ export class StatelessStack extends Stack {
       jwtAudience: [config.auth.audience],
       identitySource: [httpAuthorizationHeader],
     });
+    const iamAuthorizer = new HttpIamAuthorizer();
     const httpIntegrations = new Map<string, HttpLambdaIntegration>();
     for (const route of topology.httpRoutes) {
       let integration = httpIntegrations.get(route.function);
@@ -236,7 +249,8 @@ export class StatelessStack extends Stack {
         path: route.path,
         methods: [HttpMethod[route.method]],
         integration,
-        authorizer: route.role === null ? undefined : jwtAuthorizer,
+        // Node agents sign with their instance role (SigV4); everyone else carries a JWT.
+        authorizer: route.role === null ? undefined : route.role === 'node' ? iamAuthorizer : jwtAuthorizer,
       });
       if (route.role === null && httpRoute) {
         acknowledge(
@@ -390,16 +404,17 @@ export class StatelessStack extends Stack {
   }
 
   /**
-   * The cursor signing key (shared/inventory/cursor.ts): one secret beside the vCenter credentials, read or
-   * created by the first container that needs it. The grant names that one secret (`??????` is the suffix
-   * Secrets Manager appends), not the vCenter passwords. Sets VCENTER_SECRET_PREFIX.
+   * One of the code's own secrets (`secretNames`: the cursor signing key of shared/inventory/cursor.ts, the
+   * forward signing key of shared/placement/signing.ts) beside the vCenter credentials, read or created by the
+   * first container that needs it. The grant names that one secret (`??????` is the suffix Secrets Manager
+   * appends), not the vCenter passwords. Sets VCENTER_SECRET_PREFIX.
    */
-  private bindCursorKey(fn: VfleetFunction, config: EnvironmentConfig): void {
+  private bindOwnSecret(fn: VfleetFunction, config: EnvironmentConfig, secretName: string): void {
     const prefix = `vfleet/${config.envName}/vcenters/`;
     const resource = this.formatArn({
       service: 'secretsmanager',
       resource: 'secret',
-      resourceName: `${prefix}${secretNames.cursorKey}-??????`,
+      resourceName: `${prefix}${secretName}-??????`,
       arnFormat: ArnFormat.COLON_RESOURCE_NAME,
     });
     fn.addToRolePolicy(
@@ -409,6 +424,47 @@ export class StatelessStack extends Stack {
       }),
     );
     fn.addEnvironment('VCENTER_SECRET_PREFIX', prefix);
+  }
+
+  /**
+   * The compute nodes (an Auto Scaling group running the node agent) and the `nodes` need: the functions that
+   * have it reach the agents' port and may set scale-in protection on the group's instances, nothing else.
+   */
+  private createComputeNodes(
+    config: EnvironmentConfig,
+    stateful: StatefulResources,
+    topology: Topology,
+  ): ComputeNodes | undefined {
+    const users = Object.entries(topology.functions).filter(([, spec]) => spec.needs.includes('nodes'));
+    if (users.length === 0) return undefined;
+    const nodeRoutes = topology.httpRoutes.filter((route) => route.role === 'node');
+    const nodes = new ComputeNodes(this, 'ComputeNodes', {
+      envName: config.envName,
+      vpc: stateful.vpc,
+      ...config.nodes,
+      controlUrl: this.httpApi.apiEndpoint,
+      nodeRouteArns: nodeRoutes.map((route) =>
+        this.httpApi.arnForExecuteApi(route.method, route.path.replace(/\{[^}]+\}/g, '*'), '$default'),
+      ),
+    });
+    nodes.allowFrom(stateful.appSecurityGroup);
+    for (const [name] of users) {
+      const fn = this.fnOf(name);
+      fn.addEnvironment('NODE_AUTO_SCALING_GROUP', nodes.group.autoScalingGroupName);
+      fn.addToRolePolicy(
+        new PolicyStatement({
+          actions: ['autoscaling:SetInstanceProtection'],
+          resources: [nodes.group.autoScalingGroupArn],
+        }),
+      );
+      acknowledge(
+        fn,
+        "The group's ARN carries a UUID AWS assigns at creation (autoScalingGroup:*:…); the grant is scoped by " +
+          'the group name to this one group and to SetInstanceProtection alone.',
+        `AwsSolutions-IAM5[Resource::${nagReference(this, nodes.group.autoScalingGroupArn)}]`,
+      );
+    }
+    return nodes;
   }
 
   /** WebSocket access logs need the account's API Gateway CloudWatch role (an account-wide setting). */
@@ -479,6 +535,7 @@ export class StatelessStack extends Stack {
     // failure carries the vCenter id, and GET /api/v1/vcenters shows which one fails and why.
     if (functions.syncWorker) alarms.push(...this.createSyncAlarms(config, action));
     alarms.push(...createOpsAlarms(this, { envName: config.envName, queues: stateful.queues, action }));
+    if (this.computeNodes) alarms.push(...createPlacementAlarms(this, { envName: config.envName, action }));
     return { topic, alarms };
   }
 

@@ -14,6 +14,7 @@ export const layerSpecifiers: readonly string[] = [
   '@aws-lambda-powertools/logger/middleware',
   '@aws-lambda-powertools/metrics',
   '@aws-sdk/client-apigatewaymanagementapi',
+  '@aws-sdk/client-auto-scaling',
   '@aws-sdk/client-dynamodb',
   '@aws-sdk/client-s3',
   '@aws-sdk/client-secrets-manager',

@@ -61,6 +61,23 @@ export const routes = {
   'POST /api/v1/vms/{id}/refresh': { method: 'POST', path: '/api/v1/vms/{id}/refresh', role: 'viewer' },
   'POST /api/v1/vms/{id}/console': { method: 'POST', path: '/api/v1/vms/{id}/console', role: 'operator' },
   'GET /api/v1/queue/stats': { method: 'GET', path: '/api/v1/queue/stats', role: 'viewer' },
+  'POST /api/v1/projects/{id}/compute': {
+    method: 'POST',
+    path: '/api/v1/projects/{id}/compute',
+    role: 'viewer',
+  },
+  'GET /api/v1/projects/{id}/placement': {
+    method: 'GET',
+    path: '/api/v1/projects/{id}/placement',
+    role: 'viewer',
+  },
+  'DELETE /api/v1/projects/{id}/placement': {
+    method: 'DELETE',
+    path: '/api/v1/projects/{id}/placement',
+    role: 'operator',
+  },
+  'POST /api/v1/nodes/{id}/heartbeat': { method: 'POST', path: '/api/v1/nodes/{id}/heartbeat', role: 'node' },
+  'GET /api/v1/nodes': { method: 'GET', path: '/api/v1/nodes', role: 'viewer' },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;
@@ -100,7 +117,12 @@ export const queueContracts = {
 export type QueueName = keyof typeof queueContracts;
 
 /** The DynamoDB tables the code reads and writes (keys and TTL are the deployment's). */
-export const tableNames = ['connections'] as const;
+export const tableNames = [
+  'connections',
+  'placement-nodes',
+  'placement-projects',
+  'placement-tickets',
+] as const;
 export type TableName = (typeof tableNames)[number];
 
 /**
@@ -110,6 +132,8 @@ export type TableName = (typeof tableNames)[number];
 export const secretNames = {
   /** Signs list cursors (shared/inventory/cursor.ts); created by the first container that needs it. */
   cursorKey: '_cursor-signing-key',
+  /** Signs the control plane's forwards to node agents (shared/placement); created on first use. */
+  placementKey: '_placement-signing-key',
 } as const;
 
 /** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */

@@ -6,6 +6,12 @@ import * as z from 'zod';
 import { moidPattern, type RouteKey, vcenterIdPattern } from '#shared/contracts';
 import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
 import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
+import {
+  computeRequestSchema,
+  heartbeatSchema,
+  nodeIdSchema,
+  projectIdSchema,
+} from '#shared/placement/protocol';
 
 /** One answer a route gives when it works. */
 export interface RouteAnswer {
@@ -19,7 +25,7 @@ export interface RouteAnswer {
 export interface RouteDoc {
   readonly operationId: string;
   readonly summary: string;
-  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations';
+  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations' | 'placement';
   readonly params?: Readonly<Record<string, z.ZodType>>;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
@@ -183,5 +189,61 @@ export const routeDocs = {
     summary: 'Lane depths, limiter and cache statistics',
     tag: 'operations',
     responses: { '200': { description: 'The statistics', body: z.record(z.string(), z.unknown()) } },
+  },
+  'POST /api/v1/projects/{id}/compute': {
+    operationId: 'computeProject',
+    summary: "Run a request on the project's node (placing the project first if it has none)",
+    tag: 'placement',
+    params: { id: projectIdSchema },
+    body: computeRequestSchema,
+    responses: {
+      '200': { description: "The node's answer (headers x-vfleet-node, x-vfleet-token)" },
+      '202': { description: 'Longer work: a job id to poll with `{"job": …}`' },
+    },
+    errors: {
+      '413': '`project_too_large`: declared or reported data over PROJECT_DATA_LIMIT (sizeBytes, limitBytes)',
+      '502': 'The node failed or could not be reached (the project stays where it is)',
+      '503':
+        '`capacity`: every slot is busy (Retry-After, position, ticket: retry with it to keep your place)',
+      '504': 'The node did not answer within the deadline',
+    },
+  },
+  'GET /api/v1/projects/{id}/placement': {
+    operationId: 'getPlacement',
+    summary: "The project's node, fencing token, since and last use",
+    tag: 'placement',
+    params: { id: projectIdSchema },
+    responses: { '200': { description: 'The placement', body: z.record(z.string(), z.unknown()) } },
+    errors: { '404': 'The project has never been placed' },
+  },
+  'DELETE /api/v1/projects/{id}/placement': {
+    operationId: 'releasePlacement',
+    summary: "Free the project's slot (and forget a recorded over-limit size)",
+    tag: 'placement',
+    params: { id: projectIdSchema },
+    responses: {
+      '200': { description: 'The placement after release', body: z.record(z.string(), z.unknown()) },
+    },
+    errors: { '404': 'The project has never been placed' },
+  },
+  'POST /api/v1/nodes/{id}/heartbeat': {
+    operationId: 'nodeHeartbeat',
+    summary: 'A node agent reports itself; the answer lists what it holds, under which tokens',
+    tag: 'placement',
+    params: { id: nodeIdSchema },
+    body: heartbeatSchema,
+    responses: { '200': { description: 'Assignments, revocations, timeout and signing key' } },
+    errors: { '403': 'A node may only speak for itself', '409': 'The id belongs to another instance' },
+  },
+  'GET /api/v1/nodes': {
+    operationId: 'listNodes',
+    summary: 'Compute nodes with state (joining, ready, busy, suspect, expired), projects, heartbeat age',
+    tag: 'placement',
+    responses: {
+      '200': {
+        description: 'Every node',
+        body: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
+      },
+    },
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

@@ -110,6 +110,23 @@ describe('npm run dev', () => {
     expect(JSON.stringify(await vcenter.json())).not.toContain('"password"');
   });
 
+  it('starts three compute nodes and places a project on one of them', { timeout: 30_000 }, async () => {
+    const token = (await readFile(join(stateDir, 'dev-token'), 'utf8')).trim();
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const listed = (await (await fetch(`http://127.0.0.1:${httpPort}/api/v1/nodes`, { headers })).json()) as {
+      items: { id: string; state: string }[];
+    };
+    expect(listed.items.map((node) => node.state)).toEqual(['ready', 'ready', 'ready']);
+    const computed = await fetch(`http://127.0.0.1:${httpPort}/api/v1/projects/demo/compute`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ dsl: 'append hello' }),
+    });
+    expect(computed.status).toBe(200);
+    expect(await computed.json()).toMatchObject({ project: 'demo', requests: 1 });
+    expect(listed.items.map((node) => node.id)).toContain(computed.headers.get('x-vfleet-node'));
+  });
+
   it('stops everything on Ctrl-C', { timeout: 60_000 }, async () => {
     const servicePorts = [
       ...output.matchAll(

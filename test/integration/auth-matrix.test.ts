@@ -100,7 +100,13 @@ function expected(route: RouteKey, caller: Caller): 'unauthorized' | 'forbidden'
 /** A well-formed value for each path parameter, so a call that passes auth reaches its handler. */
 function concretePath(route: RouteKey): string {
   const { path } = routes[route];
-  return path.replace('{id}', path.startsWith('/api/v1/vms/') ? 'authmx:vm-1' : 'authmx');
+  // A node route names the node the node token speaks for (a node may only speak for itself).
+  const id = path.startsWith('/api/v1/vms/')
+    ? 'authmx:vm-1'
+    : path.startsWith('/api/v1/nodes/')
+      ? 'node-a'
+      : 'authmx';
+  return path.replace('{id}', id);
 }
 
 async function call(route: RouteKey, token: string | undefined): Promise<{ status: number; body: unknown }> {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { type DevIssuer, loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { freshDatabase, type TestDatabase } from './database.ts';
 
@@ -20,7 +20,13 @@ export interface TestRuntime {
   stop(): Promise<void>;
 }
 
-export async function startTestRuntime(label: string): Promise<TestRuntime> {
+/** What a test may change of the runtime: more environment, other schedule periods. */
+export type TestRuntimeOptions = Pick<LocalRuntimeOptions, 'env' | 'scheduleOverrides'>;
+
+export async function startTestRuntime(
+  label: string,
+  options: TestRuntimeOptions = {},
+): Promise<TestRuntime> {
   const db = await freshDatabase(label);
   const pool = new pg.Pool({ ...db.postgres, max: 2 });
   await migrate(pool, { vmPartitions: 2 });
@@ -32,6 +38,7 @@ export async function startTestRuntime(label: string): Promise<TestRuntime> {
     issuer,
     services: db.services,
     tablePrefix: db.name,
+    ...options,
   });
   return {
     runtime,

@@ -15,6 +15,7 @@ import { healthRoutes } from '../../../functions/health/routes.ts';
 import { identityRoutes } from '../../../functions/identity/routes.ts';
 import { inventoryQueryRoutes, vcenterRoutes } from '../../../functions/inventory/routes.ts';
 import { opsApiRoutes, opsConsoleRoutes } from '../../../functions/ops/routes.ts';
+import { placementNodeRoutes, placementRoutes } from '../../../functions/placement/routes.ts';
 import { type HttpFunctionRoutes, topology } from '../../../infra/topology.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -136,6 +137,8 @@ const tables: { [F in keyof HttpFunctionRoutes]: HttpFunctionRoutes[F] } = {
   vcenters: vcenterRoutes,
   opsApi: opsApiRoutes,
   opsConsole: opsConsoleRoutes,
+  placement: placementRoutes,
+  placementNodes: placementNodeRoutes,
 };
 const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   health: 'healthRoutes',
@@ -145,6 +148,8 @@ const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   vcenters: 'vcenterRoutes',
   opsApi: 'opsApiRoutes',
   opsConsole: 'opsConsoleRoutes',
+  placement: 'placementRoutes',
+  placementNodes: 'placementNodeRoutes',
 };
 
 const context = { functionName: 'test', awsRequestId: 'req-1' } as unknown as Context;

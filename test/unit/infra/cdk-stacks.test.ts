@@ -52,7 +52,8 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
         AUTH_JWKS_URL: s.config.auth.jwksUrl,
       });
       const needs = new Set<string>(spec.needs);
-      const inVpc = needs.has('redis') || needs.has('postgres');
+      // Node agents listen on private addresses, like the data stores.
+      const inVpc = needs.has('redis') || needs.has('postgres') || needs.has('nodes');
       expect(p.VpcConfig !== undefined, `${name} in VPC`).toBe(inVpc);
       if (needs.has('redis'))
         expect(env).toMatchObject({ REDIS_CLUSTER: 'true', REDIS_URL: expect.anything() });
@@ -100,7 +101,7 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
     }
   });
 
-  it('puts a JWT authorizer on every HTTP route with a role and none on the public ones', () => {
+  it('puts a JWT authorizer on every HTTP route with a human role, IAM on node routes, none on public ones', () => {
     const authorizer = onlyResource(s.stateless, 'AWS::ApiGatewayV2::Authorizer', { AuthorizerType: 'JWT' });
     expect(authorizer.resource.Properties).toMatchObject({
       IdentitySource: ['$request.header.Authorization'],
@@ -112,6 +113,9 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
       });
       if (route.role === null) {
         expect(resource.Properties.AuthorizationType, route.path).toBe('NONE');
+      } else if (route.role === 'node') {
+        // Node agents sign with their instance role (SigV4).
+        expect(resource.Properties.AuthorizationType, route.path).toBe('AWS_IAM');
       } else {
         expect(resource.Properties.AuthorizationType, route.path).toBe('JWT');
         expect(resource.Properties.AuthorizerId, route.path).toEqual({ Ref: authorizer.logicalId });
