@@ -61,6 +61,42 @@ export const routes = {
   'POST /api/v1/vms/{id}/refresh': { method: 'POST', path: '/api/v1/vms/{id}/refresh', role: 'viewer' },
   'POST /api/v1/vms/{id}/console': { method: 'POST', path: '/api/v1/vms/{id}/console', role: 'operator' },
   'GET /api/v1/queue/stats': { method: 'GET', path: '/api/v1/queue/stats', role: 'viewer' },
+  // Dashboard: node agents report (role node, for their own id only); dashboards read; operators control.
+  'POST /api/v1/nodes/{id}/metrics': { method: 'POST', path: '/api/v1/nodes/{id}/metrics', role: 'node' },
+  'POST /api/v1/nodes/{id}/logs': { method: 'POST', path: '/api/v1/nodes/{id}/logs', role: 'node' },
+  'GET /api/dashboard/metrics': { method: 'GET', path: '/api/dashboard/metrics', role: 'viewer' },
+  'GET /api/dashboard/history/{node}': {
+    method: 'GET',
+    path: '/api/dashboard/history/{node}',
+    role: 'viewer',
+  },
+  'DELETE /api/dashboard/history/{node}': {
+    method: 'DELETE',
+    path: '/api/dashboard/history/{node}',
+    role: 'operator',
+  },
+  'GET /api/dashboard/stats': { method: 'GET', path: '/api/dashboard/stats', role: 'viewer' },
+  'GET /api/dashboard/logs': { method: 'GET', path: '/api/dashboard/logs', role: 'viewer' },
+  'POST /api/dashboard/control-service': {
+    method: 'POST',
+    path: '/api/dashboard/control-service',
+    role: 'operator',
+  },
+  'GET /api/dashboard/nodes/{id}/reporter': {
+    method: 'GET',
+    path: '/api/dashboard/nodes/{id}/reporter',
+    role: 'operator',
+  },
+  'POST /api/dashboard/nodes/{id}/reporter': {
+    method: 'POST',
+    path: '/api/dashboard/nodes/{id}/reporter',
+    role: 'operator',
+  },
+  'GET /api/dashboard/nodes/{id}/commands': {
+    method: 'GET',
+    path: '/api/dashboard/nodes/{id}/commands',
+    role: 'operator',
+  },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;
@@ -100,7 +136,7 @@ export const queueContracts = {
 export type QueueName = keyof typeof queueContracts;
 
 /** The DynamoDB tables the code reads and writes (keys and TTL are the deployment's). */
-export const tableNames = ['connections'] as const;
+export const tableNames = ['connections', 'commands'] as const;
 export type TableName = (typeof tableNames)[number];
 
 /**

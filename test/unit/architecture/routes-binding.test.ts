@@ -10,6 +10,11 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeKeys } from '#shared/contracts';
 import { type HttpEvent, json, type RouteHandler, type RouteTable, routeHandler } from '#shared/http';
+import {
+  dashboardApiRoutes,
+  dashboardControlRoutes,
+  dashboardIngestRoutes,
+} from '../../../functions/dashboard/routes.ts';
 import { docsRoutes } from '../../../functions/docs/routes.ts';
 import { healthRoutes } from '../../../functions/health/routes.ts';
 import { identityRoutes } from '../../../functions/identity/routes.ts';
@@ -136,6 +141,9 @@ const tables: { [F in keyof HttpFunctionRoutes]: HttpFunctionRoutes[F] } = {
   vcenters: vcenterRoutes,
   opsApi: opsApiRoutes,
   opsConsole: opsConsoleRoutes,
+  dashboardIngest: dashboardIngestRoutes,
+  dashboardApi: dashboardApiRoutes,
+  dashboardControl: dashboardControlRoutes,
 };
 const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   health: 'healthRoutes',
@@ -145,6 +153,9 @@ const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   vcenters: 'vcenterRoutes',
   opsApi: 'opsApiRoutes',
   opsConsole: 'opsConsoleRoutes',
+  dashboardIngest: 'dashboardIngestRoutes',
+  dashboardApi: 'dashboardApiRoutes',
+  dashboardControl: 'dashboardControlRoutes',
 };
 
 const context = { functionName: 'test', awsRequestId: 'req-1' } as unknown as Context;
