@@ -47,6 +47,13 @@ function matcher(query: LogReadQuery): (line: StoredLogLine) => boolean {
     (!needle || line.message.toLowerCase().includes(needle));
 }
 
+/** By the line's own time; lines of one node at the same time by sequence. */
+function byTime(a: StoredLogLine, b: StoredLogLine): number {
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? -1 : 1;
+  if (a.node_id !== b.node_id) return a.node_id < b.node_id ? -1 : 1;
+  return a.seq - b.seq;
+}
+
 const parse = (entry: StreamEntries[number]) => JSON.parse(entry[1][1]!) as StoredLogLine;
 
 /** One node's matching lines after `after`, in sequence order, up to `limit`; and how far it scanned. */
@@ -99,7 +106,7 @@ export async function readLogs(
     let best = -1;
     for (let i = 0; i < scans.length; i++) {
       const line = scans[i]!.lines[heads[i]!];
-      if (line && (best < 0 || line.timestamp < scans[best]!.lines[heads[best]!]!.timestamp)) best = i;
+      if (line && (best < 0 || byTime(line, scans[best]!.lines[heads[best]!]!) < 0)) best = i;
     }
     if (best < 0) break;
     logs.push(scans[best]!.lines[heads[best]!]!);
@@ -156,7 +163,7 @@ export async function recentLogs(
   );
   const logs = perNode
     .flatMap((entry) => entry.lines)
-    .sort((a, b) => (a.timestamp < b.timestamp ? -1 : a.timestamp > b.timestamp ? 1 : 0))
+    .sort(byTime)
     .slice(-query.limit);
   return { logs, cursor: Object.fromEntries(perNode.map((entry) => [entry.node, entry.head])) };
 }
