@@ -15,6 +15,7 @@ import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startDynamoDb, startRedis } from '../../infra/local/services/index.ts';
 import type { RunningService } from '../../infra/local/services/types.ts';
+import { topology } from '../../infra/topology.ts';
 import { percentile, record, root } from '../ops/harness.ts';
 import type { LoadConfig, PhaseResult, PhaseSpec } from './load.ts';
 
@@ -57,6 +58,8 @@ async function main(): Promise<void> {
     runtime = await startLocalRuntime({
       root,
       issuer,
+      // The dashboard's own schedule only: the inventory's would poll a PostgreSQL this bench does not start.
+      topology: { ...topology, schedules: topology.schedules.filter((s) => s.function === 'dashboardJanitor') },
       // The dashboard's functions use no PostgreSQL; nothing here connects to it.
       services: {
         redisUrl: redis.url,
@@ -92,7 +95,9 @@ async function main(): Promise<void> {
       results.push(result);
       console.log(summarise(result).join(' | '));
     }
-    await ask({ type: 'stop' }, 'never').catch(() => undefined);
+    const exited = once(load, 'exit');
+    load.send({ type: 'stop' });
+    await exited;
     await report(results);
   } finally {
     if (load && load.exitCode === null) load.kill();

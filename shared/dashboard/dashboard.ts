@@ -30,7 +30,7 @@ export interface DashboardDeps {
   readonly fanout: Fanout;
   readonly commands: Commands;
   /** Coalesced push to a dashboard client. */
-  readonly push: (connectionId: string, message: unknown) => Promise<PushOutcome>;
+  readonly push: (connectionId: string, ...messages: unknown[]) => Promise<PushOutcome>;
   /** Stores filters with the connection; returns the previous ones, or undefined if the connection is gone. */
   readonly saveSubscription: (
     connectionId: string,
@@ -209,23 +209,25 @@ export class Dashboard {
     await this.deps.push(caller.connectionId, withinFrame({ type: 'initial', data }, 'logs'));
   }
 
-  /** `ping`: `pong`, and for a dashboard client `update` (latest metrics and history). */
+  /** `ping`: `pong`, and for a dashboard client `update` (latest metrics and history), in one frame. */
   async ping(caller: WsCaller, frame: unknown): Promise<void> {
     const { history: points = 20 } = parseInput(pingFrameSchema, frame ?? { action: 'ping' }, 'frame');
-    await this.deps.push(caller.connectionId, { type: 'pong' });
-    if (!isViewer(caller)) return;
+    if (!isViewer(caller)) {
+      await this.deps.push(caller.connectionId, { type: 'pong' });
+      return;
+    }
     const nodes = await this.store.nodes();
     const history = Object.fromEntries(
       await Promise.all(
         nodes.map(async (node) => [node.node_id, await this.store.history(node.node_id, points)] as const),
       ),
     );
-    const message = {
+    const update = {
       type: 'update',
       data: { metrics: Object.fromEntries(nodes.map((node) => [node.node_id, node])), history },
       timestamp: new Date(this.store.now()).toISOString(),
     };
-    await this.deps.push(caller.connectionId, fitHistory(message));
+    await this.deps.push(caller.connectionId, { type: 'pong' }, fitHistory(update));
   }
 
   /** `service_ack` / `reporter_ack` (node role): completes the command and tells the dashboards. */

@@ -125,9 +125,9 @@ let sharedOutbox: Outbox | undefined;
  * Pushes a message through the connection's outbox: coalesced with whatever else is queued for it, at most
  * one frame per 20 ms (./outbox.ts). A connection that answers Gone is deleted from the table.
  */
-export async function push(connectionId: string, message: unknown): Promise<PushOutcome> {
+export async function push(connectionId: string, ...messages: unknown[]): Promise<PushOutcome> {
   sharedOutbox ??= new Outbox({ redis: redis(), post: postFrame });
-  const outcome = await sharedOutbox.push(connectionId, message);
+  const outcome = await sharedOutbox.push(connectionId, ...messages);
   if (outcome === 'gone') await deleteConnection(connectionId);
   return outcome;
 }

@@ -3,7 +3,8 @@
 // claims the flush (one Lua script, so an append either lands before the flusher's last look or claims the
 // next flush itself: nothing is stranded). The flusher sends what is queued as one frame (a `batch` when
 // there is more than one message, never over 128 KB), waits out the window, and repeats until the outbox
-// is empty. Keys are `<prefix>ws:{<connectionId>}:…`, one hash slot per connection.
+// is empty, or hands over after `maxHoldMs` under a steady stream. Keys are `<prefix>ws:{<connectionId>}:…`,
+// one hash slot per connection.
 import { keyPrefixFromEnv } from '#shared/cache';
 import type { RedisClient } from '#shared/clients';
 
@@ -13,35 +14,42 @@ export const pushWindowMs = 20;
 /** `sent`: this call flushed; `queued`: another call is flushing and will send it; `gone`: the client left. */
 export type PushOutcome = 'sent' | 'queued' | 'gone';
 
-const enqueueScript = `
-redis.call('RPUSH', KEYS[1], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], 60000)
-if redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[2]) then return 1 end
-return 0`;
-
-// Pops queued messages up to the byte budget (at least one, which the sender sized within the limit).
-const drainScript = `
+// Pops queued messages up to the byte budget (ARGV[2]; at least one, which the sender sized within it).
+const drainLua = `
 local items, total = {}, 0
 while true do
   local head = redis.call('LINDEX', KEYS[1], 0)
   if not head then break end
-  if #items > 0 and total + #head > tonumber(ARGV[1]) then break end
+  if #items > 0 and total + #head > tonumber(ARGV[2]) then break end
   redis.call('LPOP', KEYS[1])
   items[#items + 1] = head
   total = total + #head
 end
 return items`;
 
-// Ends the flush if nothing is queued; otherwise keeps the claim (renewed) for another round.
-const releaseScript = `
-if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return 1 end
-redis.call('PEXPIRE', KEYS[2], ARGV[1])
-return 0`;
+// Appends messages; if no one is flushing, claims the flush and pops the first frame's worth at once.
+const enqueueScript = `
+for i = 3, #ARGV do redis.call('RPUSH', KEYS[1], ARGV[i]) end
+redis.call('PEXPIRE', KEYS[1], 60000)
+if not redis.call('SET', KEYS[2], '1', 'NX', 'PX', ARGV[1]) then return false end
+${drainLua}`;
 
+// After a window: ends the flush if nothing is queued (nil); otherwise renews the claim and pops the next frame.
+const nextScript = `
+if redis.call('LLEN', KEYS[1]) == 0 then redis.call('DEL', KEYS[2]) return false end
+redis.call('PEXPIRE', KEYS[2], ARGV[1])
+${drainLua}`;
+
+/** Both scripts answer the frame's messages to send now, or null: not this call's to flush / flush over. */
 interface Scripts {
-  realtimeEnqueue(list: string, lock: string, message: string, ttlMs: number): Promise<number>;
-  realtimeDrain(list: string, budget: number): Promise<string[]>;
-  realtimeRelease(list: string, lock: string, ttlMs: number): Promise<number>;
+  realtimeEnqueue(
+    list: string,
+    lock: string,
+    ttlMs: number,
+    budget: number,
+    ...messages: string[]
+  ): Promise<string[] | null>;
+  realtimeNext(list: string, lock: string, ttlMs: number, budget: number): Promise<string[] | null>;
 }
 type ScriptClient = RedisClient & Scripts;
 
@@ -74,8 +82,7 @@ export class Outbox {
     const client = options.redis as RedisClient & Partial<Scripts>;
     if (!client.realtimeEnqueue) {
       client.defineCommand('realtimeEnqueue', { numberOfKeys: 2, lua: enqueueScript });
-      client.defineCommand('realtimeDrain', { numberOfKeys: 1, lua: drainScript });
-      client.defineCommand('realtimeRelease', { numberOfKeys: 2, lua: releaseScript });
+      client.defineCommand('realtimeNext', { numberOfKeys: 2, lua: nextScript });
     }
     this.client = client as ScriptClient;
     this.prefix = options.keyPrefix ?? keyPrefixFromEnv();
@@ -89,36 +96,42 @@ export class Outbox {
     return { list: `${base}:out`, lock: `${base}:flush` };
   }
 
-  /** Queues a message for a connection and flushes if no one else is. */
-  async push(connectionId: string, message: unknown): Promise<PushOutcome> {
-    const text = JSON.stringify(message);
-    if (Buffer.byteLength(text) > this.budget) {
-      throw new Error(`message of ${Buffer.byteLength(text)} bytes is over the frame budget`);
-    }
-    const { list, lock } = this.keys(connectionId);
-    const claimed = await this.client.realtimeEnqueue(list, lock, text, claimTtlMs);
-    return claimed === 1 ? this.flush(connectionId) : 'queued';
-  }
-
-  private async flush(connectionId: string): Promise<PushOutcome> {
-    const { list, lock } = this.keys(connectionId);
-    const started = Date.now();
-    for (;;) {
-      if (!(await this.sendQueued(connectionId))) return this.forget(connectionId);
-      await sleep(this.windowMs);
-      if ((await this.client.realtimeRelease(list, lock, claimTtlMs)) === 1) return 'sent';
-      if (Date.now() - started >= this.maxHoldMs) {
-        // Hand over: a push from now on claims the next flush; what is queued now goes at once.
-        await this.client.del(lock);
-        return (await this.sendQueued(connectionId)) ? 'sent' : this.forget(connectionId);
+  /**
+   * Queues messages for a connection (in order, in one frame if they fit) and flushes if no one else is.
+   * @throws if a message alone is over the frame budget (the sender splits what can be split)
+   */
+  async push(connectionId: string, ...messages: unknown[]): Promise<PushOutcome> {
+    const texts = messages.map((message) => JSON.stringify(message));
+    for (const text of texts) {
+      if (Buffer.byteLength(text) > this.budget) {
+        throw new Error(`message of ${Buffer.byteLength(text)} bytes is over the frame budget`);
       }
     }
+    const { list, lock } = this.keys(connectionId);
+    const first = await this.client.realtimeEnqueue(list, lock, claimTtlMs, this.budget, ...texts);
+    return first ? this.flush(connectionId, first) : 'queued';
   }
 
-  /** Sends what is queued as one frame; false if the connection is gone. */
-  private async sendQueued(connectionId: string): Promise<boolean> {
-    const items = await this.client.realtimeDrain(this.keys(connectionId).list, this.budget);
-    if (items.length === 0) return true;
+  /** Sends frame after frame, a window apart, until nothing is queued (or hands over after maxHoldMs). */
+  private async flush(connectionId: string, first: string[]): Promise<PushOutcome> {
+    const { list, lock } = this.keys(connectionId);
+    const started = Date.now();
+    for (let items: string[] | null = first; items; ) {
+      if (!(await this.send(connectionId, items))) return this.forget(connectionId);
+      await sleep(this.windowMs);
+      if (Date.now() - started >= this.maxHoldMs) {
+        // Hand over (a Lambda must not flush forever under a steady stream): the next push claims the flush
+        // and takes what is queued with it; for a dashboard client that is at the latest its next ping.
+        await this.client.del(lock);
+        return 'sent';
+      }
+      items = await this.client.realtimeNext(list, lock, claimTtlMs, this.budget);
+    }
+    return 'sent';
+  }
+
+  /** Sends messages as one frame (a `batch` when there are several); false if the connection is gone. */
+  private send(connectionId: string, items: string[]): Promise<boolean> {
     const frame = items.length === 1 ? items[0]! : `{"type":"batch","messages":[${items.join(',')}]}`;
     return this.options.post(connectionId, frame);
   }
