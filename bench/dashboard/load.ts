@@ -110,23 +110,52 @@ function report(node: string): Promise<boolean> {
   });
 }
 
-async function ship(node: string, count: number, phase: string): Promise<{ lines: number; ok: boolean }> {
-  const logs = Array.from({ length: count }, () => {
-    const seq = (sequence.get(node) ?? 0) + 1;
-    sequence.set(node, seq);
-    return {
-      seq,
-      timestamp: new Date().toISOString(),
-      level: seq % 10 === 0 ? 'ERROR' : 'INFO',
-      logger_name: 'Service.bench',
-      message: `${phase} line ${seq} of ${node}`,
-      module: 'bench',
-      funcName: 'ship',
-      lineno: 1,
-    };
-  });
-  return { lines: count, ok: await post(node, 'logs', { logs }) };
+function line(node: string, phase: string) {
+  const seq = (sequence.get(node) ?? 0) + 1;
+  sequence.set(node, seq);
+  return {
+    seq,
+    timestamp: new Date().toISOString(),
+    level: seq % 10 === 0 ? 'ERROR' : 'INFO',
+    logger_name: 'Service.bench',
+    message: `${phase} line ${seq} of ${node}`,
+    module: 'bench',
+    funcName: 'ship',
+    lineno: 1,
+  };
 }
+
+/**
+ * A simulated agent's shipper, as the agent batches: one POST in flight per node; lines written meanwhile go
+ * together in the next (so a node's lines arrive in sequence order, and a slow control plane sees bigger
+ * batches rather than more requests).
+ */
+class Shipper {
+  private readonly pending: ReturnType<typeof line>[] = [];
+  private inflight: Promise<void> | undefined;
+  failures = 0;
+
+  constructor(private readonly node: string) {}
+
+  write(count: number, phase: string): void {
+    for (let i = 0; i < count; i++) this.pending.push(line(this.node, phase));
+    this.inflight ??= this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.length > 0) {
+      const logs = this.pending.splice(0, 1_000);
+      if (!(await post(this.node, 'logs', { logs }))) this.failures++;
+    }
+    this.inflight = undefined;
+  }
+
+  idle(): Promise<void> {
+    return this.inflight ?? Promise.resolve();
+  }
+}
+
+const shippers = new Map<string, Shipper>();
 
 async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
   current = { name: phase.name, latencies: [], receipts: 0, updates: [] };
@@ -134,16 +163,13 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
   const framesBefore = clients.reduce((sum, c) => sum + c.frames, 0);
   let lines = 0;
   let expected = 0;
-  let postErrors = 0;
-  const inflight = new Set<Promise<void>>();
+  const failuresBefore = [...shippers.values()].reduce((sum, shipper) => sum + shipper.failures, 0);
   const launch = (node: string, count: number) => {
-    const task = ship(node, count, phase.name).then(({ ok }) => {
-      if (!ok) postErrors++;
-    });
+    let shipper = shippers.get(node);
+    if (!shipper) shippers.set(node, (shipper = new Shipper(node)));
+    shipper.write(count, phase.name);
     lines += count;
     expected += count * (audience.get(node) ?? 0);
-    inflight.add(task);
-    task.finally(() => inflight.delete(task));
   };
   const start = Date.now();
   const end = start + phase.seconds * 1000;
@@ -177,7 +203,7 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
     });
     await sleep(2);
   }
-  await Promise.all([...inflight]);
+  await Promise.all([...shippers.values()].map((shipper) => shipper.idle()));
   // Let the last pushes land: wait until nothing more arrives for a second (no deadline on delivery itself).
   for (let last = -1; last !== current.receipts; ) {
     last = current.receipts;
@@ -193,7 +219,7 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
     logLatencyMs: current.latencies,
     updateLatencyMs: current.updates,
     frames: clients.reduce((sum, c) => sum + c.frames, 0) - framesBefore,
-    postErrors,
+    postErrors: [...shippers.values()].reduce((sum, shipper) => sum + shipper.failures, 0) - failuresBefore,
   };
   current = undefined;
   return result;
