@@ -165,8 +165,8 @@ async function runPhase(phase: PhaseSpec): Promise<PhaseResult> {
   let expected = 0;
   const failuresBefore = [...shippers.values()].reduce((sum, shipper) => sum + shipper.failures, 0);
   const launch = (node: string, count: number) => {
-    let shipper = shippers.get(node);
-    if (!shipper) shippers.set(node, (shipper = new Shipper(node)));
+    const shipper = shippers.get(node) ?? new Shipper(node);
+    shippers.set(node, shipper);
     shipper.write(count, phase.name);
     lines += count;
     expected += count * (audience.get(node) ?? 0);
