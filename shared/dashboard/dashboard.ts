@@ -22,6 +22,11 @@ import type { DashboardStore, NodeView } from './store.ts';
 
 /** Lines an `initial` message carries: the recent ones, or those after a resuming client's cursor. */
 const initialLogLines = 200;
+/**
+ * How long one container reuses the `update` it built: every client pings (every 4 s), and N pings within a
+ * second cost one read of every node, not N.
+ */
+const updateSnapshotMs = 1_000;
 /** Message budget for `initial` and `update` (the frame limit is 128 KB). */
 const messageBudgetBytes = 120 * 1024;
 
@@ -52,6 +57,8 @@ export interface CommandAnswer {
 }
 
 export class Dashboard {
+  private snapshot: { at: number; points: number; update: Promise<unknown> } | undefined;
+
   constructor(private readonly deps: DashboardDeps) {}
 
   private get store() {
@@ -216,18 +223,35 @@ export class Dashboard {
       await this.deps.push(caller.connectionId, { type: 'pong' });
       return;
     }
+    await this.deps.push(caller.connectionId, { type: 'pong' }, await this.update(points));
+  }
+
+  /** The `update` message, built at most once per second per container and history length. */
+  private update(points: number): Promise<unknown> {
+    const now = this.store.now();
+    const recent = this.snapshot;
+    if (recent && recent.points === points && now - recent.at < updateSnapshotMs) return recent.update;
+    const update = this.buildUpdate(points);
+    this.snapshot = { at: now, points, update };
+    // A failed read is not cached: the next ping tries again.
+    update.catch(() => {
+      if (this.snapshot?.update === update) this.snapshot = undefined;
+    });
+    return update;
+  }
+
+  private async buildUpdate(points: number) {
     const nodes = await this.store.nodes();
     const history = Object.fromEntries(
       await Promise.all(
         nodes.map(async (node) => [node.node_id, await this.store.history(node.node_id, points)] as const),
       ),
     );
-    const update = {
+    return fitHistory({
       type: 'update',
       data: { metrics: Object.fromEntries(nodes.map((node) => [node.node_id, node])), history },
       timestamp: new Date(this.store.now()).toISOString(),
-    };
-    await this.deps.push(caller.connectionId, { type: 'pong' }, fitHistory(update));
+    });
   }
 
   /** `service_ack` / `reporter_ack` (node role): completes the command and tells the dashboards. */
