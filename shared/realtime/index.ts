@@ -88,7 +88,11 @@ export async function deleteConnection(connectionId: string): Promise<Connection
 let management: ApiGatewayManagementApiClient | undefined;
 
 function managementClient(): ApiGatewayManagementApiClient {
-  management ??= new ApiGatewayManagementApiClient({ endpoint: requireEnv('WS_MANAGEMENT_ENDPOINT') });
+  management ??= new ApiGatewayManagementApiClient({
+    endpoint: requireEnv('WS_MANAGEMENT_ENDPOINT'),
+    // A fan-out posts to every subscriber at once; the SDK's default of 50 sockets would queue the rest.
+    requestHandler: { httpAgent: { maxSockets: 256 }, httpsAgent: { maxSockets: 256 } },
+  });
   return management;
 }
 

@@ -3,7 +3,7 @@
 // claims the flush (one Lua script, so an append either lands before the flusher's last look or claims the
 // next flush itself: nothing is stranded). The flusher sends what is queued as one frame (a `batch` when
 // there is more than one message, never over 128 KB), waits out the window, and repeats until the outbox
-// is empty, or hands over after `maxHoldMs` under a steady stream. Keys are `<prefix>ws:{<connectionId>}:…`,
+// is empty (after `maxHoldMs` under a steady stream it offers the flush to a concurrent push). Keys are `<prefix>ws:{<connectionId>}:…`,
 // one hash slot per connection.
 import { keyPrefixFromEnv } from '#shared/cache';
 import type { RedisClient } from '#shared/clients';
@@ -61,7 +61,7 @@ export interface OutboxOptions {
   readonly keyPrefix?: string;
   /** @default pushWindowMs */
   readonly windowMs?: number;
-  /** The longest one call keeps flushing under a steady stream before handing over. @default 1000 */
+  /** How long one call flushes under a steady stream before offering the flush to another push. @default 1000 */
   readonly maxHoldMs?: number;
   /** Bytes per frame, under API Gateway's 128 KB. @default 128 KB less the batch envelope */
   readonly frameBudgetBytes?: number;
@@ -112,18 +112,22 @@ export class Outbox {
     return first ? this.flush(connectionId, first) : 'queued';
   }
 
-  /** Sends frame after frame, a window apart, until nothing is queued (or hands over after maxHoldMs). */
+  /** Sends frame after frame, a window apart, until nothing is queued. */
   private async flush(connectionId: string, first: string[]): Promise<PushOutcome> {
     const { list, lock } = this.keys(connectionId);
-    const started = Date.now();
-    for (let items: string[] | null = first; items; ) {
-      if (!(await this.send(connectionId, items))) return this.forget(connectionId);
+    let holdingSince = Date.now();
+    let items: string[] | null = first;
+    while (items) {
+      if (items.length > 0 && !(await this.send(connectionId, items))) return this.forget(connectionId);
       await sleep(this.windowMs);
-      if (Date.now() - started >= this.maxHoldMs) {
-        // Hand over (a Lambda must not flush forever under a steady stream): the next push claims the flush
-        // and takes what is queued with it; for a dashboard client that is at the latest its next ping.
+      if (Date.now() - holdingSince >= this.maxHoldMs) {
+        // Under a steady stream, offer the flush to a concurrent push (one Lambda should not flush forever):
+        // release, then claim again; if a push took it meanwhile, it sends what is queued.
         await this.client.del(lock);
-        return 'sent';
+        items = await this.client.realtimeEnqueue(list, lock, claimTtlMs, this.budget);
+        if (!items) return 'sent';
+        holdingSince = Date.now();
+        if (items.length > 0) continue;
       }
       items = await this.client.realtimeNext(list, lock, claimTtlMs, this.budget);
     }

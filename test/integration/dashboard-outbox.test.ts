@@ -85,6 +85,23 @@ describe('the outbox', () => {
     );
   });
 
+  it('offers the flush to concurrent pushes under a steady stream, stranding nothing', async () => {
+    const { frames, post } = recorder();
+    const outbox = new Outbox({ redis, post, keyPrefix: ns.redisKeyPrefix, maxHoldMs: 25 });
+    const pushes: Promise<unknown>[] = [];
+    for (let n = 0; n < 40; n++) {
+      pushes.push(outbox.push('conn-4', { type: 'm', n }));
+      await new Promise((resolve) => setTimeout(resolve, 3));
+    }
+    await Promise.all(pushes);
+    const received = frames
+      .get('conn-4')!
+      .flatMap((frame) => unwrap(frame.text))
+      .map((m) => m.n);
+    expect(received).toEqual(Array.from({ length: 40 }, (_, n) => n));
+    expect(await redis.keys(`${ns.redisKeyPrefix}ws:{conn-4}:*`)).toEqual([]);
+  });
+
   it('answers gone for a connection that left, and drops what was queued for it', async () => {
     const { post } = recorder(new Set(['conn-3']));
     const outbox = new Outbox({ redis, post, keyPrefix: ns.redisKeyPrefix });
