@@ -18,6 +18,11 @@ import {
 } from '#shared/contracts';
 // Types only: the topology reads which keys each function's routes table serves, never the handler code, so
 // synth and the local runtime load no handler (and its clients) by importing it.
+import type {
+  dashboardApiRoutes,
+  dashboardControlRoutes,
+  dashboardIngestRoutes,
+} from '../functions/dashboard/routes.ts';
 import type { docsRoutes } from '../functions/docs/routes.ts';
 import type { healthRoutes } from '../functions/health/routes.ts';
 import type { identityRoutes } from '../functions/identity/routes.ts';
@@ -156,15 +161,45 @@ export const functions = {
   },
   wsConnection: {
     entry: 'functions/ws/connection.ts',
-    description: 'WebSocket $connect/$disconnect: records connections in DynamoDB',
+    description:
+      'WebSocket $connect/$disconnect: records connections in DynamoDB, node agents and subscriptions in Redis',
     serves: 'ws',
-    needs: ['dynamodb'],
+    needs: ['dynamodb', 'redis', 'ws-management'],
   },
   wsMessage: {
     entry: 'functions/ws/message.ts',
-    description: 'WebSocket ping and $default frames',
+    description: 'WebSocket frames: ping, dashboard subscribe, agent acknowledgements, $default',
     serves: 'ws',
-    needs: ['dynamodb', 'ws-management'],
+    needs: ['dynamodb', 'redis', 'ws-management'],
+  },
+  // Live cluster dashboard (shared/dashboard): agents' reports in, reads, operator commands, the janitor.
+  dashboardIngest: {
+    entry: 'functions/dashboard/ingest.ts',
+    description: 'POST /api/v1/nodes/{id}/metrics and /logs: agent reports, fanned out to dashboard clients',
+    serves: 'http',
+    needs: ['redis', 'dynamodb', 'ws-management'],
+  },
+  dashboardApi: {
+    entry: 'functions/dashboard/api.ts',
+    description: 'Dashboard reads: metrics, history, stats, logs, reporter state, the command audit trail',
+    serves: 'http',
+    needs: ['redis', 'dynamodb'],
+  },
+  dashboardControl: {
+    entry: 'functions/dashboard/control.ts',
+    description: "Service and reporter control through the node agent's WebSocket connection",
+    // Waits up to DASHBOARD_COMMAND_WAIT_SECONDS (10 s, at most 24) for the agent's acknowledgement.
+    timeoutSeconds: 28,
+    serves: 'http',
+    needs: ['redis', 'dynamodb', 'ws-management'],
+  },
+  dashboardJanitor: {
+    entry: 'functions/dashboard/janitor.ts',
+    description:
+      'Every minute: announces nodes silent for 60 s as expired, removes those silent for 10 minutes',
+    timeoutSeconds: 30,
+    serves: 'schedule',
+    needs: ['redis', 'dynamodb', 'ws-management'],
   },
   // Interactive VM operations (shared/ops): thumbnails and stats, console (its own function so thumbnail
   // floods cannot throttle it), and one worker per lane so each lane has its own reserved-concurrency cap.
@@ -234,6 +269,9 @@ export type HttpFunctionRoutes = {
   opsConsole: typeof opsConsoleRoutes;
   placement: typeof placementRoutes;
   placementNodes: typeof placementNodeRoutes;
+  dashboardIngest: typeof dashboardIngestRoutes;
+  dashboardApi: typeof dashboardApiRoutes;
+  dashboardControl: typeof dashboardControlRoutes;
 };
 
 /** The route keys served by the tables of the functions `F` (distributes over `F`). */
@@ -297,6 +335,17 @@ const routeFunctions = {
   'DELETE /api/v1/projects/{id}/placement': 'placement',
   'POST /api/v1/nodes/{id}/heartbeat': 'placementNodes',
   'GET /api/v1/nodes': 'placementNodes',
+  'POST /api/v1/nodes/{id}/metrics': 'dashboardIngest',
+  'POST /api/v1/nodes/{id}/logs': 'dashboardIngest',
+  'GET /api/dashboard/metrics': 'dashboardApi',
+  'GET /api/dashboard/history/{node}': 'dashboardApi',
+  'DELETE /api/dashboard/history/{node}': 'dashboardApi',
+  'GET /api/dashboard/stats': 'dashboardApi',
+  'GET /api/dashboard/logs': 'dashboardApi',
+  'GET /api/dashboard/nodes/{id}/reporter': 'dashboardApi',
+  'GET /api/dashboard/nodes/{id}/commands': 'dashboardApi',
+  'POST /api/dashboard/control-service': 'dashboardControl',
+  'POST /api/dashboard/nodes/{id}/reporter': 'dashboardControl',
 } as const satisfies { readonly [K in RouteKey]: ServerOf<HttpFunctionRoutes, K> & FunctionName };
 
 export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({
@@ -318,6 +367,10 @@ export const wsRoutes: readonly WsRoute[] = [
   { routeKey: '$connect', function: 'wsConnection' },
   { routeKey: '$disconnect', function: 'wsConnection' },
   { routeKey: 'ping', function: 'wsMessage' },
+  // The dashboard protocol (shared/dashboard): clients subscribe; node agents acknowledge commands.
+  { routeKey: 'subscribe', function: 'wsMessage' },
+  { routeKey: 'service_ack', function: 'wsMessage' },
+  { routeKey: 'reporter_ack', function: 'wsMessage' },
   { routeKey: '$default', function: 'wsMessage' },
 ];
 
@@ -381,6 +434,8 @@ export const schedules: readonly ScheduleSpec[] = [
     periodEnv: 'SYNC_DISPATCH_SECONDS',
   },
   { name: 'placement-janitor', function: 'placementJanitor', everySeconds: 60 },
+  // Expiry shows at read time (60 s); the janitor announces it and removes nodes silent for 10 minutes.
+  { name: 'dashboard-janitor', function: 'dashboardJanitor', everySeconds: 60 },
 ];
 
 /** The schedules' periods as environment variables, for every function. */
@@ -402,6 +457,8 @@ export const tables = {
   'placement-nodes': { partitionKey: 'nodeId' },
   'placement-projects': { partitionKey: 'projectId' },
   'placement-tickets': { partitionKey: 'ticketId', ttlAttribute: 'expiresAt' },
+  // The audit trail of commands to node agents: a node's commands, newest last by their time-ordered id.
+  commands: { partitionKey: 'nodeId', sortKey: 'commandId' },
 } as const satisfies Record<TableName, TableSpec>;
 
 /**

@@ -4,32 +4,25 @@
 import {
   BadRequestError,
   ForbiddenError,
-  type HttpEvent,
   json,
   jsonBody,
   parseInput,
   type RouteHandler,
   type RouteTable,
 } from '#shared/http';
-import { heartbeat, listNodes, placementDeps } from '#shared/placement';
+import { heartbeat, listNodes, nodeCaller, placementDeps } from '#shared/placement';
 import { heartbeatSchema, nodeIdSchema } from '#shared/placement/protocol';
-
-/** Who is calling: the token's subject, or the instance id of an IAM (SigV4) caller. */
-function caller(event: HttpEvent): { readonly nodeId?: string; readonly instanceId?: string } {
-  const iam = (event.requestContext.authorizer as { iam?: { userId?: string } } | undefined)?.iam;
-  if (iam?.userId) return { instanceId: iam.userId.split(':')[1] };
-  return { nodeId: event.requestContext.authorizer?.jwt?.claims?.sub as string | undefined };
-}
 
 const heartbeatRoute: RouteHandler = async (event) => {
   const parsed = nodeIdSchema.safeParse(event.pathParameters?.id ?? '');
   if (!parsed.success)
     throw new BadRequestError('Invalid node id', { id: parsed.error.issues[0]?.message ?? 'invalid' });
   const nodeId = parsed.data;
-  const who = caller(event);
+  const who = nodeCaller(event);
   const beat = parseInput(heartbeatSchema, jsonBody(event), 'body');
-  // A node speaks only for itself: its token's subject, or (IAM) the instance it runs on.
-  const itself = who.instanceId ? who.instanceId === beat.instanceId : who.nodeId === nodeId;
+  // A node speaks only for itself: its token's subject, or (IAM) the instance it declares and runs on; the
+  // registry refuses an id held by another instance (409).
+  const itself = who?.instanceId ? who.instanceId === beat.instanceId : who?.nodeId === nodeId;
   if (!itself)
     throw new ForbiddenError(`This caller may only send heartbeats for itself, not for node ${nodeId}`);
   return json(200, await heartbeat(placementDeps(), nodeId, beat), { 'cache-control': 'no-store' });

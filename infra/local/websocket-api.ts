@@ -47,6 +47,8 @@ interface WsState {
   /** Route key → function name. */
   readonly routes: ReadonlyMap<string, string>;
   readonly connections: Map<string, Connection>;
+  /** $disconnect invocations still running, awaited by close() so none outlives the API. */
+  readonly disconnects: Set<Promise<unknown>>;
   readonly wss: WebSocketServer;
   /** `host:port`, the bound port once listening. */
   domainName: string;
@@ -64,6 +66,7 @@ export async function startWebSocketApi(options: {
     invoke,
     routes: new Map(topology.wsRoutes.map((route) => [route.routeKey, route.function])),
     connections: new Map(),
+    disconnects: new Set(),
     wss: new WebSocketServer({ noServer: true }),
     domainName: `${options.host}:${options.port}`,
   };
@@ -80,6 +83,9 @@ export async function startWebSocketApi(options: {
     connectionCount: () => state.connections.size,
     close: async () => {
       for (const connection of state.connections.values()) connection.socket.terminate();
+      // Terminated sockets close on the next turns; their $disconnect runs before the services go away.
+      while (state.connections.size > 0) await new Promise((resolveTurn) => setImmediate(resolveTurn));
+      await Promise.allSettled([...state.disconnects]);
       state.wss.close();
       await new Promise<void>((resolveClose) => {
         server.closeAllConnections();
@@ -252,12 +258,14 @@ function accept(state: WsState, ws: WebSocket, connectionId: string, connection:
     state.connections.delete(connectionId);
     const disconnect = state.routes.get('$disconnect');
     if (disconnect) {
-      state
+      const running = state
         .invoke(disconnect, {
           isBase64Encoded: false,
           requestContext: requestContext(state, connectionId, '$disconnect', 'DISCONNECT', live),
         })
-        .catch((error) => console.error('[ws] $disconnect failed:', error));
+        .catch((error) => console.error('[ws] $disconnect failed:', error))
+        .finally(() => state.disconnects.delete(running));
+      state.disconnects.add(running);
     }
   });
 }

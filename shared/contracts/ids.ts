@@ -8,6 +8,12 @@ export const vcenterIdPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** A vSphere managed object id, e.g. `vm-42`, `domain-c7`, `host-12`, `datastore-3`. */
 export const moidPattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,79}$/;
 
+/**
+ * A compute node's id, the same for placement and the dashboard: its registry key, its agent token's subject,
+ * `{id}` of the node routes and part of its Redis keys. A DNS label (a-z, 0-9, `-`), so safe in all of them.
+ */
+export const nodeIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /** An inventory object's identity. */
 export interface ObjectRef {
   readonly vcenterId: string;

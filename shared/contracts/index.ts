@@ -78,6 +78,42 @@ export const routes = {
   },
   'POST /api/v1/nodes/{id}/heartbeat': { method: 'POST', path: '/api/v1/nodes/{id}/heartbeat', role: 'node' },
   'GET /api/v1/nodes': { method: 'GET', path: '/api/v1/nodes', role: 'viewer' },
+  // Dashboard: node agents report (role node, for their own id only); dashboards read; operators control.
+  'POST /api/v1/nodes/{id}/metrics': { method: 'POST', path: '/api/v1/nodes/{id}/metrics', role: 'node' },
+  'POST /api/v1/nodes/{id}/logs': { method: 'POST', path: '/api/v1/nodes/{id}/logs', role: 'node' },
+  'GET /api/dashboard/metrics': { method: 'GET', path: '/api/dashboard/metrics', role: 'viewer' },
+  'GET /api/dashboard/history/{node}': {
+    method: 'GET',
+    path: '/api/dashboard/history/{node}',
+    role: 'viewer',
+  },
+  'DELETE /api/dashboard/history/{node}': {
+    method: 'DELETE',
+    path: '/api/dashboard/history/{node}',
+    role: 'operator',
+  },
+  'GET /api/dashboard/stats': { method: 'GET', path: '/api/dashboard/stats', role: 'viewer' },
+  'GET /api/dashboard/logs': { method: 'GET', path: '/api/dashboard/logs', role: 'viewer' },
+  'POST /api/dashboard/control-service': {
+    method: 'POST',
+    path: '/api/dashboard/control-service',
+    role: 'operator',
+  },
+  'GET /api/dashboard/nodes/{id}/reporter': {
+    method: 'GET',
+    path: '/api/dashboard/nodes/{id}/reporter',
+    role: 'operator',
+  },
+  'POST /api/dashboard/nodes/{id}/reporter': {
+    method: 'POST',
+    path: '/api/dashboard/nodes/{id}/reporter',
+    role: 'operator',
+  },
+  'GET /api/dashboard/nodes/{id}/commands': {
+    method: 'GET',
+    path: '/api/dashboard/nodes/{id}/commands',
+    role: 'operator',
+  },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;
@@ -122,6 +158,7 @@ export const tableNames = [
   'placement-nodes',
   'placement-projects',
   'placement-tickets',
+  'commands',
 ] as const;
 export type TableName = (typeof tableNames)[number];
 
@@ -142,7 +179,15 @@ export const envNames = {
   tableName: (table: string) => `TABLE_${table.toUpperCase().replace(/-/g, '_')}`,
 } as const;
 
-export { formatId, formatRef, moidPattern, type ObjectRef, parseId, vcenterIdPattern } from './ids.ts';
+export {
+  formatId,
+  formatRef,
+  moidPattern,
+  nodeIdPattern,
+  type ObjectRef,
+  parseId,
+  vcenterIdPattern,
+} from './ids.ts';
 
 /**
  * What the dashboard (web/) is told at run time, as `config.json` beside its assets: where the API and the

@@ -4,6 +4,16 @@
 // type-check, and so does an entry for a route the table does not have.
 import * as z from 'zod';
 import { moidPattern, type RouteKey, vcenterIdPattern } from '#shared/contracts';
+import {
+  commandsQuerySchema,
+  controlServiceSchema,
+  historyQuerySchema,
+  logBatchSchema,
+  logsQuerySchema,
+  metricsReportSchema,
+  nodeId,
+  reporterControlSchema,
+} from '#shared/dashboard';
 import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
 import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
 import {
@@ -25,7 +35,7 @@ export interface RouteAnswer {
 export interface RouteDoc {
   readonly operationId: string;
   readonly summary: string;
-  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations' | 'placement';
+  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations' | 'placement' | 'dashboard';
   readonly params?: Readonly<Record<string, z.ZodType>>;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
@@ -54,6 +64,17 @@ const list = (noun: string, kind: keyof typeof listQuerySchemas, operationId: st
   query: listQuerySchemas[kind],
   responses: { '200': { description: `A page of ${noun}`, body: page } },
 });
+
+const anyObject = (description: string) => z.record(z.string(), z.unknown()).describe(description);
+const unknownNode = 'The node never reported, or the janitor removed it after 10 minutes of silence';
+const commandAnswers = {
+  '200': { description: 'The agent acknowledged: the command with its result', body: anyObject('Command') },
+  '202': {
+    description:
+      'Sent, no acknowledgement within the wait: follow `command_id` (audit trail, `service_result`)',
+    body: anyObject('Command'),
+  },
+};
 
 const vcenterView = z.record(z.string(), z.unknown()).describe('A vCenter with its sync state');
 const syncAnswer = z.record(z.string(), z.unknown()).describe('What was enqueued');
@@ -245,5 +266,100 @@ export const routeDocs = {
         body: z.object({ items: z.array(z.record(z.string(), z.unknown())) }),
       },
     },
+  },
+  'POST /api/v1/nodes/{id}/metrics': {
+    operationId: 'reportNodeMetrics',
+    summary: "A node agent's report: CPU, memory, disk, services, reporter statistics (role node, own id)",
+    tag: 'dashboard',
+    params: { id: nodeId },
+    body: metricsReportSchema,
+    responses: {
+      '200': { description: 'Stored; the answer suggests the next interval', body: anyObject('Accepted') },
+    },
+    errors: { '403': "The token's subject is not this node" },
+  },
+  'POST /api/v1/nodes/{id}/logs': {
+    operationId: 'shipNodeLogs',
+    summary: 'Log lines of a node, with per-node sequence numbers (role node, own id)',
+    tag: 'dashboard',
+    params: { id: nodeId },
+    body: logBatchSchema,
+    responses: {
+      '200': { description: 'Stored (duplicates by sequence dropped) and pushed', body: anyObject('Counts') },
+    },
+    errors: { '403': "The token's subject is not this node" },
+  },
+  'GET /api/dashboard/metrics': {
+    operationId: 'getDashboardMetrics',
+    summary: 'Every node: status (online / expired), agent connection, latest report',
+    tag: 'dashboard',
+    responses: { '200': { description: 'Nodes by id', body: anyObject('Nodes') } },
+  },
+  'GET /api/dashboard/history/{node}': {
+    operationId: 'getNodeHistory',
+    summary: "A node's last points (at most 100), oldest first",
+    tag: 'dashboard',
+    params: { node: nodeId },
+    query: historyQuerySchema,
+    responses: { '200': { description: 'The history', body: anyObject('History') } },
+    errors: { '404': unknownNode },
+  },
+  'DELETE /api/dashboard/history/{node}': {
+    operationId: 'clearNodeHistory',
+    summary: "Clear a node's history",
+    tag: 'dashboard',
+    params: { node: nodeId },
+    responses: { '204': { description: 'Cleared' } },
+    errors: { '404': unknownNode },
+  },
+  'GET /api/dashboard/stats': {
+    operationId: 'getDashboardStats',
+    summary: 'Workers (active, expired), services, uptime',
+    tag: 'dashboard',
+    responses: { '200': { description: 'The statistics', body: anyObject('Stats') } },
+  },
+  'GET /api/dashboard/logs': {
+    operationId: 'getDashboardLogs',
+    summary: 'Log lines by node, level, logger and text; the most recent, or those after `cursor`',
+    tag: 'dashboard',
+    query: logsQuerySchema,
+    responses: { '200': { description: 'Lines and the cursor after them', body: anyObject('Logs') } },
+  },
+  'POST /api/dashboard/control-service': {
+    operationId: 'controlService',
+    summary:
+      "Start, stop or restart a service on a node through its agent (recorded in the node's audit trail)",
+    tag: 'dashboard',
+    body: controlServiceSchema,
+    responses: commandAnswers,
+    errors: {
+      '404': 'Unknown node, or a service not in its agent configuration',
+      '409': 'The node is offline (no agent connection)',
+    },
+  },
+  'GET /api/dashboard/nodes/{id}/reporter': {
+    operationId: 'getReporter',
+    summary: "A node's reporter statistics (from its last report) and the interval set for it",
+    tag: 'dashboard',
+    params: { id: nodeId },
+    responses: { '200': { description: 'The reporter', body: anyObject('Reporter') } },
+    errors: { '404': unknownNode },
+  },
+  'POST /api/dashboard/nodes/{id}/reporter': {
+    operationId: 'controlReporter',
+    summary: "Control a node's reporter: stop, start, status, report_now, set_interval (30-300 s)",
+    tag: 'dashboard',
+    params: { id: nodeId },
+    body: reporterControlSchema,
+    responses: commandAnswers,
+    errors: { '404': unknownNode, '409': 'The node is offline (no agent connection)' },
+  },
+  'GET /api/dashboard/nodes/{id}/commands': {
+    operationId: 'listNodeCommands',
+    summary: "A node's command audit trail, newest first: who, what, when, result",
+    tag: 'dashboard',
+    params: { id: nodeId },
+    query: commandsQuerySchema,
+    responses: { '200': { description: 'The commands', body: anyObject('Commands') } },
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

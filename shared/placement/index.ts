@@ -8,6 +8,7 @@ import { loadPlacementSettings, type PlacementSettings } from './settings.ts';
 import { signingKey } from './signing.ts';
 import { placementStore } from './store.ts';
 
+export { callerIsNode, type NodeCaller, nodeCaller } from './identity.ts';
 export { heartbeat, type JanitorReport, runJanitor } from './janitor.ts';
 export { getNode, listNodes, type NodeState, nodeState, nodeStates, nodeView } from './nodes.ts';
 export {

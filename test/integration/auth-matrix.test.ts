@@ -97,16 +97,18 @@ function expected(route: RouteKey, caller: Caller): 'unauthorized' | 'forbidden'
   return granted ? 'passes' : 'forbidden';
 }
 
-/** A well-formed value for each path parameter, so a call that passes auth reaches its handler. */
+/**
+ * A well-formed value for each path parameter, so a call that passes auth reaches its handler; a node's own
+ * routes name the node token's subject (a node speaks only for itself: another id is a 403 by design).
+ */
 function concretePath(route: RouteKey): string {
   const { path } = routes[route];
-  // A node route names the node the node token speaks for (a node may only speak for itself).
-  const id = path.startsWith('/api/v1/vms/')
+  const value = path.startsWith('/api/v1/vms/')
     ? 'authmx:vm-1'
     : path.startsWith('/api/v1/nodes/')
       ? 'node-a'
       : 'authmx';
-  return path.replace('{id}', id);
+  return path.replace(/\{\w+\}/g, value);
 }
 
 async function call(route: RouteKey, token: string | undefined): Promise<{ status: number; body: unknown }> {

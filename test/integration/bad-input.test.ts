@@ -1,9 +1,9 @@
 // Integration tests — bad input by construction: for every route of the contract's table, property-based
 // inputs generated from the route's own schemas (shared/openapi's route docs name them): malformed path
 // parameters, query strings and bodies (wrong types, huge strings, unicode, deep nesting, invalid JSON, wrong
-// content types), sent over the local runtime by an admin. Every answer is a 4xx with `{error, message}`
-// (field errors for a 400), never a 5xx, a stack trace or an internal address. Seeded, a fixed number of
-// runs per route, so a failure reproduces and the run stays short.
+// content types), sent over the local runtime by an admin (by a node, on the node routes). Every answer is a
+// 4xx with `{error, message}` (field errors for a 400), never a 5xx, a stack trace or an internal address.
+// Seeded, a fixed number of runs per route, so a failure reproduces and the run stays short.
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type * as z from 'zod';
@@ -18,7 +18,7 @@ const runsPerRoute = 12;
 let harness: TestRuntime;
 let runtime: LocalRuntime;
 let admin: string;
-/** Node routes take a node token, for the node it names: otherwise the role check answers before the input. */
+/** Node routes take a node token (admin is not a node) whose subject is the well-formed path id. */
 let node: string;
 
 beforeAll(async () => {

@@ -4,12 +4,12 @@
 // agent serves only what the control plane assigned to it, under the assignment's fencing token.
 import { createHash, createPublicKey, type KeyObject, sign, verify } from 'node:crypto';
 import * as z from 'zod';
+import { nodeIdPattern } from '#shared/contracts';
 
-/** Node ids: what a node is called in the registry, its token's subject, and `{id}` of its routes. */
-export const nodeIdPattern = /^[a-z0-9][a-z0-9-]{0,62}$/;
 /** Project ids: lowercase letters, digits, `-` and `_`, 1-64 characters. */
 export const projectIdPattern = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
+/** A node id (`nodeIdPattern` of the contracts), as the routes check it. */
 export const nodeIdSchema = z.string().regex(nodeIdPattern, 'must be 1-63 of a-z, 0-9 and -');
 export const projectIdSchema = z.string().regex(projectIdPattern, 'must be 1-64 of a-z, 0-9, - and _');
 

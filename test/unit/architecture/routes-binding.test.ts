@@ -10,6 +10,11 @@ import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { routeKeys } from '#shared/contracts';
 import { type HttpEvent, json, type RouteHandler, type RouteTable, routeHandler } from '#shared/http';
+import {
+  dashboardApiRoutes,
+  dashboardControlRoutes,
+  dashboardIngestRoutes,
+} from '../../../functions/dashboard/routes.ts';
 import { docsRoutes } from '../../../functions/docs/routes.ts';
 import { healthRoutes } from '../../../functions/health/routes.ts';
 import { identityRoutes } from '../../../functions/identity/routes.ts';
@@ -139,6 +144,9 @@ const tables: { [F in keyof HttpFunctionRoutes]: HttpFunctionRoutes[F] } = {
   opsConsole: opsConsoleRoutes,
   placement: placementRoutes,
   placementNodes: placementNodeRoutes,
+  dashboardIngest: dashboardIngestRoutes,
+  dashboardApi: dashboardApiRoutes,
+  dashboardControl: dashboardControlRoutes,
 };
 const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   health: 'healthRoutes',
@@ -150,6 +158,9 @@ const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   opsConsole: 'opsConsoleRoutes',
   placement: 'placementRoutes',
   placementNodes: 'placementNodeRoutes',
+  dashboardIngest: 'dashboardIngestRoutes',
+  dashboardApi: 'dashboardApiRoutes',
+  dashboardControl: 'dashboardControlRoutes',
 };
 
 const context = { functionName: 'test', awsRequestId: 'req-1' } as unknown as Context;

@@ -6,6 +6,7 @@ import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { environments, validateConfig } from '../../../infra/config.ts';
 import { functions } from '../../../infra/topology.ts';
+import { routes as contractRoutes, routeKeys } from '../../../shared/contracts/index.ts';
 import { placementMetricNames } from '../../../shared/placement/placement.ts';
 import { onlyResource, type Synthesized, synthesize } from './cdk-synth.ts';
 
@@ -48,24 +49,31 @@ describe('CDK app: project placement', () => {
         r.Properties.AuthorizationType as string,
       ]),
     );
-    expect(byKey['POST /api/v1/nodes/{id}/heartbeat']).toBe('AWS_IAM');
+    // Every node route (placement's heartbeat, the dashboard's reports) is the instance role's to call.
+    const nodeRouteKeys = routeKeys.filter((key) => contractRoutes[key].role === 'node');
+    expect(nodeRouteKeys).toEqual(
+      expect.arrayContaining([
+        'POST /api/v1/nodes/{id}/heartbeat',
+        'POST /api/v1/nodes/{id}/metrics',
+        'POST /api/v1/nodes/{id}/logs',
+      ]),
+    );
+    for (const key of nodeRouteKeys) expect(byKey[key], key).toBe('AWS_IAM');
     expect(byKey['GET /api/v1/nodes']).toBe('JWT');
     expect(byKey['POST /api/v1/projects/{id}/compute']).toBe('JWT');
     // The node role may call exactly the node routes.
-    s.stateless.hasResourceProperties('AWS::IAM::Policy', {
-      PolicyDocument: {
-        Statement: Match.arrayWith([
-          Match.objectLike({
-            Action: 'execute-api:Invoke',
-            Resource: Match.objectLike({
-              'Fn::Join': Match.arrayWith([
-                Match.arrayWith([Match.stringLikeRegexp('/POST/api/v1/nodes/\\*/heartbeat')]),
-              ]),
-            }),
-          }),
-        ]),
-      },
+    const { resource } = onlyResource(s.stateless, 'AWS::IAM::Policy', {
+      Roles: [{ Ref: Match.stringLikeRegexp('ComputeNodesRole') }],
     });
+    const invoke = (
+      resource.Properties.PolicyDocument as { Statement: { Action: unknown; Resource: unknown }[] }
+    ).Statement.find((statement) => statement.Action === 'execute-api:Invoke');
+    const allowed = JSON.stringify(invoke?.Resource);
+    for (const key of nodeRouteKeys) {
+      const { method, path } = contractRoutes[key];
+      expect(allowed, key).toContain(`/${method}${path.replace(/\{[^}]+\}/g, '*')}`);
+    }
+    expect((invoke?.Resource as unknown[]).length).toBe(nodeRouteKeys.length);
   });
 
   it('lets the placement functions set scale-in protection on the group only, and reach the agents in the VPC', () => {

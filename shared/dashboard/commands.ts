@@ -1,0 +1,194 @@
+// Dashboard — secondary adapters (DynamoDB audit trail, Redis, the agent's WebSocket): commands to a node's
+// agent. Each command is recorded first (who, what, when; then its result), sent to the agent's own
+// connection as `service_command` / `reporter_command`, and acknowledged by the agent (`service_ack` /
+// `reporter_ack`), which completes the record and wakes the HTTP call waiting on it (BLPOP on a list in
+// the node's hash slot) until its deadline; after that the caller follows the command by its id.
+import { randomBytes } from 'node:crypto';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { RedisClient } from '#shared/clients';
+import { ConflictError } from '#shared/http';
+import type { DashboardKeys } from './keys.ts';
+import type { AckFrame } from './schemas.ts';
+
+export type CommandKind = 'service' | 'reporter';
+export type CommandStatus = 'pending' | 'succeeded' | 'failed' | 'undeliverable';
+
+/** One entry of the audit trail (table `commands`: partition `nodeId`, sort `commandId`, time-ordered). */
+export interface CommandRecord {
+  readonly nodeId: string;
+  readonly commandId: string;
+  readonly kind: CommandKind;
+  readonly action: string;
+  readonly service?: string;
+  readonly interval_seconds?: number;
+  readonly requestedBy: string;
+  readonly requestedAt: string;
+  readonly status: CommandStatus;
+  readonly result?: Omit<AckFrame, 'action' | 'command_id'>;
+  readonly finishedAt?: string;
+}
+
+export interface CommandsDeps {
+  readonly redis: RedisClient;
+  readonly keys: DashboardKeys;
+  readonly dynamo: DynamoDBDocumentClient;
+  readonly table: () => string;
+  /** Sends one message to a connection at once; false if it is gone. */
+  readonly send: (connectionId: string, message: unknown) => Promise<boolean>;
+  readonly clock: () => number;
+  /** How long an HTTP call waits for the acknowledgement (below API Gateway's 30 s). */
+  readonly waitMs: number;
+}
+
+/** Time-ordered, so the audit trail of a node reads newest first by its sort key. */
+function newCommandId(now: number): string {
+  return `cmd-${now.toString(36).padStart(9, '0')}-${randomBytes(5).toString('hex')}`;
+}
+
+export class Commands {
+  constructor(private readonly deps: CommandsDeps) {}
+
+  /**
+   * Records the command, sends it to the node's agent and waits for its acknowledgement until the deadline.
+   * @throws ConflictError when the node has no agent connection (offline)
+   */
+  async run(
+    nodeId: string,
+    command: { kind: CommandKind; action: string; service?: string; interval_seconds?: number },
+    requestedBy: string,
+  ): Promise<{ record: CommandRecord; finished: boolean }> {
+    const { redis, keys } = this.deps;
+    const connectionId = await redis.get(keys.agent(nodeId));
+    if (!connectionId) throw offline(nodeId);
+    const now = this.deps.clock();
+    const record: CommandRecord = {
+      nodeId,
+      commandId: newCommandId(now),
+      ...command,
+      requestedBy,
+      requestedAt: new Date(now).toISOString(),
+      status: 'pending',
+    };
+    await this.deps.dynamo.send(new PutCommand({ TableName: this.deps.table(), Item: record }));
+    const message = {
+      type: `${command.kind}_command`,
+      command_id: record.commandId,
+      action: command.action,
+      ...(command.service ? { service: command.service } : {}),
+      ...(command.interval_seconds ? { interval_seconds: command.interval_seconds } : {}),
+    };
+    if (!(await this.deps.send(connectionId, message))) {
+      await this.finish(nodeId, record.commandId, 'undeliverable', undefined);
+      await this.agentDisconnected(nodeId, connectionId);
+      throw offline(nodeId);
+    }
+    // A connection of its own: BLPOP blocks it, and concurrent calls must not queue behind one another.
+    const waiter = redis.duplicate();
+    try {
+      const answer = await waiter.blpop(keys.ack(nodeId, record.commandId), this.deps.waitMs / 1000);
+      return answer ? { record: JSON.parse(answer[1]), finished: true } : { record, finished: false };
+    } finally {
+      waiter.disconnect();
+    }
+  }
+
+  /**
+   * The agent's acknowledgement: completes the record (once) and wakes the waiting call. A node can only
+   * acknowledge its own commands (the record is looked up under the connection's own subject).
+   * @returns the finished record and whether this acknowledgement finished it, or undefined if unknown
+   */
+  async acknowledge(
+    nodeId: string,
+    ack: AckFrame,
+  ): Promise<{ record: CommandRecord; first: boolean } | undefined> {
+    const { action, command_id, ...result } = ack;
+    const finished = await this.finish(nodeId, command_id, ack.ok ? 'succeeded' : 'failed', result);
+    if (!finished) {
+      const existing = await this.get(nodeId, command_id);
+      return existing ? { record: existing, first: false } : undefined;
+    }
+    const { keys } = this.deps;
+    await this.deps.redis
+      .multi()
+      .lpush(keys.ack(nodeId, command_id), JSON.stringify(finished))
+      .expire(keys.ack(nodeId, command_id), 120)
+      .exec();
+    return { record: finished, first: true };
+  }
+
+  /** Moves a pending record to its final status; undefined if it is unknown or already final. */
+  private async finish(
+    nodeId: string,
+    commandId: string,
+    status: CommandStatus,
+    result: CommandRecord['result'],
+  ): Promise<CommandRecord | undefined> {
+    try {
+      const answer = await this.deps.dynamo.send(
+        new UpdateCommand({
+          TableName: this.deps.table(),
+          Key: { nodeId, commandId },
+          UpdateExpression: 'SET #status = :status, finishedAt = :at, #result = :result',
+          ConditionExpression: '#status = :pending',
+          ExpressionAttributeNames: { '#status': 'status', '#result': 'result' },
+          ExpressionAttributeValues: {
+            ':status': status,
+            ':at': new Date(this.deps.clock()).toISOString(),
+            ':result': result ?? null,
+            ':pending': 'pending',
+          },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return answer.Attributes as CommandRecord;
+    } catch (error) {
+      if ((error as Error).name === 'ConditionalCheckFailedException') return undefined;
+      throw error;
+    }
+  }
+
+  async get(nodeId: string, commandId: string): Promise<CommandRecord | undefined> {
+    const answer = await this.deps.dynamo.send(
+      new GetCommand({ TableName: this.deps.table(), Key: { nodeId, commandId } }),
+    );
+    return answer.Item as CommandRecord | undefined;
+  }
+
+  /** The node's audit trail, newest first. */
+  async list(nodeId: string, limit: number): Promise<CommandRecord[]> {
+    const answer = await this.deps.dynamo.send(
+      new QueryCommand({
+        TableName: this.deps.table(),
+        KeyConditionExpression: 'nodeId = :node',
+        ExpressionAttributeValues: { ':node': nodeId },
+        ScanIndexForward: false,
+        Limit: limit,
+      }),
+    );
+    return (answer.Items ?? []) as CommandRecord[];
+  }
+
+  /** Records the agent's connection (a newer one replaces it). */
+  async agentConnected(nodeId: string, connectionId: string): Promise<void> {
+    await this.deps.redis.set(this.deps.keys.agent(nodeId), connectionId);
+  }
+
+  /** Forgets the agent's connection, unless a newer one has replaced it. */
+  async agentDisconnected(nodeId: string, connectionId: string): Promise<boolean> {
+    const key = this.deps.keys.agent(nodeId);
+    const removed = await this.deps.redis.eval(
+      "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0",
+      1,
+      key,
+      connectionId,
+    );
+    return removed === 1;
+  }
+}
+
+function offline(nodeId: string): ConflictError {
+  return new ConflictError(
+    `Node ${nodeId} is offline: its agent has no WebSocket connection; retry once the agent is back`,
+  );
+}

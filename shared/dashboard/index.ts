@@ -1,0 +1,63 @@
+// Dashboard — the capability's public entry (`#shared/dashboard`): node metrics, history and logs from the
+// agents, the dashboard's reads, service and reporter control through the agents' WebSocket connections,
+// the janitor, and the WebSocket protocol; `dashboard()` wires them on the process-wide clients.
+import { keyPrefixFromEnv } from '#shared/cache';
+import { dynamo, redis } from '#shared/clients';
+import { numberEnv, requireEnv } from '#shared/config';
+import { envNames } from '#shared/contracts';
+import { push, saveSubscription, sendToConnection } from '#shared/realtime';
+import { Commands } from './commands.ts';
+import { Dashboard } from './dashboard.ts';
+import { Fanout } from './fanout.ts';
+import { dashboardKeys } from './keys.ts';
+import type { LogFilters } from './schemas.ts';
+import { DashboardStore } from './store.ts';
+
+export { type CommandRecord, Commands } from './commands.ts';
+export { type CommandAnswer, Dashboard, type DashboardDeps, type WsCaller } from './dashboard.ts';
+export { Fanout } from './fanout.ts';
+export { suggestInterval } from './interval.ts';
+export { dashboardKeys } from './keys.ts';
+export { decodeCursor, encodeCursor, type LogCursor } from './log-reader.ts';
+export * from './schemas.ts';
+export { DashboardStore, expireAfterMs, historyPoints, type NodeView, removeAfterMs } from './store.ts';
+
+/** Settings read once: how long a command's HTTP call waits for the agent's acknowledgement. */
+export function commandWaitMs(): number {
+  return numberEnv('DASHBOARD_COMMAND_WAIT_SECONDS', 10, { min: 0.1, max: 24 }) * 1000;
+}
+
+let shared: Dashboard | undefined;
+
+/** The process-wide dashboard on the shared clients (Redis, DynamoDB, the management API). */
+export function dashboard(): Dashboard {
+  if (shared) return shared;
+  const client = redis();
+  const keyPrefix = keyPrefixFromEnv();
+  const keys = dashboardKeys(keyPrefix);
+  const clock = Date.now;
+  const store = new DashboardStore({
+    redis: client,
+    keyPrefix,
+    logLinesPerNode: numberEnv('DASHBOARD_LOG_LINES_PER_NODE', 10_000, { min: 100, max: 1_000_000 }),
+  });
+  shared = new Dashboard({
+    store,
+    fanout: new Fanout({ redis: client, keys, push, clock }),
+    commands: new Commands({
+      redis: client,
+      keys,
+      dynamo: dynamo(),
+      table: () => requireEnv(envNames.tableName('commands')),
+      send: sendToConnection,
+      clock,
+      waitMs: commandWaitMs(),
+    }),
+    push,
+    saveSubscription: async (connectionId, filters) => {
+      const saved = await saveSubscription(connectionId, filters);
+      return saved && { previous: saved.previous as LogFilters | undefined };
+    },
+  });
+  return shared;
+}

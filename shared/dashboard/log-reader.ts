@@ -1,0 +1,169 @@
+// Dashboard — secondary adapter (Redis streams): reading log lines node by node. A cursor maps each node to
+// the last sequence number a reader has, so a read resumes every node's stream exactly after it (XRANGE
+// from `<seq+1>-0`), one stream (one hash slot) per command; lines of several nodes are merged by time.
+import * as z from 'zod';
+import type { RedisClient } from '#shared/clients';
+import { BadRequestError } from '#shared/http';
+import type { LogFilters, StoredLogLine } from './schemas.ts';
+
+/** node id → last sequence number read. */
+export type LogCursor = Record<string, number>;
+
+const cursorSchema = z.record(z.string().max(63), z.number().int().min(0).max(Number.MAX_SAFE_INTEGER));
+
+export function encodeCursor(cursor: LogCursor): string {
+  return Buffer.from(JSON.stringify(cursor)).toString('base64url');
+}
+
+/** @throws BadRequestError naming the `cursor` field */
+export function decodeCursor(text: string): LogCursor {
+  try {
+    return cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
+  } catch {
+    throw new BadRequestError('Invalid cursor', { cursor: 'pass the cursor of an earlier answer unchanged' });
+  }
+}
+
+export interface LogReadQuery extends LogFilters {
+  readonly q?: string;
+  readonly limit: number;
+}
+
+export interface LogPage {
+  readonly logs: StoredLogLine[];
+  /** Pass back for the lines after these; it names every node read. */
+  readonly cursor: LogCursor;
+}
+
+type StreamEntries = [id: string, fields: string[]][];
+const seqOf = (id: string) => Number(id.slice(0, id.indexOf('-')));
+const scanChunk = 500;
+
+function matcher(query: LogReadQuery): (line: StoredLogLine) => boolean {
+  const needle = query.q?.toLowerCase();
+  return (line) =>
+    (!query.level || line.level === query.level) &&
+    (!query.logger || line.logger_name === query.logger) &&
+    (!needle || line.message.toLowerCase().includes(needle));
+}
+
+/** By the line's own time; lines of one node at the same time by sequence. */
+function byTime(a: StoredLogLine, b: StoredLogLine): number {
+  if (a.timestamp !== b.timestamp) return a.timestamp < b.timestamp ? -1 : 1;
+  if (a.node_id !== b.node_id) return a.node_id < b.node_id ? -1 : 1;
+  return a.seq - b.seq;
+}
+
+const parse = (entry: StreamEntries[number]) => JSON.parse(entry[1][1]!) as StoredLogLine;
+
+/** One node's matching lines after `after`, in sequence order, up to `limit`; and how far it scanned. */
+async function scanForward(
+  redis: RedisClient,
+  stream: string,
+  after: number,
+  limit: number,
+  matches: (line: StoredLogLine) => boolean,
+): Promise<{ lines: StoredLogLine[]; scannedTo: number }> {
+  const lines: StoredLogLine[] = [];
+  let scannedTo = after;
+  while (lines.length < limit) {
+    const entries = (await redis.xrange(
+      stream,
+      `${scannedTo + 1}-0`,
+      '+',
+      'COUNT',
+      scanChunk,
+    )) as StreamEntries;
+    for (const entry of entries) {
+      const line = parse(entry);
+      scannedTo = seqOf(entry[0]);
+      if (matches(line)) lines.push(line);
+      if (lines.length === limit) break;
+    }
+    if (entries.length < scanChunk) break;
+  }
+  return { lines, scannedTo };
+}
+
+/**
+ * The lines after the cursor, oldest first. Per node the answer is a prefix of its stream in sequence
+ * order (a k-way merge by time of the nodes' heads), so the next cursor never skips a line.
+ */
+export async function readLogs(
+  redis: RedisClient,
+  nodes: readonly string[],
+  streamOf: (node: string) => string,
+  query: LogReadQuery,
+  cursor: LogCursor,
+): Promise<LogPage> {
+  const matches = matcher(query);
+  const scans = await Promise.all(
+    nodes.map((node) => scanForward(redis, streamOf(node), cursor[node] ?? 0, query.limit, matches)),
+  );
+  const heads = scans.map(() => 0);
+  const logs: StoredLogLine[] = [];
+  while (logs.length < query.limit) {
+    let best = -1;
+    for (let i = 0; i < scans.length; i++) {
+      const line = scans[i]!.lines[heads[i]!];
+      if (line && (best < 0 || byTime(line, scans[best]!.lines[heads[best]!]!) < 0)) best = i;
+    }
+    if (best < 0) break;
+    logs.push(scans[best]!.lines[heads[best]!]!);
+    heads[best]!++;
+  }
+  const next: LogCursor = { ...cursor };
+  nodes.forEach((node, i) => {
+    const scan = scans[i]!;
+    const taken = heads[i]!;
+    // All of a node's matches taken: skip what it scanned past; otherwise resume after the last one taken.
+    next[node] =
+      taken === scan.lines.length
+        ? scan.scannedTo
+        : taken > 0
+          ? scan.lines[taken - 1]!.seq
+          : (cursor[node] ?? 0);
+  });
+  return { logs, cursor: next };
+}
+
+/** The most recent matching lines of the nodes (oldest first), and a cursor at each node's newest line. */
+export async function recentLogs(
+  redis: RedisClient,
+  nodes: readonly string[],
+  streamOf: (node: string) => string,
+  query: LogReadQuery,
+): Promise<LogPage> {
+  const matches = matcher(query);
+  const perNode = await Promise.all(
+    nodes.map(async (node) => {
+      const lines: StoredLogLine[] = [];
+      let head = 0;
+      let end = '+';
+      for (;;) {
+        const entries = (await redis.xrevrange(
+          streamOf(node),
+          end,
+          '-',
+          'COUNT',
+          scanChunk,
+        )) as StreamEntries;
+        for (const entry of entries) {
+          const seq = seqOf(entry[0]);
+          head = Math.max(head, seq);
+          const line = parse(entry);
+          if (matches(line)) lines.push(line);
+          if (lines.length === query.limit) break;
+        }
+        if (lines.length === query.limit || entries.length < scanChunk) break;
+        end = `${seqOf(entries.at(-1)![0]) - 1}-1`;
+      }
+      return { node, lines, head };
+    }),
+  );
+  const logs = perNode
+    .flatMap((entry) => entry.lines)
+    .sort(byTime)
+    .slice(-query.limit);
+  return { logs, cursor: Object.fromEntries(perNode.map((entry) => [entry.node, entry.head])) };
+}
