@@ -397,4 +397,22 @@ describe('bad input and identity', () => {
     });
     expect(await call('POST', '/api/v1/nodes/node-b/heartbeat', viewer, beat)).toMatchObject({ status: 403 });
   });
+
+  it('registers a node by its heartbeat and shows its address to admins only', async () => {
+    const node = await harness.issuer.mint(['node'], { subject: 'node-z' });
+    const beat = { address: 'http://127.0.0.1:9', agentVersion: 't', progress: 0, capacity: 2, ready: false };
+    const answered = await call('POST', '/api/v1/nodes/node-z/heartbeat', node, beat);
+    expect(answered).toMatchObject({
+      status: 200,
+      body: { nodeId: 'node-z', state: 'joining', assignments: [], revoked: [], heartbeatTimeoutSeconds: 10 },
+    });
+    expect(answered.body.signingKey).toMatch(/BEGIN PUBLIC KEY/);
+    const admin = await harness.issuer.mint(['admin'], { subject: 'admin-1' });
+    const seen = async (token: string) =>
+      ((await call('GET', '/api/v1/nodes', token)).body.items as Record<string, unknown>[]).find(
+        (n) => n.id === 'node-z',
+      );
+    expect(await seen(viewer)).not.toHaveProperty('address');
+    expect(await seen(admin)).toMatchObject({ address: 'http://127.0.0.1:9', capacity: 2, state: 'joining' });
+  });
 });
