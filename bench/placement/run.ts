@@ -341,7 +341,7 @@ async function main() {
       'placement',
       'Placement race (`npm run bench:placement`)',
       `${requests} requests from ${clients} concurrent clients for ${projects} projects on ${agents} agents × ${slots} slots; ` +
-        `NODE_HEARTBEAT_TIMEOUT=${heartbeatTimeoutSeconds} s; one agent killed half-way and a replacement started.\n\n${table}`,
+        `NODE_HEARTBEAT_TIMEOUT=${heartbeatTimeoutSeconds} s; one agent killed half-way, a replacement started once it expired.\n\n${table}`,
       raw,
       'Redis, PostgreSQL, DynamoDB Local, the local runtime, 21 agents with their reference compute services and the load generator',
     );
