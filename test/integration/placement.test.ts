@@ -206,6 +206,43 @@ describe('placement at peak', () => {
   }, 60_000);
 });
 
+describe('long work and the line', () => {
+  it('answers 202 with a job for work longer than the agent deadline, and the result when polled', async () => {
+    await startFleet(1, 1, 300);
+    const started = await computeOn('long-work', { dsl: 'sleep 1500' });
+    expect(started).toMatchObject({ status: 202, body: { job: expect.any(String), status: 'running' } });
+    let polled: Answer = started;
+    await until(async () => {
+      polled = await computeOn('long-work', { job: started.body.job });
+      return polled.status !== 202;
+    }, 'the job to finish');
+    expect(polled).toMatchObject({ status: 200, body: { project: 'long-work', requests: 1 } });
+  }, 60_000);
+
+  it('lets a ticket lapse when it is not renewed, and the next in line moves up', async () => {
+    await startFleet(1, 1);
+    expect((await computeOn('line-held')).status).toBe(200);
+    const first = await computeOn('line-a');
+    const second = await computeOn('line-b');
+    expect([first.body.position, second.body.position]).toEqual([1, 2]);
+    // line-b keeps renewing; line-a does not come back within TICKET_HOLD_SECONDS.
+    await sleep(3_000);
+    expect((await computeOn('line-b', { dsl: 'append x', ticket: second.body.ticket })).body).toMatchObject({
+      position: 2,
+    });
+    await sleep(2_500);
+    expect((await computeOn('line-b', { dsl: 'append x', ticket: second.body.ticket })).body).toMatchObject({
+      error: 'capacity',
+      position: 1,
+      ticket: second.body.ticket,
+    });
+    // line-a's lapsed ticket no longer holds a place: it rejoins at the end.
+    expect((await computeOn('line-a', { dsl: 'append x', ticket: first.body.ticket })).body).toMatchObject({
+      position: 2,
+    });
+  }, 60_000);
+});
+
 describe('data limit', () => {
   it('answers 413 for a declared size over the limit before any node is asked', async () => {
     const { nodes: fleetNodes } = await startFleet(1, 1);
