@@ -3,6 +3,7 @@
 // the EC2 instance whose role signed the request (IAM authorization; the session name is the instance id).
 import {
   BadRequestError,
+  callerHasRole,
   ForbiddenError,
   json,
   jsonBody,
@@ -28,7 +29,8 @@ const heartbeatRoute: RouteHandler = async (event) => {
   return json(200, await heartbeat(placementDeps(), nodeId, beat), { 'cache-control': 'no-store' });
 };
 
-const listRoute: RouteHandler = async () => json(200, { items: await listNodes(placementDeps()) });
+const listRoute: RouteHandler = async (event) =>
+  json(200, { items: await listNodes(placementDeps(), { internals: callerHasRole(event, 'admin') }) });
 
 /** The `placementNodes` function's routes. */
 export const placementNodeRoutes = {

@@ -453,14 +453,14 @@ export class StatelessStack extends Stack {
       fn.addEnvironment('NODE_AUTO_SCALING_GROUP', nodes.group.autoScalingGroupName);
       fn.addToRolePolicy(
         new PolicyStatement({
-          actions: ['autoscaling:SetInstanceProtection'],
+          actions: ['autoscaling:SetInstanceProtection', 'autoscaling:SetInstanceHealth'],
           resources: [nodes.group.autoScalingGroupArn],
         }),
       );
       acknowledge(
         fn,
         "The group's ARN carries a UUID AWS assigns at creation (autoScalingGroup:*:…); the grant is scoped by " +
-          'the group name to this one group and to SetInstanceProtection alone.',
+          'the group name to this one group, and to setting protection and health alone.',
         `AwsSolutions-IAM5[Resource::${nagReference(this, nodes.group.autoScalingGroupArn)}]`,
       );
     }

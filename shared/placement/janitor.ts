@@ -3,7 +3,7 @@
 // orphaned assignments (a project pointing at a node that does not hold it, a node holding a project that
 // points elsewhere), sets scale-in protection from what nodes hold, and publishes the slot metrics the
 // scaling policy and the alarms read. Everything it needs is in the tables, so a control-plane restart
-// leaves no orphan.
+// leaves no orphan. An expired node's instance is reported unhealthy, so the Auto Scaling group replaces it.
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { logger, metrics } from '#shared/observability';
@@ -48,6 +48,10 @@ export async function runJanitor(deps: PlacementDeps): Promise<JanitorReport> {
         if (error.name !== 'ConditionalCheckFailedException') throw error;
       });
     expiredNodes.push(node.nodeId);
+    // A dead agent on a running instance passes EC2's health check: tell the group to replace it.
+    await deps.protection
+      .replace(node.instanceId)
+      .catch((error: Error) => logger.error('node replacement failed', { nodeId: node.nodeId, error }));
   }
 
   const projects = await scanAll<ProjectItem>(store.db, { TableName: store.tables.projects });

@@ -141,13 +141,14 @@ async function currentTokens(store: PlacementStore, projectIds: readonly string[
   return projectIds.map((projectId) => ({ projectId, token: found.get(projectId) ?? 0 }));
 }
 
-/** A node as `GET /api/v1/nodes` shows it. */
-export function nodeView(node: NodeItem, now: number, settings: PlacementSettings) {
+/** A node as `GET /api/v1/nodes` shows it; its address and instance only to admins (internal addresses). */
+export function nodeView(node: NodeItem, now: number, settings: PlacementSettings, internals = false) {
   return {
     id: node.nodeId,
     state: nodeState(node, now, settings),
-    address: node.address,
-    ...(node.instanceId ? { instanceId: node.instanceId } : {}),
+    ...(internals
+      ? { address: node.address, ...(node.instanceId ? { instanceId: node.instanceId } : {}) }
+      : {}),
     capacity: node.capacity,
     agentVersion: node.agentVersion,
     projects: Object.entries(node.assignments ?? {}).map(([id, token]) => {
@@ -165,10 +166,10 @@ export function nodeView(node: NodeItem, now: number, settings: PlacementSetting
 }
 
 /** Every node as `GET /api/v1/nodes` shows it, by id. */
-export async function listNodes(deps: PlacementDeps) {
+export async function listNodes(deps: PlacementDeps, options: { readonly internals?: boolean } = {}) {
   const now = (deps.now ?? Date.now)();
   const nodes = await scanAll<NodeItem>(deps.store.db, { TableName: deps.store.tables.nodes });
   return nodes
     .sort((a, b) => a.nodeId.localeCompare(b.nodeId))
-    .map((node) => nodeView(node, now, deps.settings));
+    .map((node) => nodeView(node, now, deps.settings, options.internals));
 }

@@ -206,6 +206,43 @@ describe('placement at peak', () => {
   }, 60_000);
 });
 
+describe('long work and the line', () => {
+  it('answers 202 with a job for work longer than the agent deadline, and the result when polled', async () => {
+    await startFleet(1, 1, 300);
+    const started = await computeOn('long-work', { dsl: 'sleep 1500' });
+    expect(started).toMatchObject({ status: 202, body: { job: expect.any(String), status: 'running' } });
+    let polled: Answer = started;
+    await until(async () => {
+      polled = await computeOn('long-work', { job: started.body.job });
+      return polled.status !== 202;
+    }, 'the job to finish');
+    expect(polled).toMatchObject({ status: 200, body: { project: 'long-work', requests: 1 } });
+  }, 60_000);
+
+  it('lets a ticket lapse when it is not renewed, and the next in line moves up', async () => {
+    await startFleet(1, 1);
+    expect((await computeOn('line-held')).status).toBe(200);
+    const first = await computeOn('line-a');
+    const second = await computeOn('line-b');
+    expect([first.body.position, second.body.position]).toEqual([1, 2]);
+    // line-b keeps renewing; line-a does not come back within TICKET_HOLD_SECONDS.
+    await sleep(3_000);
+    expect((await computeOn('line-b', { dsl: 'append x', ticket: second.body.ticket })).body).toMatchObject({
+      position: 2,
+    });
+    await sleep(2_500);
+    expect((await computeOn('line-b', { dsl: 'append x', ticket: second.body.ticket })).body).toMatchObject({
+      error: 'capacity',
+      position: 1,
+      ticket: second.body.ticket,
+    });
+    // line-a's lapsed ticket no longer holds a place: it rejoins at the end.
+    expect((await computeOn('line-a', { dsl: 'append x', ticket: first.body.ticket })).body).toMatchObject({
+      position: 2,
+    });
+  }, 60_000);
+});
+
 describe('data limit', () => {
   it('answers 413 for a declared size over the limit before any node is asked', async () => {
     const { nodes: fleetNodes } = await startFleet(1, 1);
@@ -396,5 +433,23 @@ describe('bad input and identity', () => {
       body: { error: 'forbidden' },
     });
     expect(await call('POST', '/api/v1/nodes/node-b/heartbeat', viewer, beat)).toMatchObject({ status: 403 });
+  });
+
+  it('registers a node by its heartbeat and shows its address to admins only', async () => {
+    const node = await harness.issuer.mint(['node'], { subject: 'node-z' });
+    const beat = { address: 'http://127.0.0.1:9', agentVersion: 't', progress: 0, capacity: 2, ready: false };
+    const answered = await call('POST', '/api/v1/nodes/node-z/heartbeat', node, beat);
+    expect(answered).toMatchObject({
+      status: 200,
+      body: { nodeId: 'node-z', state: 'joining', assignments: [], revoked: [], heartbeatTimeoutSeconds: 10 },
+    });
+    expect(answered.body.signingKey).toMatch(/BEGIN PUBLIC KEY/);
+    const admin = await harness.issuer.mint(['admin'], { subject: 'admin-1' });
+    const seen = async (token: string) =>
+      ((await call('GET', '/api/v1/nodes', token)).body.items as Record<string, unknown>[]).find(
+        (n) => n.id === 'node-z',
+      );
+    expect(await seen(viewer)).not.toHaveProperty('address');
+    expect(await seen(admin)).toMatchObject({ address: 'http://127.0.0.1:9', capacity: 2, state: 'joining' });
   });
 });

@@ -86,7 +86,10 @@ describe('CDK app: project placement', () => {
     s.stateless.hasResourceProperties('AWS::IAM::Policy', {
       PolicyDocument: {
         Statement: Match.arrayWith([
-          Match.objectLike({ Action: 'autoscaling:SetInstanceProtection', Resource: Match.anyValue() }),
+          Match.objectLike({
+            Action: ['autoscaling:SetInstanceHealth', 'autoscaling:SetInstanceProtection'],
+            Resource: Match.anyValue(),
+          }),
         ]),
       },
     });

@@ -1,9 +1,20 @@
 // Unit tests — scale-in protection of busy nodes, against a mocked Auto Scaling client (its only partner, with
 // DynamoDB, is an AWS API): placing a project on a node with an instance id protects the instance, releasing
-// its last project clears the protection, and nodes without an instance (local agents) cost no call.
-import { AutoScalingClient, SetInstanceProtectionCommand } from '@aws-sdk/client-auto-scaling';
+// its last project clears the protection, an expired node is reported unhealthy (so the group replaces it), and
+// nodes without an instance (local agents) cost no call.
+import {
+  AutoScalingClient,
+  SetInstanceHealthCommand,
+  SetInstanceProtectionCommand,
+} from '@aws-sdk/client-auto-scaling';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, GetCommand, ScanCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DynamoDBDocumentClient,
+  GetCommand,
+  ScanCommand,
+  TransactWriteCommand,
+  UpdateCommand,
+} from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '#shared/config';
@@ -14,6 +25,7 @@ import {
   type PlacementSettings,
   placeProject,
   releaseProject,
+  runJanitor,
 } from '#shared/placement';
 
 const autoScaling = mockClient(AutoScalingClient);
@@ -65,6 +77,7 @@ beforeEach(() => {
   autoScaling.reset();
   dynamo.reset();
   autoScaling.on(SetInstanceProtectionCommand).resolves({});
+  autoScaling.on(SetInstanceHealthCommand).resolves({});
   dynamo.on(TransactWriteCommand).resolves({});
 });
 
@@ -129,5 +142,22 @@ describe('scale-in protection', () => {
     await expect(autoScalingProtection(client, undefined).update('i-0123456789abcdef0', 1)).rejects.toThrow(
       ConfigError,
     );
+  });
+
+  it('reports an expired node unhealthy, so the group replaces it (scale-in protection does not stop that)', async () => {
+    const expired = { ...node({}), lastHeartbeatAt: now - 61_000 };
+    dynamo.on(ScanCommand, { TableName: 'nodes' }).resolves({ Items: [expired] });
+    dynamo.on(ScanCommand, { TableName: 'projects' }).resolves({ Items: [] });
+    dynamo.on(ScanCommand, { TableName: 'tickets' }).resolves({ Items: [] });
+    dynamo.on(UpdateCommand).resolves({});
+
+    const report = await runJanitor(deps());
+
+    expect(report.expiredNodes).toEqual(['node-1']);
+    expect(autoScaling.commandCalls(SetInstanceHealthCommand).map((call) => call.args[0].input)).toEqual([
+      { InstanceId: 'i-0123456789abcdef0', HealthStatus: 'Unhealthy', ShouldRespectGracePeriod: false },
+    ]);
+    // An expired node's protection is left alone: the replacement takes it away with the instance.
+    expect(protections()).toEqual([]);
   });
 });
