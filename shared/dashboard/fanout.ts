@@ -5,8 +5,8 @@
 import type { RedisClient } from '#shared/clients';
 import type { PushOutcome } from '#shared/realtime';
 import type { DashboardKeys } from './keys.ts';
+import { matcher } from './log-reader.ts';
 import type { LogFilters, StoredLogLine } from './schemas.ts';
-import { DashboardStore } from './store.ts';
 
 export interface Subscriber {
   readonly connectionId: string;
@@ -67,7 +67,7 @@ export class Fanout {
     const subscribers = await this.subscribersOf(node);
     await Promise.all(
       subscribers.map((subscriber) => {
-        const wanted = lines.filter((line) => DashboardStore.matches(line, subscriber.filters));
+        const wanted = lines.filter(matcher(subscriber.filters));
         return wanted.length ? this.deliver(subscriber, this.newLogsMessages(node, wanted)) : undefined;
       }),
     );

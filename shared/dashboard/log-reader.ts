@@ -39,11 +39,13 @@ type StreamEntries = [id: string, fields: string[]][];
 const seqOf = (id: string) => Number(id.slice(0, id.indexOf('-')));
 const scanChunk = 500;
 
-function matcher(query: LogReadQuery): (line: StoredLogLine) => boolean {
-  const needle = query.q?.toLowerCase();
+/** The one log filter: node, level and logger exactly, `q` as a case-insensitive substring of the message. */
+export function matcher(filters: LogFilters & { readonly q?: string }): (line: StoredLogLine) => boolean {
+  const needle = filters.q?.toLowerCase();
   return (line) =>
-    (!query.level || line.level === query.level) &&
-    (!query.logger || line.logger_name === query.logger) &&
+    (!filters.node || line.node_id === filters.node) &&
+    (!filters.level || line.level === filters.level) &&
+    (!filters.logger || line.logger_name === filters.logger) &&
     (!needle || line.message.toLowerCase().includes(needle));
 }
 

@@ -5,7 +5,7 @@ import type { RedisClient } from '#shared/clients';
 import { suggestInterval } from './interval.ts';
 import { type DashboardKeys, dashboardKeys } from './keys.ts';
 import { type LogCursor, readLogs, recentLogs } from './log-reader.ts';
-import type { LogFilters, LogLine, LogsQuery, MetricsReport, StoredLogLine } from './schemas.ts';
+import type { LogLine, LogsQuery, MetricsReport, StoredLogLine } from './schemas.ts';
 import { logLevels } from './schemas.ts';
 
 /** Points kept per node for charts. */
@@ -278,14 +278,5 @@ export class DashboardStore {
       if ((await this.redis.zadd(this.keys.expired, 'NX', now, id)) === 1) expired.push(id);
     }
     return { expired, removed };
-  }
-
-  /** Matches a line against subscription filters. */
-  static matches(line: StoredLogLine, filters: LogFilters): boolean {
-    return (
-      (!filters.node || filters.node === line.node_id) &&
-      (!filters.level || filters.level === line.level) &&
-      (!filters.logger || filters.logger === line.logger_name)
-    );
   }
 }

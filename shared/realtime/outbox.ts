@@ -61,7 +61,7 @@ export interface OutboxOptions {
   readonly keyPrefix?: string;
   /** @default pushWindowMs */
   readonly windowMs?: number;
-  /** How long one call flushes under a steady stream before offering the flush to another push. @default 1000 */
+  /** How long one call flushes under a steady stream before offering the flush to another push. @default 100 */
   readonly maxHoldMs?: number;
   /** Bytes per frame, under API Gateway's 128 KB. @default 128 KB less the batch envelope */
   readonly frameBudgetBytes?: number;
@@ -87,7 +87,7 @@ export class Outbox {
     this.client = client as ScriptClient;
     this.prefix = options.keyPrefix ?? keyPrefixFromEnv();
     this.windowMs = options.windowMs ?? pushWindowMs;
-    this.maxHoldMs = options.maxHoldMs ?? 1_000;
+    this.maxHoldMs = options.maxHoldMs ?? 100;
     this.budget = options.frameBudgetBytes ?? 128 * 1024 - 64;
   }
 

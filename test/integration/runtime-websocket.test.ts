@@ -1,5 +1,5 @@
 // Integration tests — the local WebSocket API over a real socket: the $connect authorizer, the connection
-// registry in DynamoDB Local, `ping` → pong through the @connections management API, $default, $disconnect.
+// registry in DynamoDB Local, `ping` → pong (+ update) through the @connections management API, $default, $disconnect.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -78,9 +78,13 @@ describe('an authorised connection', () => {
   it('is recorded with its roles, answers ping with pong, errors on unknown frames and is forgotten on close', async () => {
     const socket = await connect(`?token=${await issuer.mint(['viewer'], { subject: 'dash-1' })}`);
 
+    // A viewer's ping is answered with pong and the dashboard's update, in one frame (shared/dashboard).
     const pong = nextMessage(socket);
     socket.send(JSON.stringify({ action: 'ping' }));
-    expect(await pong).toEqual({ type: 'pong' });
+    expect(await pong).toMatchObject({
+      type: 'batch',
+      messages: [{ type: 'pong' }, { type: 'update', data: { metrics: {}, history: {} } }],
+    });
 
     const unknown = nextMessage(socket);
     socket.send('hello');
