@@ -41,6 +41,8 @@ export interface VcsimOptions {
   readonly portgroups?: number;
   /** Child resource pools per cluster (each cluster also has its root pool). @default 0 */
   readonly poolsPerCluster?: number;
+  /** VMs turned into templates (powered off, no resource pool), spread evenly over the inventory. @default 0 */
+  readonly templates?: number;
   /** @default 'user' */
   readonly username?: string;
   /** @default 'pass' */
@@ -247,6 +249,7 @@ function flagArgs(options: VcsimOptions, readyFile: string): string[] {
     ['-ds', options.datastores],
     ['-pg', options.portgroups],
     ['-pool', options.poolsPerCluster],
+    ['-templates', options.templates],
     ['-page-size', options.pageSize],
   ];
   for (const [flag, value] of numeric) {
