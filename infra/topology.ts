@@ -23,6 +23,7 @@ import type { healthRoutes } from '../functions/health/routes.ts';
 import type { identityRoutes } from '../functions/identity/routes.ts';
 import type { inventoryQueryRoutes, vcenterRoutes } from '../functions/inventory/routes.ts';
 import type { opsApiRoutes, opsConsoleRoutes } from '../functions/ops/routes.ts';
+import type { provisioningRoutes } from '../functions/provisioning/routes.ts';
 
 export { envNames, type HttpMethod, type QueueName, type Role, type RouteKey, roleSatisfies, type TableName };
 
@@ -169,6 +170,16 @@ export const functions = {
     serves: 'http',
     needs: ['redis', 'postgres', 'secrets'],
   },
+  // Provisioning (shared/provisioning): a user waits at most the templates deadline (10 s) plus the answer.
+  provisioningApi: {
+    entry: 'functions/provisioning/api.ts',
+    description:
+      'Provisioning hierarchy: datacenters, compute resources and their pools, networks, datastores, templates',
+    memoryMb: 512,
+    timeoutSeconds: 15,
+    serves: 'http',
+    needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets'],
+  },
   opsWorkerCritical: opsWorker('CRITICAL', 2),
   opsWorkerHigh: opsWorker('HIGH', 4),
   opsWorkerNormal: opsWorker('NORMAL', 8),
@@ -195,6 +206,7 @@ export type HttpFunctionRoutes = {
   vcenters: typeof vcenterRoutes;
   opsApi: typeof opsApiRoutes;
   opsConsole: typeof opsConsoleRoutes;
+  provisioningApi: typeof provisioningRoutes;
 };
 
 /** The route keys served by the tables of the functions `F` (distributes over `F`). */
@@ -253,6 +265,9 @@ const routeFunctions = {
   'POST /api/v1/vms/{id}/refresh': 'opsApi',
   'POST /api/v1/vms/{id}/console': 'opsConsole',
   'GET /api/v1/queue/stats': 'opsApi',
+  'GET /api/v1/vcenters/{id}/datacenters': 'provisioningApi',
+  'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': 'provisioningApi',
+  'GET /api/v1/vcenters/{id}/compute/{cr}/resources': 'provisioningApi',
 } as const satisfies { readonly [K in RouteKey]: ServerOf<HttpFunctionRoutes, K> & FunctionName };
 
 export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({

@@ -61,6 +61,22 @@ export const routes = {
   'POST /api/v1/vms/{id}/refresh': { method: 'POST', path: '/api/v1/vms/{id}/refresh', role: 'viewer' },
   'POST /api/v1/vms/{id}/console': { method: 'POST', path: '/api/v1/vms/{id}/console', role: 'operator' },
   'GET /api/v1/queue/stats': { method: 'GET', path: '/api/v1/queue/stats', role: 'viewer' },
+  // Provisioning (shared/provisioning): the form's hierarchy for the caller's vCenter identity.
+  'GET /api/v1/vcenters/{id}/datacenters': {
+    method: 'GET',
+    path: '/api/v1/vcenters/{id}/datacenters',
+    role: 'viewer',
+  },
+  'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': {
+    method: 'GET',
+    path: '/api/v1/vcenters/{id}/datacenters/{dc}/compute',
+    role: 'viewer',
+  },
+  'GET /api/v1/vcenters/{id}/compute/{cr}/resources': {
+    method: 'GET',
+    path: '/api/v1/vcenters/{id}/compute/{cr}/resources',
+    role: 'viewer',
+  },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;

@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { moidPattern, type RouteKey, vcenterIdPattern } from '#shared/contracts';
 import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
 import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
+import { kinds, moidParam, resourcesQuerySchema } from '#shared/provisioning';
 
 /** One answer a route gives when it works. */
 export interface RouteAnswer {
@@ -19,7 +20,7 @@ export interface RouteAnswer {
 export interface RouteDoc {
   readonly operationId: string;
   readonly summary: string;
-  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations';
+  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations' | 'provisioning';
   readonly params?: Readonly<Record<string, z.ZodType>>;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
@@ -51,6 +52,24 @@ const list = (noun: string, kind: keyof typeof listQuerySchemas, operationId: st
 
 const vcenterView = z.record(z.string(), z.unknown()).describe('A vCenter with its sync state');
 const syncAnswer = z.record(z.string(), z.unknown()).describe('What was enqueued');
+
+const kindAnswer = z.object({
+  status: z.enum(['ok', 'partial', 'timeout', 'error', 'stale']),
+  source: z.enum(['inventory', 'live', 'cache']),
+  ageSeconds: z.number().nullable(),
+  items: z.array(z.record(z.string(), z.unknown())),
+  error: z.string().optional(),
+  limit: z.number().optional().describe('templates: the limit applied'),
+  truncated: z.boolean().optional().describe('templates: items were cut to the limit'),
+  total: z.number().optional(),
+});
+const provisioningAnswer = z.object({
+  vcenterId: z.string(),
+  kinds: z.partialRecord(z.enum(kinds), kindAnswer),
+  cached: z.boolean().describe('Every kind came from the cache'),
+  stale: z.boolean().describe('A kind is its last-known-good value (the vCenter failed or was slow)'),
+});
+const provisioningErrors = { '404': 'No such vCenter or object, or not visible to your vCenter identity' };
 
 export const routeDocs = {
   'GET /health': {
@@ -183,5 +202,30 @@ export const routeDocs = {
     summary: 'Lane depths, limiter and cache statistics',
     tag: 'operations',
     responses: { '200': { description: 'The statistics', body: z.record(z.string(), z.unknown()) } },
+  },
+  'GET /api/v1/vcenters/{id}/datacenters': {
+    operationId: 'listDatacenters',
+    summary: 'Datacenters of a vCenter as your vCenter identity sees them',
+    tag: 'provisioning',
+    params: { id: vcenterId },
+    responses: { '200': { description: 'The `datacenters` kind', body: provisioningAnswer } },
+    errors: provisioningErrors,
+  },
+  'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': {
+    operationId: 'listComputeResources',
+    summary: 'Clusters and standalone hosts of a datacenter',
+    tag: 'provisioning',
+    params: { id: vcenterId, dc: moidParam },
+    responses: { '200': { description: 'The `compute` kind', body: provisioningAnswer } },
+    errors: provisioningErrors,
+  },
+  'GET /api/v1/vcenters/{id}/compute/{cr}/resources': {
+    operationId: 'getComputeResources',
+    summary: 'Pools, networks, datastores and templates one cluster or standalone host can use',
+    tag: 'provisioning',
+    params: { id: vcenterId, cr: moidParam },
+    query: resourcesQuerySchema,
+    responses: { '200': { description: 'One entry per asked kind', body: provisioningAnswer } },
+    errors: provisioningErrors,
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

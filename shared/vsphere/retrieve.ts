@@ -148,8 +148,8 @@ export interface TraversalStep {
 
 /** What {@link collectObjects} reads: where from, which objects, which properties. */
 export interface CollectOptions extends CallOptions {
-  /** The starting object. */
-  readonly from: MoRef;
+  /** The starting object; a list reads exactly those objects (no view, no traversal). */
+  readonly from: MoRef | readonly MoRef[];
   /** The objects read are `from`'s descendants of these types (a ContainerView, destroyed after) … */
   readonly view?: readonly string[];
   /** … or what these hops from `from` reach (no view: one call). */
@@ -165,7 +165,11 @@ export interface CollectedObject {
   readonly type: string;
   readonly moid: string;
   readonly props: Record<string, VimValue>;
+  /** Properties the server could not read for this object (e.g. NoPermission). */
+  readonly missing?: readonly { path: string; faultType: string }[];
 }
+
+const isList = (from: CollectOptions['from']): from is readonly MoRef[] => Array.isArray(from);
 
 let stepNames = 0;
 function traversalXml(step: TraversalStep): Xml {
@@ -198,20 +202,18 @@ export async function collectObjects(
     ...(opts.admit ? { admit: opts.admit } : {}),
   };
   const propSets = Object.entries(opts.properties).map(([type, paths]) => propertySpec(type, paths));
-  const view = opts.view
-    ? await createContainerView(client, { types: opts.view as never, container: opts.from }, callOpts)
-    : undefined;
+  const from = opts.from;
+  const view =
+    opts.view && !isList(from)
+      ? await createContainerView(client, { types: opts.view as never, container: from }, callOpts)
+      : undefined;
   try {
+    const objectSets = isList(from)
+      ? from.map((obj) => el('objectSet', [moRefEl('obj', obj), el('skip', false)]))
+      : [el('objectSet', [moRefEl('obj', from), el('skip', true), ...(opts.follow ?? []).map(traversalXml)])];
     const specSet = view
       ? viewFilterSpec('specSet', view, propSets)
-      : el('specSet', [
-          ...propSets,
-          el('objectSet', [
-            moRefEl('obj', opts.from),
-            el('skip', true),
-            ...(opts.follow ?? []).map(traversalXml),
-          ]),
-        ]);
+      : el('specSet', [...propSets, ...objectSets]);
     const objects: CollectedObject[] = [];
     let current: Page<InventoryType> = await page(
       client,
@@ -220,7 +222,7 @@ export async function collectObjects(
       callOpts,
     );
     for (;;) {
-      for (const o of current.objects) objects.push({ type: o.type, moid: o.moid, props: o.props as never });
+      for (const o of current.objects) objects.push(o as CollectedObject);
       if (!current.token) return objects;
       current = await page(client, 'ContinueRetrievePropertiesEx', el('token', current.token), callOpts);
     }

@@ -15,6 +15,7 @@ import { healthRoutes } from '../../../functions/health/routes.ts';
 import { identityRoutes } from '../../../functions/identity/routes.ts';
 import { inventoryQueryRoutes, vcenterRoutes } from '../../../functions/inventory/routes.ts';
 import { opsApiRoutes, opsConsoleRoutes } from '../../../functions/ops/routes.ts';
+import { provisioningRoutes } from '../../../functions/provisioning/routes.ts';
 import { type HttpFunctionRoutes, topology } from '../../../infra/topology.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -136,6 +137,7 @@ const tables: { [F in keyof HttpFunctionRoutes]: HttpFunctionRoutes[F] } = {
   vcenters: vcenterRoutes,
   opsApi: opsApiRoutes,
   opsConsole: opsConsoleRoutes,
+  provisioningApi: provisioningRoutes,
 };
 const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   health: 'healthRoutes',
@@ -145,6 +147,7 @@ const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   vcenters: 'vcenterRoutes',
   opsApi: 'opsApiRoutes',
   opsConsole: 'opsConsoleRoutes',
+  provisioningApi: 'provisioningRoutes',
 };
 
 const context = { functionName: 'test', awsRequestId: 'req-1' } as unknown as Context;
