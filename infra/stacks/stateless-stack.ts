@@ -38,6 +38,7 @@ import { opsEnvironment } from '../../shared/ops/settings.ts';
 import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import { createOpsAlarms } from '../constructs/ops-alarms.ts';
+import { createProvisioningAlarms } from '../constructs/provisioning-alarms.ts';
 import { VfleetFunction } from '../constructs/vfleet-function.ts';
 import {
   type FunctionSpec,
@@ -468,6 +469,8 @@ export class StatelessStack extends Stack {
     // failure carries the vCenter id, and GET /api/v1/vcenters shows which one fails and why.
     if (functions.syncWorker) alarms.push(...this.createSyncAlarms(config, action));
     alarms.push(...createOpsAlarms(this, { envName: config.envName, queues: stateful.queues, action }));
+    if (functions.provisioningApi)
+      alarms.push(...createProvisioningAlarms(this, { envName: config.envName, action }));
     return { topic, alarms };
   }
 

@@ -29,11 +29,19 @@ export function recordLoad(kind: Kind, source: string, ms: number): void {
   metric.addMetric(provisioningMetricNames.loadMs, MetricUnit.Milliseconds, ms);
 }
 
-/** One kind answered, and how (a timeout and a stale answer are also counted on their own metrics). */
+/**
+ * One kind answered, and how (a timeout and a stale answer are also counted on their own metrics). Answers
+ * and timeouts are also published without the Kind dimension: the service-wide series the timeout-rate alarm
+ * divides (CloudWatch does not sum across dimension values).
+ */
 export function recordAnswer(kind: Kind, served: string): void {
   const metric = single(kind);
   metric.addDimension('Served', served);
   metric.addMetric(provisioningMetricNames.answers, MetricUnit.Count, 1);
-  if (served === 'timeout') single(kind).addMetric(provisioningMetricNames.timeouts, MetricUnit.Count, 1);
+  metrics.singleMetric().addMetric(provisioningMetricNames.answers, MetricUnit.Count, 1);
+  if (served === 'timeout') {
+    single(kind).addMetric(provisioningMetricNames.timeouts, MetricUnit.Count, 1);
+    metrics.singleMetric().addMetric(provisioningMetricNames.timeouts, MetricUnit.Count, 1);
+  }
   if (served === 'stale') single(kind).addMetric(provisioningMetricNames.stale, MetricUnit.Count, 1);
 }
