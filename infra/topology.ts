@@ -39,7 +39,9 @@ export type Dependency =
   // Read, or create on first use, the one secret that signs list cursors (shared/inventory/cursor.ts).
   | 'cursor-key'
   | 'ws-management'
-  | 'blobs';
+  | 'blobs'
+  // Wrap and unwrap the data keys of personal vCenter credentials (KMS in AWS, the secret store locally).
+  | 'credentials-key';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -178,14 +180,20 @@ export const functions = {
     memoryMb: 512,
     timeoutSeconds: 15,
     serves: 'http',
-    needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets'],
+    needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets', 'dynamodb', 'credentials-key'],
   },
   opsWorkerCritical: opsWorker('CRITICAL', 2),
   opsWorkerHigh: opsWorker('HIGH', 4),
   opsWorkerNormal: opsWorker('NORMAL', 8),
   // LOW also runs the inventory's drift check (shared/inventory/sync/verify.ts): one vCenter's whole snapshot in
   // memory, like a full sync (~475 MB at 50k VMs), and a re-check that may wait up to 45 s for the sync.
-  opsWorkerLow: { ...opsWorker('LOW', 4), memoryMb: 1024, timeoutSeconds: 120 },
+  // LOW also completes provisioning kinds, in the caller's personal identity when they registered one.
+  opsWorkerLow: {
+    ...opsWorker('LOW', 4),
+    memoryMb: 1024,
+    timeoutSeconds: 120,
+    needs: [...opsWorker('LOW', 4).needs, 'dynamodb', 'credentials-key'],
+  },
 } as const satisfies Record<string, FunctionSpec>;
 
 export type FunctionName = keyof typeof functions;
@@ -268,6 +276,8 @@ const routeFunctions = {
   'GET /api/v1/vcenters/{id}/datacenters': 'provisioningApi',
   'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': 'provisioningApi',
   'GET /api/v1/vcenters/{id}/compute/{cr}/resources': 'provisioningApi',
+  'PUT /api/v1/vcenters/{id}/credentials/me': 'provisioningApi',
+  'DELETE /api/v1/vcenters/{id}/credentials/me': 'provisioningApi',
 } as const satisfies { readonly [K in RouteKey]: ServerOf<HttpFunctionRoutes, K> & FunctionName };
 
 export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({
@@ -369,6 +379,7 @@ export interface TableSpec {
 
 export const tables = {
   connections: { partitionKey: 'connectionId', ttlAttribute: 'expiresAt' },
+  credentials: { partitionKey: 'id' },
 } as const satisfies Record<TableName, TableSpec>;
 
 /**

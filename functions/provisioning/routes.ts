@@ -1,16 +1,28 @@
 // Primary adapter — the `provisioningApi` function's routes (viewer): the provisioning form's hierarchy of one
-// vCenter for the caller (GET …/datacenters, …/datacenters/{dc}/compute, …/compute/{cr}/resources). Parses
-// the path and query, calls the provisioning use case with the caller's subject, answers.
+// vCenter for the caller (GET …/datacenters, …/datacenters/{dc}/compute, …/compute/{cr}/resources) and the
+// caller's personal vCenter identity (PUT/DELETE …/credentials/me). Parses the path, query and body, calls the
+// provisioning use case with the caller's subject, answers.
 
 import * as z from 'zod';
 import { vcenterIdPattern } from '#shared/contracts';
-import { type HttpEvent, json, parseInput, type RouteHandler, type RouteTable } from '#shared/http';
+import {
+  type HttpEvent,
+  json,
+  jsonBody,
+  parseInput,
+  type RouteHandler,
+  type RouteTable,
+  UnauthorizedError,
+} from '#shared/http';
 import {
   computeOf,
+  credentialSchema,
   datacentersOf,
   moidParam,
   type ProvisioningAnswer,
   provisioningService,
+  registerCredential,
+  removeCredential,
   resourcesOf,
   resourcesQuerySchema,
 } from '#shared/provisioning';
@@ -40,9 +52,32 @@ const resources: RouteHandler = async (event) => {
   return answer(await resourcesOf(provisioningService(), id, cr, query, subjectOf(event)));
 };
 
+/** The caller's subject; the middleware has already refused a token without one. */
+const callerOf = (event: HttpEvent): string => {
+  const subject = subjectOf(event);
+  if (!subject) throw new UnauthorizedError();
+  return subject;
+};
+
+const putCredential: RouteHandler = async (event) => {
+  const { id } = params({ id: vcenterParam }, event);
+  const credential = parseInput(credentialSchema, jsonBody(event), 'body');
+  await registerCredential(provisioningService(), id, callerOf(event), credential);
+  // Nothing of the credential comes back.
+  return json(200, { vcenterId: id, identity: 'personal' }, { 'cache-control': 'no-store' });
+};
+
+const deleteCredential: RouteHandler = async (event) => {
+  const { id } = params({ id: vcenterParam }, event);
+  await removeCredential(provisioningService(), id, callerOf(event));
+  return { statusCode: 204 };
+};
+
 /** The `provisioningApi` function's routes. */
 export const provisioningRoutes = {
   'GET /api/v1/vcenters/{id}/datacenters': datacenters,
   'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': compute,
   'GET /api/v1/vcenters/{id}/compute/{cr}/resources': resources,
+  'PUT /api/v1/vcenters/{id}/credentials/me': putCredential,
+  'DELETE /api/v1/vcenters/{id}/credentials/me': deleteCredential,
 } satisfies RouteTable;

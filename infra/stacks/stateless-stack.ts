@@ -186,6 +186,11 @@ export class StatelessStack extends Stack {
       } else if (need === 'secrets-write') this.bindVcenterSecrets(fn, config, true);
       else if (need === 'cursor-key') this.bindCursorKey(fn, config);
       else if (need === 'blobs') fn.bindBlobs(stateful.blobBucket, stateful.blobAccessPolicy);
+      else if (need === 'credentials-key') {
+        // Exactly the envelope's two calls (shared/provisioning/credentials.ts), no wildcard actions.
+        stateful.credentialsKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+        fn.addEnvironment('CREDENTIALS_KEY', `kms:${stateful.credentialsKey.keyArn}`);
+      }
     }
   }
 

@@ -77,6 +77,16 @@ export const routes = {
     path: '/api/v1/vcenters/{id}/compute/{cr}/resources',
     role: 'viewer',
   },
+  'PUT /api/v1/vcenters/{id}/credentials/me': {
+    method: 'PUT',
+    path: '/api/v1/vcenters/{id}/credentials/me',
+    role: 'viewer',
+  },
+  'DELETE /api/v1/vcenters/{id}/credentials/me': {
+    method: 'DELETE',
+    path: '/api/v1/vcenters/{id}/credentials/me',
+    role: 'viewer',
+  },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;
@@ -116,7 +126,7 @@ export const queueContracts = {
 export type QueueName = keyof typeof queueContracts;
 
 /** The DynamoDB tables the code reads and writes (keys and TTL are the deployment's). */
-export const tableNames = ['connections'] as const;
+export const tableNames = ['connections', 'credentials'] as const;
 export type TableName = (typeof tableNames)[number];
 
 /**
@@ -126,6 +136,8 @@ export type TableName = (typeof tableNames)[number];
 export const secretNames = {
   /** Signs list cursors (shared/inventory/cursor.ts); created by the first container that needs it. */
   cursorKey: '_cursor-signing-key',
+  /** Wraps the data keys of personal vCenter credentials in dev (AWS uses a KMS key). */
+  credentialsKey: '_credentials-key',
 } as const;
 
 /** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */

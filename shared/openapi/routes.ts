@@ -6,7 +6,7 @@ import * as z from 'zod';
 import { moidPattern, type RouteKey, vcenterIdPattern } from '#shared/contracts';
 import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
 import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
-import { kinds, moidParam, resourcesQuerySchema } from '#shared/provisioning';
+import { credentialSchema, kinds, moidParam, resourcesQuerySchema } from '#shared/provisioning';
 
 /** One answer a route gives when it works. */
 export interface RouteAnswer {
@@ -227,5 +227,28 @@ export const routeDocs = {
     query: resourcesQuerySchema,
     responses: { '200': { description: 'One entry per asked kind', body: provisioningAnswer } },
     errors: provisioningErrors,
+  },
+  'PUT /api/v1/vcenters/{id}/credentials/me': {
+    operationId: 'putMyVcenterIdentity',
+    summary:
+      'Register your own vCenter identity: resource answers are then loaded with it (checked by one login)',
+    tag: 'provisioning',
+    params: { id: vcenterId },
+    body: credentialSchema,
+    responses: {
+      '200': {
+        description: 'Registered; nothing of the credential is returned',
+        body: z.object({ vcenterId: z.string(), identity: z.literal('personal') }),
+      },
+    },
+    errors: { '404': 'No such vCenter', '503': 'The vCenter did not answer (Retry-After)' },
+  },
+  'DELETE /api/v1/vcenters/{id}/credentials/me': {
+    operationId: 'deleteMyVcenterIdentity',
+    summary: 'Remove your vCenter identity: answers use the service account again',
+    tag: 'provisioning',
+    params: { id: vcenterId },
+    responses: { '204': { description: 'Removed' } },
+    errors: { '404': 'No such vCenter, or you have no identity on it' },
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

@@ -1,6 +1,15 @@
 // Provisioning — public surface (`#shared/provisioning`): the provisioning form's hierarchy (datacenters →
 // compute resources → pools, networks, datastores, templates) per caller identity, from the inventory or live,
 // through the tiered cache, with per-kind deadlines, partial and stale answers and LOW completions.
+
+export {
+  CredentialStore,
+  type KeyWrapper,
+  kmsKeyWrapper,
+  localKeyWrapper,
+  type PersonalCredential,
+} from './credentials.ts';
+export { credentialSchema, PersonalSessions, registerCredential, removeCredential } from './identity.ts';
 export {
   type ComputeItem,
   type DatacenterItem,
@@ -28,5 +37,5 @@ export {
   resourcesOf,
   runProvisioningLoad,
 } from './resources.ts';
-export { provisioningService } from './service.ts';
+export { type ProvisioningService, provisioningService } from './service.ts';
 export { loadProvisioningSettings, type ProvisioningSettings } from './settings.ts';

@@ -2,18 +2,50 @@
 // cache, the cache tags, the inventory reader, and the ops service's limiter, job queue and service-account
 // sessions), built once from the environment (settings checked at start-up) and rebuilt only when the clients
 // were closed and reopened (the local runtime does that between runs).
+import { randomBytes } from 'node:crypto';
+import { KMSClient } from '@aws-sdk/client-kms';
 import { blobStore, CacheTags, type Codec, credentialScope, jsonCodec, TieredCache } from '#shared/cache';
-import { postgres, redis } from '#shared/clients';
+import { dynamo, postgres, redis } from '#shared/clients';
+import { ConfigError, optionalEnv, requireEnv } from '#shared/config';
+import { envNames, secretNames } from '#shared/contracts';
 import { opsService } from '#shared/ops';
+import { secretStore } from '#shared/secrets';
+import { CredentialStore, type KeyWrapper, kmsKeyWrapper, localKeyWrapper } from './credentials.ts';
+import { PersonalSessions, vcenterEndpoint } from './identity.ts';
 import { type Kind, type KindValue, kinds } from './kinds.ts';
 import type { LiveComputeResource } from './live-source.ts';
 import type { ProvisioningDeps } from './resources.ts';
 import { loadProvisioningSettings } from './settings.ts';
 
-let memo: { client: unknown; deps: ProvisioningDeps } | undefined;
+/** The use case's dependencies and the personal credentials the credentials routes write. */
+export interface ProvisioningService extends ProvisioningDeps {
+  readonly credentials: CredentialStore;
+}
+
+/**
+ * The wrapper of the credentials' data keys, from `CREDENTIALS_KEY`: `kms:<key arn>` (AWS, set by the CDK), or
+ * `secret-store` (the default locally): a 256-bit key kept in the secret store, created on first use.
+ */
+function credentialKeys(): KeyWrapper {
+  const setting = optionalEnv('CREDENTIALS_KEY', 'secret-store');
+  if (setting.startsWith('kms:') && setting.length > 4)
+    return kmsKeyWrapper(new KMSClient({}), setting.slice(4));
+  if (setting !== 'secret-store') {
+    throw new ConfigError(`CREDENTIALS_KEY must be "kms:<key arn>" or "secret-store" (got "${setting}")`);
+  }
+  let key: Promise<Buffer> | undefined;
+  return localKeyWrapper(() => {
+    key ??= secretStore()
+      .getOrCreate(secretNames.credentialsKey, () => randomBytes(32).toString('base64'))
+      .then((text) => Buffer.from(text, 'base64'));
+    return key;
+  });
+}
+
+let memo: { client: unknown; deps: ProvisioningService } | undefined;
 
 /** The process's provisioning dependencies. @throws ConfigError naming an invalid setting */
-export function provisioningService(): ProvisioningDeps {
+export function provisioningService(): ProvisioningService {
   const settings = loadProvisioningSettings();
   const client = redis();
   if (memo?.client === client) return memo.deps;
@@ -32,8 +64,16 @@ export function provisioningService(): ProvisioningDeps {
       waitMs: settings.deadlineMs[kind],
       lockMs: Math.max(15_000, settings.completionDeadlineMs),
     });
-  const deps: ProvisioningDeps = {
-    db: postgres('reader'),
+  const db = postgres('reader');
+  const credentials = new CredentialStore(
+    dynamo(),
+    requireEnv(envNames.tableName('credentials')),
+    credentialKeys(),
+  );
+  const personal = new PersonalSessions(settings.sessionsTotal, settings.completionDeadlineMs * 2);
+  const deps: ProvisioningService = {
+    db,
+    credentials,
     limiter: ops.limiter,
     jobs: ops.jobs,
     caches: Object.fromEntries(
@@ -42,7 +82,18 @@ export function provisioningService(): ProvisioningDeps {
     computeIndex: cacheOf<Record<string, LiveComputeResource>>('prov-compute-index', 'compute'),
     tags: new CacheTags(client),
     settings,
-    async identity(vcenterId) {
+    async identity(vcenterId, subject) {
+      const credential = subject ? await credentials.get(vcenterId, subject) : undefined;
+      if (credential && subject) {
+        const endpoint = await vcenterEndpoint(db, vcenterId);
+        return {
+          // The vCenter user a personal identity logs in as: the same user shares answers, another never does.
+          scope: credentialScope({ url: endpoint.url, username: credential.username }),
+          personal: true,
+          subject,
+          client: () => personal.open(endpoint, credential),
+        };
+      }
       const service = await ops.sessions.identity(vcenterId);
       return {
         scope: credentialScope(service),

@@ -1,5 +1,5 @@
 // Provisioning — configuration: per-kind deadlines and cache lifetimes, how fresh the inventory must be to answer
-// for the service account, and the session cap per personal identity. Read once from the environment and
+// for the service account, and how many personal identities a process keeps a session for. Read once from the environment and
 // checked (a bad value fails naming the variable).
 import { numberEnv } from '#shared/config';
 import { type Kind, kinds } from './kinds.ts';
@@ -13,9 +13,7 @@ export interface ProvisioningSettings {
   readonly syncLagSeconds: number;
   /** Milliseconds a LOW completion load may take (`PROVISIONING_COMPLETION_TIMEOUT`, seconds). */
   readonly completionDeadlineMs: number;
-  /** Pooled vSphere sessions per personal identity and process (`PROVISIONING_SESSIONS_PER_IDENTITY`). */
-  readonly sessionsPerIdentity: number;
-  /** Personal sessions a process keeps in all (`PROVISIONING_SESSIONS_TOTAL`). */
+  /** Personal identities a process keeps a session for, one each (`PROVISIONING_SESSIONS_TOTAL`). */
   readonly sessionsTotal: number;
 }
 
@@ -55,7 +53,6 @@ export function loadProvisioningSettings(): ProvisioningSettings {
     ttlSeconds: perKind('TTL', defaultTtlSeconds, 1),
     syncLagSeconds: numberEnv('PROVISIONING_SYNC_LAG', 300, { min: 0, max: 86_400 }),
     completionDeadlineMs: numberEnv('PROVISIONING_COMPLETION_TIMEOUT', 60, { min: 1, max: 900 }) * 1000,
-    sessionsPerIdentity: numberEnv('PROVISIONING_SESSIONS_PER_IDENTITY', 1, { min: 1, max: 50 }),
     sessionsTotal: numberEnv('PROVISIONING_SESSIONS_TOTAL', 200, { min: 1, max: 2_000 }),
   };
 }

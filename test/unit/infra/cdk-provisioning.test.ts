@@ -24,6 +24,20 @@ describe('CDK app: provisioning', () => {
     }
   });
 
+  it('keeps personal credentials in their own table, their data keys under a KMS key only the readers may use', () => {
+    s.stateful.hasResourceProperties('AWS::DynamoDB::Table', {
+      KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+    });
+    s.stateful.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    const fn = onlyResource(s.stateless, 'AWS::Lambda::Function', {
+      Description: `vfleet prod: ${functions.provisioningApi.description}`,
+    });
+    expect(JSON.stringify(fn.resource.Properties.Environment.Variables.CREDENTIALS_KEY)).toContain('kms:');
+    const policies = JSON.stringify(s.stateless.findResources('AWS::IAM::Policy'));
+    expect(policies).toContain('kms:GenerateDataKey');
+    expect(policies).toContain('kms:Decrypt');
+  });
+
   it('alarms when more than 5 % of the kinds answered in 5 minutes timed out, twice in a row', () => {
     const alarms = Object.values(s.stateless.findResources('AWS::CloudWatch::Alarm')) as {
       Properties: {
