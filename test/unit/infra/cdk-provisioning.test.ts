@@ -32,7 +32,8 @@ describe('CDK app: provisioning', () => {
     const fn = onlyResource(s.stateless, 'AWS::Lambda::Function', {
       Description: `vfleet prod: ${functions.provisioningApi.description}`,
     });
-    expect(JSON.stringify(fn.resource.Properties.Environment.Variables.CREDENTIALS_KEY)).toContain('kms:');
+    const env = fn.resource.Properties.Environment as { Variables: Record<string, unknown> };
+    expect(JSON.stringify(env.Variables.CREDENTIALS_KEY)).toContain('kms:');
     const policies = JSON.stringify(s.stateless.findResources('AWS::IAM::Policy'));
     expect(policies).toContain('kms:GenerateDataKey');
     expect(policies).toContain('kms:Decrypt');
