@@ -60,6 +60,7 @@ export function provisioningService(): ProvisioningService {
       // No stale window: past its TTL a value is reloaded at once; the blob store keeps it as last-known-good.
       staleSeconds: 0,
       blobs,
+      l1MaxBytes: settings.l1Megabytes * 1024 * 1024,
       // A caller waits for another process's load no longer than its own deadline.
       waitMs: settings.deadlineMs[kind],
       lockMs: Math.max(15_000, settings.completionDeadlineMs),

@@ -13,6 +13,8 @@ export interface ProvisioningSettings {
   readonly syncLagSeconds: number;
   /** Milliseconds a LOW completion load may take (`PROVISIONING_COMPLETION_TIMEOUT`, seconds). */
   readonly completionDeadlineMs: number;
+  /** MiB of answers each kind keeps in-process (`PROVISIONING_L1_MB`; 0: Redis and the blob store only). */
+  readonly l1Megabytes: number;
   /** Personal identities a process keeps a session for, one each (`PROVISIONING_SESSIONS_TOTAL`). */
   readonly sessionsTotal: number;
 }
@@ -53,6 +55,7 @@ export function loadProvisioningSettings(): ProvisioningSettings {
     ttlSeconds: perKind('TTL', defaultTtlSeconds, 1),
     syncLagSeconds: numberEnv('PROVISIONING_SYNC_LAG', 300, { min: 0, max: 86_400 }),
     completionDeadlineMs: numberEnv('PROVISIONING_COMPLETION_TIMEOUT', 60, { min: 1, max: 900 }) * 1000,
+    l1Megabytes: numberEnv('PROVISIONING_L1_MB', 16, { min: 0, max: 1_024 }),
     sessionsTotal: numberEnv('PROVISIONING_SESSIONS_TOTAL', 200, { min: 1, max: 2_000 }),
   };
 }
