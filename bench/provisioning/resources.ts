@@ -120,9 +120,11 @@ async function main() {
 
     // The hierarchy, and the peer's walk (one sample: about 2,400 calls of ≥ 50 ms each).
     const dcs = await get(`/api/v1/vcenters/${vc}/datacenters`);
-    const dc = (dcs.kinds.datacenters?.items[0] as { id: string }).id;
+    const dc = (dcs.kinds.datacenters?.items[0] as { id: string } | undefined)?.id;
+    if (!dc) throw new Error('the simulator has no datacenter');
     const compute = await get(`/api/v1/vcenters/${vc}/datacenters/${dc}/compute`);
-    const cluster = (compute.kinds.compute?.items[0] as { id: string }).id;
+    const cluster = (compute.kinds.compute?.items[0] as { id: string } | undefined)?.id;
+    if (!cluster) throw new Error('the simulator has no cluster');
     const resourcesPath = `/api/v1/vcenters/${vc}/compute/${cluster}/resources?limit=50`;
     const peerClient = await VsphereClient.connect({
       url: env.vcsim.url,
