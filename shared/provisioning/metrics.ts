@@ -8,7 +8,7 @@ import type { Kind } from './kinds.ts';
 export const provisioningMetricNames = {
   /** Milliseconds one kind took to load from its source (dimensions Kind, Source). */
   loadMs: 'ProvisioningLoadMs',
-  /** One kind answered (dimensions Kind, Served: hit-l1 | hit-l2 | hit-l3 | miss | stale | timeout | error). */
+  /** One kind answered (dimensions Kind, Served: hit-l1 | hit-l2 | hit-l3 | hit-shared | miss | stale | timeout | error). */
   answers: 'ProvisioningAnswers',
   /** A kind missed its deadline for a waiting user (dimension Kind). */
   timeouts: 'ProvisioningTimeouts',

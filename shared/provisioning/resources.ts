@@ -207,9 +207,8 @@ async function serveKind(
     if (cause instanceof NotFoundError) throw cause;
     const timedOut = controller.signal.aborted || cause instanceof LimiterTimeoutError;
     recordAnswer(kind, timedOut ? 'timeout' : 'error');
-    if (!(cause instanceof CacheLoadError || error instanceof CacheLoadError)) {
-      logger.warn('provisioning kind failed', { kind, vcenterId: ctx.vcenterId, error: error as Error });
-    }
+    if (!timedOut)
+      logger.warn('provisioning kind failed', { kind, vcenterId: ctx.vcenterId, why: errorKind(cause) });
     await enqueueCompletion(deps, ctx, kind, target);
     return {
       status: timedOut ? 'timeout' : 'error',
@@ -230,11 +229,14 @@ async function serveKind(
       source: 'cache',
       ageSeconds,
       items: answer.value.items,
-      ...(answer.error ? { error: controller.signal.aborted ? 'timeout' : answer.error } : {}),
+      ...(answer.error
+        ? { error: controller.signal.aborted ? 'timeout' : errorKind({ name: answer.error }) }
+        : {}),
       total: answer.value.total,
     };
   }
-  recordAnswer(kind, answer.status === 'hit' ? `hit-${answer.tier ?? 'l1'}` : 'miss');
+  // A hit without a tier shared another call's load in this process.
+  recordAnswer(kind, answer.status === 'hit' ? `hit-${answer.tier ?? 'shared'}` : 'miss');
   return {
     status: answer.value.partial ? 'partial' : 'ok',
     source: answer.status === 'hit' ? 'cache' : answer.value.source,
@@ -247,7 +249,7 @@ async function serveKind(
 /** The failure's kind as the answer names it (no addresses, no credentials). */
 function errorKind(error: unknown): string {
   const name = (error as { name?: string })?.name ?? 'Error';
-  if (name === 'NetworkError') return 'unreachable';
+  if (name === 'NetworkError' || name.startsWith('ECONN')) return 'unreachable';
   if (name === 'TimeoutError' || name === 'AbortedError') return 'timeout';
   if (name === 'NotAuthenticatedError' || name === 'InvalidLogin') return 'authentication';
   if (error instanceof SoapFault) return 'vcenter_fault';
