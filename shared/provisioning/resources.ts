@@ -139,10 +139,19 @@ async function computeResourceOf(
     if (!stored) throw notFound(`Compute resource ${moid}`);
     return { type: stored.type, hosts: [] };
   }
-  const index = await deps.computeIndex.get(cacheKey(ctx, 'compute-index', ''), async () =>
-    liveComputeIndex(await ctx.identity.client(), limitedCall(deps, ctx, signal, deadline)),
-  );
-  const found = index.value[moid];
+  const key = cacheKey(ctx, 'compute-index', '');
+  const load = async () =>
+    liveComputeIndex(await ctx.identity.client(), limitedCall(deps, ctx, signal, deadline));
+  // A completion loads what it needs itself: a user's load that just timed out must not fail it through the
+  // cache's failure marker.
+  const cached = ctx.lane === 'LOW' ? await deps.computeIndex.peek(key) : undefined;
+  const index =
+    ctx.lane === 'NORMAL'
+      ? (await deps.computeIndex.get(key, load)).value
+      : cached?.freshness === 'fresh'
+        ? cached.value
+        : (await deps.computeIndex.put(key, await load())).value;
+  const found = index[moid];
   if (!found) throw notFound(`Compute resource ${moid}`);
   return found;
 }
