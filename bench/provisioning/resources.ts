@@ -135,8 +135,12 @@ async function main() {
     });
     console.log('peer: walking the cluster one object at a time…');
     let start = process.hrtime.bigint();
-    const peer = await walkOneByOne(peerClient, { type: 'ClusterComputeResource', value: cluster });
+    const peer =
+      process.env.BENCH_PEER === '0'
+        ? { calls: 0, templates: 0 }
+        : await walkOneByOne(peerClient, { type: 'ClusterComputeResource', value: cluster });
     const peerMs = ms(start);
+    console.log(`peer: ${round(peerMs)} ms, ${peer.calls} calls`);
     await peerClient.close();
     results.peer = { ms: peerMs, ...peer };
 
@@ -153,6 +157,12 @@ async function main() {
       first.push(ms(start));
       firstCalls.push((await soapCalls()) - before);
       if (Object.values(answer.kinds).every((k) => k.status === 'ok')) complete++;
+      console.log(
+        `first load ${i + 1}: ${round(first[i] ?? 0)} ms, ${firstCalls[i]} calls,`,
+        Object.entries(answer.kinds)
+          .map(([k, v]) => `${k} ${v.status}`)
+          .join(', '),
+      );
       sizes = Object.fromEntries(
         Object.entries(answer.kinds).map(([k, v]) => [k, v.total ?? v.items.length]),
       );

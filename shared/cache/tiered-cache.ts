@@ -413,6 +413,10 @@ export class TieredCache<T> {
   }
 
   private async loadOnce(key: CacheKey, found: CacheEntry<T> | undefined, load: () => Promise<T>) {
+    // The source failed moments ago (a failure marker lives `failMs`): the last-known-good value at once,
+    // rather than every caller trying, and waiting on, a source that is down.
+    const failed = found ? await this.failure(key) : undefined;
+    if (found && failed) return this.answer(found, 'stale', failed);
     const lock = await this.tryLock(key).catch(() => 'no-redis' as const);
     if (lock === undefined) {
       // Someone else is loading: stale is good enough; otherwise wait for their result.

@@ -62,7 +62,7 @@ async function checkLogin(endpoint: VcenterEndpointRow, credential: PersonalCred
 
 /** PUT …/credentials/me: checks the credential with one login, then stores it for the caller. */
 export async function registerCredential(
-  deps: { db: Queryable; credentials: CredentialStore },
+  deps: { db: Queryable; credentials: Pick<CredentialStore, 'put' | 'delete'> },
   vcenterId: string,
   subject: string,
   credential: PersonalCredential,
@@ -73,7 +73,7 @@ export async function registerCredential(
 
 /** DELETE …/credentials/me. @throws NotFoundError when the caller had none */
 export async function removeCredential(
-  deps: { db: Queryable; credentials: CredentialStore },
+  deps: { db: Queryable; credentials: Pick<CredentialStore, 'put' | 'delete'> },
   vcenterId: string,
   subject: string,
 ): Promise<void> {
@@ -126,7 +126,8 @@ export class PersonalSessions {
         password: credential.password,
         ...vcenterTls(endpoint),
         pooled: true,
-        timeoutMs: 15_000,
+        // Within a waiting user's deadline (the kinds' loads wait for this login).
+        timeoutMs: 5_000,
       });
     this.clients.set(scope, { client, usedAt: Date.now() });
     client.catch(() => this.clients.delete(scope));

@@ -10,7 +10,13 @@ import { ConfigError, optionalEnv, requireEnv } from '#shared/config';
 import { envNames, secretNames } from '#shared/contracts';
 import { opsService } from '#shared/ops';
 import { secretStore } from '#shared/secrets';
-import { CredentialStore, type KeyWrapper, kmsKeyWrapper, localKeyWrapper } from './credentials.ts';
+import {
+  CredentialStore,
+  type KeyWrapper,
+  kmsKeyWrapper,
+  localKeyWrapper,
+  type PersonalCredential,
+} from './credentials.ts';
 import { PersonalSessions, vcenterEndpoint } from './identity.ts';
 import { type Kind, type KindValue, kinds } from './kinds.ts';
 import type { LiveComputeResource } from './live-source.ts';
@@ -19,7 +25,7 @@ import { loadProvisioningSettings } from './settings.ts';
 
 /** The use case's dependencies and the personal credentials the credentials routes write. */
 export interface ProvisioningService extends ProvisioningDeps {
-  readonly credentials: CredentialStore;
+  readonly credentials: Pick<CredentialStore, 'get' | 'put' | 'delete'>;
 }
 
 /**
@@ -40,6 +46,38 @@ function credentialKeys(): KeyWrapper {
       .then((text) => Buffer.from(text, 'base64'));
     return key;
   });
+}
+
+/**
+ * Credential lookups remembered in the process for a few seconds (found or not, one lookup in flight per
+ * caller): every request asks, and a crowd must not queue on DynamoDB and KMS. A PUT or DELETE takes effect at
+ * once in its own process and within `credentialMemoMs` in the others.
+ */
+const credentialMemoMs = 5_000;
+function rememberedCredentials(store: CredentialStore): Pick<CredentialStore, 'get' | 'put' | 'delete'> {
+  const memo = new Map<string, { until: number; credential: Promise<PersonalCredential | undefined> }>();
+  const keyOf = (vcenterId: string, subject: string) => `${vcenterId}\n${subject}`;
+  return {
+    get(vcenterId, subject) {
+      const key = keyOf(vcenterId, subject);
+      const held = memo.get(key);
+      if (held && held.until > Date.now()) return held.credential;
+      const credential = store.get(vcenterId, subject);
+      memo.set(key, { until: Date.now() + credentialMemoMs, credential });
+      credential.catch(() => memo.delete(key));
+      if (memo.size > 10_000) memo.delete(memo.keys().next().value as string);
+      return credential;
+    },
+    async put(vcenterId, subject, credential) {
+      await store.put(vcenterId, subject, credential);
+      memo.delete(keyOf(vcenterId, subject));
+    },
+    async delete(vcenterId, subject) {
+      const removed = await store.delete(vcenterId, subject);
+      memo.delete(keyOf(vcenterId, subject));
+      return removed;
+    },
+  };
 }
 
 let memo: { client: unknown; deps: ProvisioningService } | undefined;
@@ -66,10 +104,8 @@ export function provisioningService(): ProvisioningService {
       lockMs: Math.max(15_000, settings.completionDeadlineMs),
     });
   const db = postgres('reader');
-  const credentials = new CredentialStore(
-    dynamo(),
-    requireEnv(envNames.tableName('credentials')),
-    credentialKeys(),
+  const credentials = rememberedCredentials(
+    new CredentialStore(dynamo(), requireEnv(envNames.tableName('credentials')), credentialKeys()),
   );
   const personal = new PersonalSessions(settings.sessionsTotal, settings.completionDeadlineMs * 2);
   const deps: ProvisioningService = {
