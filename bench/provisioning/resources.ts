@@ -90,6 +90,7 @@ async function main() {
     },
   });
   const base = env.runtime.httpUrl;
+  console.log(`redis ${env.redisUrl}, sqs ${env.runtime.sqsEndpoint}, http ${base}, vcsim ${env.vcsim.url}`);
   const vc = env.vcenterId;
   const blobDir = env.runtime.env.BLOB_DIR as string;
   const redis = new Redis(env.redisUrl);
@@ -103,14 +104,27 @@ async function main() {
       [vc, env.vcsim.url, env.vcsim.username],
     );
     await db.end();
-    const get = async (path: string, token = env.viewerToken) => {
+    type Answer = {
+      kinds: Record<string, { status: string; items: unknown[]; total?: number }>;
+      cached: boolean;
+    };
+    const attempt = async (path: string, token = env.viewerToken) => {
       const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}` } });
-      const body = await res.json();
-      if (res.status !== 200) throw new Error(`${path}: ${res.status} ${JSON.stringify(body)}`);
-      return body as {
-        kinds: Record<string, { status: string; items: unknown[]; total?: number }>;
-        cached: boolean;
-      };
+      return { status: res.status, body: (await res.json()) as Answer };
+    };
+    const get = async (path: string, token = env.viewerToken) => {
+      const { status, body } = await attempt(path, token);
+      if (status !== 200) throw new Error(`${path}: ${status} ${JSON.stringify(body)}`);
+      return body;
+    };
+    /** A crowd's answers: how many came back 200 with every kind `ok`, and every status seen. */
+    const tally = (answers: { status: number; body: Answer }[]) => {
+      const statuses: Record<string, number> = {};
+      for (const a of answers) statuses[a.status] = (statuses[a.status] ?? 0) + 1;
+      const complete = answers.filter(
+        (a) => a.status === 200 && Object.values(a.body.kinds).every((k) => k.status === 'ok'),
+      ).length;
+      return { complete, statuses };
     };
     const clearTiers = async () => {
       await redis.flushdb();
@@ -184,15 +198,11 @@ async function main() {
     await clearTiers();
     let before = await soapCalls();
     start = process.hrtime.bigint();
-    const crowd = await Promise.all(Array.from({ length: users }, () => get(resourcesPath)));
+    const crowd = tally(await Promise.all(Array.from({ length: users }, () => attempt(resourcesPath))));
     const crowdMs = ms(start);
     const crowdCalls = (await soapCalls()) - before;
-    results.crowdOneIdentity = {
-      users,
-      ms: crowdMs,
-      upstreamCalls: crowdCalls,
-      complete: crowd.filter((a) => Object.values(a.kinds).every((k) => k.status === 'ok')).length,
-    };
+    results.crowdOneIdentity = { users, ms: crowdMs, upstreamCalls: crowdCalls, ...crowd };
+    console.log('crowd, one identity:', results.crowdOneIdentity);
 
     // 500 users over 50 personal identities (each registered once, a login checked).
     const { loadDevIssuer } = await import('../../infra/local/dev-issuer.ts');
@@ -212,19 +222,24 @@ async function main() {
     before = await soapCalls();
     const byMethodBefore = (await env.vcsim.stats()).soap.byMethod;
     start = process.hrtime.bigint();
-    const spread = await Promise.all(
-      Array.from({ length: users }, (_, i) => get(resourcesPath, tokens[i % identities])),
+    const spread = tally(
+      await Promise.all(
+        Array.from({ length: users }, (_, i) => attempt(resourcesPath, tokens[i % identities])),
+      ),
     );
     const spreadMs = ms(start);
     const spreadStats = await env.vcsim.stats();
+    const spreadCalls = spreadStats.soap.calls - before;
+    const logins = (spreadStats.soap.byMethod.Login ?? 0) - (byMethodBefore.Login ?? 0);
     results.crowdManyIdentities = {
       users,
       identities,
       ms: spreadMs,
-      upstreamCalls: spreadStats.soap.calls - before,
-      logins: (spreadStats.soap.byMethod.Login ?? 0) - (byMethodBefore.Login ?? 0),
-      complete: spread.filter((a) => Object.values(a.kinds).every((k) => k.status === 'ok')).length,
+      upstreamCalls: spreadCalls,
+      logins,
+      ...spread,
     };
+    console.log('crowd, many identities:', results.crowdManyIdentities);
 
     // Stale: the simulator stopped, the cached value past its TTL (only the blob store holds it).
     await get(resourcesPath);
@@ -268,14 +283,14 @@ async function main() {
         `${users} users, 1 identity`,
         `${round(crowdMs)} (all)`,
         '',
-        `${crowdCalls} upstream calls`,
+        `${crowdCalls} upstream calls; ${crowd.complete}/${users} complete; HTTP ${JSON.stringify(crowd.statuses)}`,
         `= one user's (${oneUserCalls})`,
       ],
       [
         `${users} users, ${identities} identities`,
         `${round(spreadMs)} (all)`,
         '',
-        `${results.crowdManyIdentities && (results.crowdManyIdentities as { upstreamCalls: number }).upstreamCalls} upstream calls`,
+        `${spreadCalls} upstream calls (${logins} logins); ${spread.complete}/${users} complete; HTTP ${JSON.stringify(spread.statuses)}`,
         `≈ ${identities} × one user's + logins`,
       ],
     ];
