@@ -29,6 +29,7 @@ import type { identityRoutes } from '../functions/identity/routes.ts';
 import type { inventoryQueryRoutes, vcenterRoutes } from '../functions/inventory/routes.ts';
 import type { opsApiRoutes, opsConsoleRoutes } from '../functions/ops/routes.ts';
 import type { placementNodeRoutes, placementRoutes } from '../functions/placement/routes.ts';
+import type { provisioningRoutes } from '../functions/provisioning/routes.ts';
 
 export { envNames, type HttpMethod, type QueueName, type Role, type RouteKey, roleSatisfies, type TableName };
 
@@ -48,7 +49,9 @@ export type Dependency =
   // Read, or create on first use, the key that signs forwards to node agents (shared/placement/signing.ts).
   | 'placement-key'
   // Reach the compute-node agents (in the VPC) and set or clear their scale-in protection.
-  | 'nodes';
+  | 'nodes'
+  // Wrap and unwrap the data keys of personal vCenter credentials (KMS in AWS, the secret store locally).
+  | 'credentials-key';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -219,12 +222,28 @@ export const functions = {
     serves: 'http',
     needs: ['redis', 'postgres', 'secrets'],
   },
+  // Provisioning (shared/provisioning): a user waits at most the templates deadline (10 s) plus the answer.
+  provisioningApi: {
+    entry: 'functions/provisioning/api.ts',
+    description:
+      'Provisioning hierarchy: datacenters, compute resources and their pools, networks, datastores, templates',
+    memoryMb: 512,
+    timeoutSeconds: 15,
+    serves: 'http',
+    needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets', 'dynamodb', 'credentials-key'],
+  },
   opsWorkerCritical: opsWorker('CRITICAL', 2),
   opsWorkerHigh: opsWorker('HIGH', 4),
   opsWorkerNormal: opsWorker('NORMAL', 8),
   // LOW also runs the inventory's drift check (shared/inventory/sync/verify.ts): one vCenter's whole snapshot in
   // memory, like a full sync (~475 MB at 50k VMs), and a re-check that may wait up to 45 s for the sync.
-  opsWorkerLow: { ...opsWorker('LOW', 4), memoryMb: 1024, timeoutSeconds: 120 },
+  // LOW also completes provisioning kinds, in the caller's personal identity when they registered one.
+  opsWorkerLow: {
+    ...opsWorker('LOW', 4),
+    memoryMb: 1024,
+    timeoutSeconds: 120,
+    needs: [...opsWorker('LOW', 4).needs, 'dynamodb', 'credentials-key'],
+  },
   // Project placement on compute nodes (shared/placement): the forward waits up to 24 s for the node, below
   // API Gateway's 30 s, so the function's timeout sits between the two.
   placement: {
@@ -272,6 +291,7 @@ export type HttpFunctionRoutes = {
   dashboardIngest: typeof dashboardIngestRoutes;
   dashboardApi: typeof dashboardApiRoutes;
   dashboardControl: typeof dashboardControlRoutes;
+  provisioningApi: typeof provisioningRoutes;
 };
 
 /** The route keys served by the tables of the functions `F` (distributes over `F`). */
@@ -346,6 +366,11 @@ const routeFunctions = {
   'GET /api/dashboard/nodes/{id}/commands': 'dashboardApi',
   'POST /api/dashboard/control-service': 'dashboardControl',
   'POST /api/dashboard/nodes/{id}/reporter': 'dashboardControl',
+  'GET /api/v1/vcenters/{id}/datacenters': 'provisioningApi',
+  'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': 'provisioningApi',
+  'GET /api/v1/vcenters/{id}/compute/{cr}/resources': 'provisioningApi',
+  'PUT /api/v1/vcenters/{id}/credentials/me': 'provisioningApi',
+  'DELETE /api/v1/vcenters/{id}/credentials/me': 'provisioningApi',
 } as const satisfies { readonly [K in RouteKey]: ServerOf<HttpFunctionRoutes, K> & FunctionName };
 
 export const httpRoutes: readonly HttpRoute[] = routeKeys.map((key) => ({
@@ -459,6 +484,7 @@ export const tables = {
   'placement-tickets': { partitionKey: 'ticketId', ttlAttribute: 'expiresAt' },
   // The audit trail of commands to node agents: a node's commands, newest last by their time-ordered id.
   commands: { partitionKey: 'nodeId', sortKey: 'commandId' },
+  credentials: { partitionKey: 'id' },
 } as const satisfies Record<TableName, TableSpec>;
 
 /**

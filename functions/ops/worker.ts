@@ -1,7 +1,7 @@
 // Primary adapter — the ops worker: consumes a lane's FIFO queue (one function per lane, so each lane has its
 // own maxConcurrency and reserved-concurrency cap) and reports partial batch failures. The inventory's jobs are
 // wired here from the ops service's sessions and limiter: the VM refresh (`vm-refresh`, HIGH) and the drift
-// check (`inventory-verify`, LOW).
+// check (`inventory-verify`, LOW); the provisioning completions (`provisioning-load`, LOW).
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
@@ -9,6 +9,7 @@ import { envNames } from '#shared/contracts';
 import { runVmRefreshJob, vmRefreshDeps } from '#shared/inventory';
 import { runInventoryVerifyJob, sqsPassRequests } from '#shared/inventory/sync';
 import { loadOpsSettings, type OpsService, opsService, processLaneBatch, recordLaneWait } from '#shared/ops';
+import { provisioningService, runProvisioningLoad } from '#shared/provisioning';
 
 // Checked at start-up: a bad ESXI_*/…_TTL value fails the cold start with the variable's name.
 loadOpsSettings();
@@ -29,6 +30,7 @@ const withInventoryJobs = (service: OpsService): OpsService => ({
         },
         job,
       ),
+    'provisioning-load': (job) => runProvisioningLoad(provisioningService(), job),
   },
 });
 

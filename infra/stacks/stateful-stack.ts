@@ -17,6 +17,7 @@ import {
 } from 'aws-cdk-lib/aws-ec2';
 import { CfnReplicationGroup, CfnServerlessCache, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
 import { type IManagedPolicy, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
 import {
   AuroraPostgresEngineVersion,
@@ -63,6 +64,8 @@ export interface StatefulResources {
   /** Object read/write/delete and listing on `blobBucket`, attached to the functions that need blobs. */
   readonly blobAccessPolicy: IManagedPolicy;
   readonly vcenterSecret: ISecret;
+  /** Wraps the data keys of personal vCenter credentials (envelope encryption, shared/provisioning). */
+  readonly credentialsKey: IKey;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -86,6 +89,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly blobBucket: Bucket;
   readonly blobAccessPolicy: ManagedPolicy;
   readonly vcenterSecret: Secret;
+  readonly credentialsKey: Key;
   readonly database: DatabaseCluster;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
@@ -111,6 +115,11 @@ export class StatefulStack extends Stack implements StatefulResources {
     this.blobBucket = bucket;
     this.blobAccessPolicy = accessPolicy;
     this.vcenterSecret = this.createVcenterSecret(config);
+    this.credentialsKey = new Key(this, 'CredentialsKey', {
+      description: `vfleet ${config.envName} personal vCenter credentials (data keys of the credentials table)`,
+      enableKeyRotation: true,
+      removalPolicy: dataRemoval,
+    });
   }
 
   /**

@@ -45,6 +45,7 @@ import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import { createOpsAlarms } from '../constructs/ops-alarms.ts';
 import { createPlacementAlarms } from '../constructs/placement-alarms.ts';
+import { createProvisioningAlarms } from '../constructs/provisioning-alarms.ts';
 import { VfleetFunction } from '../constructs/vfleet-function.ts';
 import {
   type FunctionSpec,
@@ -208,6 +209,11 @@ export class StatelessStack extends Stack {
       else if (need === 'cursor-key') this.bindOwnSecret(fn, config, secretNames.cursorKey);
       else if (need === 'placement-key') this.bindOwnSecret(fn, config, secretNames.placementKey);
       else if (need === 'blobs') fn.bindBlobs(stateful.blobBucket, stateful.blobAccessPolicy);
+      else if (need === 'credentials-key') {
+        // Exactly the envelope's two calls (shared/provisioning/credentials.ts), no wildcard actions.
+        stateful.credentialsKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+        fn.addEnvironment('CREDENTIALS_KEY', `kms:${stateful.credentialsKey.keyArn}`);
+      }
     }
   }
 
@@ -536,6 +542,8 @@ export class StatelessStack extends Stack {
     if (functions.syncWorker) alarms.push(...this.createSyncAlarms(config, action));
     alarms.push(...createOpsAlarms(this, { envName: config.envName, queues: stateful.queues, action }));
     if (this.computeNodes) alarms.push(...createPlacementAlarms(this, { envName: config.envName, action }));
+    if (functions.provisioningApi)
+      alarms.push(...createProvisioningAlarms(this, { envName: config.envName, action }));
     return { topic, alarms };
   }
 

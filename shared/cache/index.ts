@@ -12,6 +12,7 @@ export {
   textCodec,
 } from './codec.ts';
 export { type CredentialIdentity, credentialScope, serviceScope } from './scope.ts';
+export { CacheTags } from './tags.ts';
 export {
   type CacheAnswer,
   type CacheEntry,
@@ -20,6 +21,7 @@ export {
   type CacheLock,
   type CacheStatus,
   type Freshness,
+  type GetOptions,
   keyPrefixFromEnv,
   TieredCache,
   type TieredCacheOptions,

@@ -41,6 +41,8 @@ export interface CacheAnswer<T> {
   readonly etag: string;
   /** Why a stale value was served instead of a fresh one, when a refresh failed (e.g. `NetworkError`). */
   readonly error?: string;
+  /** The tier that held a value not loaded by this call (`l1` in-process, `l2` Redis, `l3` blob store). */
+  readonly tier?: CacheEntry<T>['tier'];
 }
 
 /** The loader failed and there was nothing, not even a last-known-good value, to serve instead. */
@@ -87,6 +89,15 @@ export interface TieredCacheOptions<T> {
   readonly keyPrefix?: string;
   /** @default Date.now */
   readonly now?: () => number;
+}
+
+/** Options of one {@link TieredCache.get}. */
+export interface GetOptions<T> {
+  /**
+   * When what `value` was built from last changed (epoch ms; 0 for never): an entry stored (its load begun)
+   * no later than that is treated as expired. The cache's tags (`CacheTags.changedAt`) answer it.
+   */
+  readonly invalidatedAt?: (value: T) => Promise<number>;
 }
 
 /** A held single-flight lock on one key. */
@@ -359,6 +370,7 @@ export class TieredCache<T> {
       ageMs: entry.ageMs,
       storedAt: entry.meta.storedAt,
       etag: entry.meta.etag,
+      ...(status === 'miss' ? {} : { tier: entry.tier }),
       ...(error === undefined ? {} : { error }),
     };
   }
@@ -369,8 +381,14 @@ export class TieredCache<T> {
    * the others wait for that load. When loading fails, the last-known-good value is served as stale.
    * @throws CacheLoadError when the load failed and there is no value at all to fall back on
    */
-  async get(key: CacheKey, load: () => Promise<T>): Promise<CacheAnswer<T>> {
-    const found = await this.peek(key);
+  async get(key: CacheKey, load: () => Promise<T>, options: GetOptions<T> = {}): Promise<CacheAnswer<T>> {
+    let found = await this.peek(key);
+    if (found && found.freshness !== 'expired' && options.invalidatedAt) {
+      // Selective invalidation: a value loaded before something it depends on changed is reloaded at once,
+      // and kept only as last-known-good (served stale if the reload fails).
+      const changedAt = await options.invalidatedAt(found.value).catch(() => 0);
+      if (changedAt >= found.meta.storedAt) found = { ...found, freshness: 'expired' };
+    }
     if (found?.freshness === 'fresh') return this.answer(found, 'hit');
     if (found?.freshness === 'stale' && this.options.onStale) {
       await this.options.onStale(key).catch((error: unknown) => {
@@ -395,6 +413,10 @@ export class TieredCache<T> {
   }
 
   private async loadOnce(key: CacheKey, found: CacheEntry<T> | undefined, load: () => Promise<T>) {
+    // The source failed moments ago (a failure marker lives `failMs`): the last-known-good value at once,
+    // rather than every caller trying, and waiting on, a source that is down.
+    const failed = found ? await this.failure(key) : undefined;
+    if (found && failed) return this.answer(found, 'stale', failed);
     const lock = await this.tryLock(key).catch(() => 'no-redis' as const);
     if (lock === undefined) {
       // Someone else is loading: stale is good enough; otherwise wait for their result.
@@ -411,8 +433,10 @@ export class TieredCache<T> {
       // The other loader is slow, died, or stored nothing: load ourselves rather than fail the caller.
     }
     try {
+      // Stamped with the time the load began: a change after that (see GetOptions.invalidatedAt) outdates it.
+      const startedAt = this.now();
       const value = await load();
-      const stored = await this.put(key, value);
+      const stored = await this.put(key, value, startedAt);
       return this.answer(stored, 'miss');
     } catch (error) {
       const code = errorCode(error);

@@ -114,6 +114,32 @@ export const routes = {
     path: '/api/dashboard/nodes/{id}/commands',
     role: 'operator',
   },
+  // Provisioning (shared/provisioning): the form's hierarchy for the caller's vCenter identity.
+  'GET /api/v1/vcenters/{id}/datacenters': {
+    method: 'GET',
+    path: '/api/v1/vcenters/{id}/datacenters',
+    role: 'viewer',
+  },
+  'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': {
+    method: 'GET',
+    path: '/api/v1/vcenters/{id}/datacenters/{dc}/compute',
+    role: 'viewer',
+  },
+  'GET /api/v1/vcenters/{id}/compute/{cr}/resources': {
+    method: 'GET',
+    path: '/api/v1/vcenters/{id}/compute/{cr}/resources',
+    role: 'viewer',
+  },
+  'PUT /api/v1/vcenters/{id}/credentials/me': {
+    method: 'PUT',
+    path: '/api/v1/vcenters/{id}/credentials/me',
+    role: 'viewer',
+  },
+  'DELETE /api/v1/vcenters/{id}/credentials/me': {
+    method: 'DELETE',
+    path: '/api/v1/vcenters/{id}/credentials/me',
+    role: 'viewer',
+  },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;
@@ -159,6 +185,7 @@ export const tableNames = [
   'placement-projects',
   'placement-tickets',
   'commands',
+  'credentials',
 ] as const;
 export type TableName = (typeof tableNames)[number];
 
@@ -171,6 +198,8 @@ export const secretNames = {
   cursorKey: '_cursor-signing-key',
   /** Signs the control plane's forwards to node agents (shared/placement); created on first use. */
   placementKey: '_placement-signing-key',
+  /** Wraps the data keys of personal vCenter credentials in dev (AWS uses a KMS key). */
+  credentialsKey: '_credentials-key',
 } as const;
 
 /** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */

@@ -22,6 +22,7 @@ import {
   nodeIdSchema,
   projectIdSchema,
 } from '#shared/placement/protocol';
+import { credentialSchema, kinds, moidParam, resourcesQuerySchema } from '#shared/provisioning';
 
 /** One answer a route gives when it works. */
 export interface RouteAnswer {
@@ -35,7 +36,15 @@ export interface RouteAnswer {
 export interface RouteDoc {
   readonly operationId: string;
   readonly summary: string;
-  readonly tag: 'health' | 'identity' | 'inventory' | 'vcenters' | 'operations' | 'placement' | 'dashboard';
+  readonly tag:
+    | 'health'
+    | 'identity'
+    | 'inventory'
+    | 'vcenters'
+    | 'operations'
+    | 'provisioning'
+    | 'placement'
+    | 'dashboard';
   readonly params?: Readonly<Record<string, z.ZodType>>;
   readonly query?: z.ZodObject;
   readonly body?: z.ZodType;
@@ -78,6 +87,24 @@ const commandAnswers = {
 
 const vcenterView = z.record(z.string(), z.unknown()).describe('A vCenter with its sync state');
 const syncAnswer = z.record(z.string(), z.unknown()).describe('What was enqueued');
+
+const kindAnswer = z.object({
+  status: z.enum(['ok', 'partial', 'timeout', 'error', 'stale']),
+  source: z.enum(['inventory', 'live', 'cache']),
+  ageSeconds: z.number().nullable(),
+  items: z.array(z.record(z.string(), z.unknown())),
+  error: z.string().optional(),
+  limit: z.number().optional().describe('templates: the limit applied'),
+  truncated: z.boolean().optional().describe('templates: items were cut to the limit'),
+  total: z.number().optional(),
+});
+const provisioningAnswer = z.object({
+  vcenterId: z.string(),
+  kinds: z.partialRecord(z.enum(kinds), kindAnswer),
+  cached: z.boolean().describe('Every kind came from the cache'),
+  stale: z.boolean().describe('A kind is its last-known-good value (the vCenter failed or was slow)'),
+});
+const provisioningErrors = { '404': 'No such vCenter or object, or not visible to your vCenter identity' };
 
 export const routeDocs = {
   'GET /health': {
@@ -361,5 +388,53 @@ export const routeDocs = {
     params: { id: nodeId },
     query: commandsQuerySchema,
     responses: { '200': { description: 'The commands', body: anyObject('Commands') } },
+  },
+  'GET /api/v1/vcenters/{id}/datacenters': {
+    operationId: 'listDatacenters',
+    summary: 'Datacenters of a vCenter as your vCenter identity sees them',
+    tag: 'provisioning',
+    params: { id: vcenterId },
+    responses: { '200': { description: 'The `datacenters` kind', body: provisioningAnswer } },
+    errors: provisioningErrors,
+  },
+  'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': {
+    operationId: 'listComputeResources',
+    summary: 'Clusters and standalone hosts of a datacenter',
+    tag: 'provisioning',
+    params: { id: vcenterId, dc: moidParam },
+    responses: { '200': { description: 'The `compute` kind', body: provisioningAnswer } },
+    errors: provisioningErrors,
+  },
+  'GET /api/v1/vcenters/{id}/compute/{cr}/resources': {
+    operationId: 'getComputeResources',
+    summary: 'Pools, networks, datastores and templates one cluster or standalone host can use',
+    tag: 'provisioning',
+    params: { id: vcenterId, cr: moidParam },
+    query: resourcesQuerySchema,
+    responses: { '200': { description: 'One entry per asked kind', body: provisioningAnswer } },
+    errors: provisioningErrors,
+  },
+  'PUT /api/v1/vcenters/{id}/credentials/me': {
+    operationId: 'putMyVcenterIdentity',
+    summary:
+      'Register your own vCenter identity: resource answers are then loaded with it (checked by one login)',
+    tag: 'provisioning',
+    params: { id: vcenterId },
+    body: credentialSchema,
+    responses: {
+      '200': {
+        description: 'Registered; nothing of the credential is returned',
+        body: z.object({ vcenterId: z.string(), identity: z.literal('personal') }),
+      },
+    },
+    errors: { '404': 'No such vCenter', '503': 'The vCenter did not answer (Retry-After)' },
+  },
+  'DELETE /api/v1/vcenters/{id}/credentials/me': {
+    operationId: 'deleteMyVcenterIdentity',
+    summary: 'Remove your vCenter identity: answers use the service account again',
+    tag: 'provisioning',
+    params: { id: vcenterId },
+    responses: { '204': { description: 'Removed' } },
+    errors: { '404': 'No such vCenter, or you have no identity on it' },
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

@@ -10,6 +10,7 @@ export {
   jobKey,
   type OpsJob,
   type OpsJobType,
+  type ProvisioningLoadJob,
   parseJob,
   sqsJobQueue,
   type ThumbnailJob,

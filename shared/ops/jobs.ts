@@ -44,7 +44,26 @@ export interface InventoryVerifyJob {
   readonly enqueuedAt: number;
 }
 
-export type OpsJob = ThumbnailJob | VmRefreshJob | InventoryVerifyJob;
+/**
+ * Load one kind of a provisioning answer into its cache (shared/provisioning): the completion of a kind that
+ * missed its deadline for a waiting user, or a warm-up. LOW lane.
+ */
+export interface ProvisioningLoadJob {
+  readonly v: 1;
+  readonly type: 'provisioning-load';
+  readonly vcenterId: string;
+  /** `datacenters`, `compute`, `pools`, `networks`, `datastores` or `templates` (checked by its runner). */
+  readonly kind: string;
+  /** The datacenter or compute resource moid the kind is of ('' for datacenters). */
+  readonly target: string;
+  /** The caller whose personal identity loads it; absent for the service account. */
+  readonly subject?: string;
+  readonly lane: 'LOW';
+  /** Epoch ms; the lane wait is measured from here. */
+  readonly enqueuedAt: number;
+}
+
+export type OpsJob = ThumbnailJob | VmRefreshJob | InventoryVerifyJob | ProvisioningLoadJob;
 
 /** The job types a worker runs. */
 export type OpsJobType = OpsJob['type'];
@@ -66,6 +85,19 @@ export function parseJob(body: string): OpsJob | undefined {
     ) {
       return job as unknown as InventoryVerifyJob;
     }
+    const load = job as Partial<Record<keyof ProvisioningLoadJob, unknown>> | null;
+    if (
+      load?.v === 1 &&
+      load.type === 'provisioning-load' &&
+      load.lane === 'LOW' &&
+      typeof load.vcenterId === 'string' &&
+      typeof load.kind === 'string' &&
+      typeof load.target === 'string' &&
+      (load.subject === undefined || typeof load.subject === 'string') &&
+      typeof load.enqueuedAt === 'number'
+    ) {
+      return job as unknown as ProvisioningLoadJob;
+    }
     if (
       job?.v === 1 &&
       typeof job.vmId === 'string' &&
@@ -82,8 +114,10 @@ export function parseJob(body: string): OpsJob | undefined {
   return undefined;
 }
 
-/** The key a job is grouped by: its VM, or the vCenter a verification checks. */
+/** The key a job is grouped by: its VM, the vCenter a verification checks, or a provisioning load's entry. */
 export function jobKey(job: OpsJob): string {
+  if (job.type === 'provisioning-load')
+    return `prov:${job.vcenterId}:${job.kind}:${job.target}:${job.subject ?? ''}`;
   return job.type === 'inventory-verify' ? `verify:${job.vcenterId}` : job.vmId;
 }
 

@@ -26,8 +26,8 @@ export type JobRunners = {
   readonly [T in Exclude<OpsJobType, InventoryJobType>]: Runner<T>;
 } & { readonly [T in InventoryJobType]?: Runner<T> };
 
-/** The inventory's jobs on the lanes (shared/inventory), wired by the worker handler. */
-type InventoryJobType = 'vm-refresh' | 'inventory-verify';
+/** The jobs of capabilities above ops (shared/inventory, shared/provisioning), wired by the worker handler. */
+type InventoryJobType = 'vm-refresh' | 'inventory-verify' | 'provisioning-load';
 
 export interface WorkerDeps {
   readonly sqs: SQSClient;
@@ -76,6 +76,11 @@ function runJob(runners: JobRunners, job: OpsJob): Promise<JobOutcome> {
       if (!run) return Promise.reject(new Error('no inventory-verify runner in this process'));
       return run(job);
     }
+    case 'provisioning-load': {
+      const run = runners['provisioning-load'];
+      if (!run) return Promise.reject(new Error('no provisioning-load runner in this process'));
+      return run(job);
+    }
   }
 }
 
@@ -103,7 +108,7 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
     logger.warn('ops job failed upstream; SQS will retry it', {
       lane,
       type: job.type,
-      ...(job.type === 'inventory-verify' ? { vcenterId: job.vcenterId } : { vmId: job.vmId }),
+      ...('vmId' in job ? { vmId: job.vmId } : { vcenterId: job.vcenterId }),
       receives,
       error: (error as Error).name,
     });

@@ -18,7 +18,15 @@ import {
 } from './actions.ts';
 import { NetworkError, NotAuthenticatedError, redact, toTypedFault, VsphereError } from './errors.ts';
 import { child, childText, toMoRef, type XNode } from './parse.ts';
-import { type RetrieveOptions, readProperties, retrieveObjects, type WithSubtypes } from './retrieve.ts';
+import {
+  type CollectedObject,
+  type CollectOptions,
+  collectObjects,
+  type RetrieveOptions,
+  readProperties,
+  retrieveObjects,
+  type WithSubtypes,
+} from './retrieve.ts';
 import { type CallOptions, type HttpAnswer, Transport, type TransportOptions } from './transport.ts';
 import type { AnyInventoryObject, InventoryType, MoRef, VimValue } from './types.ts';
 import { createWatcher, UpdateWatcher, type WatcherRef } from './watch.ts';
@@ -433,6 +441,14 @@ export class VsphereClient {
     opts: RetrieveOptions<T>,
   ): AsyncGenerator<AnyInventoryObject<WithSubtypes<T>>, void, undefined> {
     return retrieveObjects(this, opts);
+  }
+
+  /**
+   * Reads the objects a ContainerView over `from`, or a traversal from it, reaches, with the given properties
+   * per type, in one PropertyCollector retrieval (continued while the server pages); any managed type.
+   */
+  collect(opts: CollectOptions): Promise<CollectedObject[]> {
+    return collectObjects(this, opts);
   }
 
   // The update watcher (watch.ts).

@@ -37,7 +37,13 @@ export {
   VsphereError,
 } from './errors.ts';
 export { decodeValue, type XNode } from './parse.ts';
-export type { RetrieveOptions, WithSubtypes } from './retrieve.ts';
+export type {
+  CollectedObject,
+  CollectOptions,
+  RetrieveOptions,
+  TraversalStep,
+  WithSubtypes,
+} from './retrieve.ts';
 export { DEFAULT_PROPERTIES } from './specs.ts';
 export type { Admission, CallOptions, TransportOptions } from './transport.ts';
 export type * from './types.ts';

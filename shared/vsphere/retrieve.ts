@@ -135,3 +135,98 @@ async function page<T extends InventoryType>(
   });
   return { objects, token: childText(ret, 'token') };
 }
+
+/** One hop of a traversal: from an object of `type`, follow the reference(s) held in property `path`. */
+export interface TraversalStep {
+  readonly type: string;
+  readonly path: string;
+  /** Hops taken from what this one reaches. */
+  readonly then?: readonly TraversalStep[];
+  /** Take this hop again from what it reaches (a resource pool's child pools, at any depth). */
+  readonly recursive?: boolean;
+}
+
+/** What {@link collectObjects} reads: where from, which objects, which properties. */
+export interface CollectOptions extends CallOptions {
+  /** The starting object; a list reads exactly those objects (no view, no traversal). */
+  readonly from: MoRef | readonly MoRef[];
+  /** The objects read are `from`'s descendants of these types (a ContainerView, destroyed after) … */
+  readonly view?: readonly string[];
+  /** … or what these hops from `from` reach (no view: one call). */
+  readonly follow?: readonly TraversalStep[];
+  /** Property paths per type (a type's paths also apply to its subtypes). */
+  readonly properties: Readonly<Record<string, readonly string[]>>;
+  /** Objects per page. @default 1000 */
+  readonly maxObjects?: number;
+}
+
+/** An object as {@link collectObjects} reads it: any managed type, its properties decoded. */
+export interface CollectedObject {
+  readonly type: string;
+  readonly moid: string;
+  readonly props: Record<string, VimValue>;
+  /** Properties the server could not read for this object (e.g. NoPermission). */
+  readonly missing?: readonly { path: string; faultType: string }[];
+}
+
+const isList = (from: CollectOptions['from']): from is readonly MoRef[] => Array.isArray(from);
+
+let stepNames = 0;
+function traversalXml(step: TraversalStep): Xml {
+  const name = `hop${++stepNames}`;
+  return el(
+    'selectSet',
+    [
+      el('name', name),
+      el('type', step.type),
+      el('path', step.path),
+      el('skip', false),
+      ...(step.then ?? []).map(traversalXml),
+      ...(step.recursive ? [el('selectSet', [el('name', name)])] : []),
+    ],
+    { 'xsi:type': 'TraversalSpec' },
+  );
+}
+
+/**
+ * One PropertyCollector retrieval (RetrievePropertiesEx, continued while the server pages) of the objects a
+ * ContainerView or a traversal from `from` reaches, with the given properties: never one call per object.
+ */
+export async function collectObjects(
+  client: VsphereClient,
+  opts: CollectOptions,
+): Promise<CollectedObject[]> {
+  const callOpts: CallOptions = {
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.timeoutMs === undefined ? {} : { timeoutMs: opts.timeoutMs }),
+    ...(opts.admit ? { admit: opts.admit } : {}),
+  };
+  const propSets = Object.entries(opts.properties).map(([type, paths]) => propertySpec(type, paths));
+  const from = opts.from;
+  const view =
+    opts.view && !isList(from)
+      ? await createContainerView(client, { types: opts.view as never, container: from }, callOpts)
+      : undefined;
+  try {
+    const objectSets = isList(from)
+      ? from.map((obj) => el('objectSet', [moRefEl('obj', obj), el('skip', false)]))
+      : [el('objectSet', [moRefEl('obj', from), el('skip', true), ...(opts.follow ?? []).map(traversalXml)])];
+    const specSet = view
+      ? viewFilterSpec('specSet', view, propSets)
+      : el('specSet', [...propSets, ...objectSets]);
+    const objects: CollectedObject[] = [];
+    let current: Page<InventoryType> = await page(
+      client,
+      'RetrievePropertiesEx',
+      specSet + el('options', [el('maxObjects', opts.maxObjects ?? 1000)]),
+      callOpts,
+    );
+    for (;;) {
+      for (const o of current.objects) objects.push(o as CollectedObject);
+      if (!current.token) return objects;
+      current = await page(client, 'ContinueRetrievePropertiesEx', el('token', current.token), callOpts);
+    }
+  } finally {
+    if (view) await client.call('DestroyView', view, '', { timeoutMs: 10_000 }).catch(() => {});
+  }
+}

@@ -41,6 +41,15 @@ export interface VcsimOptions {
   readonly portgroups?: number;
   /** Child resource pools per cluster (each cluster also has its root pool). @default 0 */
   readonly poolsPerCluster?: number;
+  /** VMs turned into templates (powered off, no resource pool), spread evenly over the inventory. @default 0 */
+  readonly templates?: number;
+  /**
+   * Extra logins (user name → password and the datacenter names it may see): their sessions see only those
+   * datacenters and what is inside them, as a vCenter user with permissions on them would.
+   */
+  readonly users?: Readonly<
+    Record<string, { readonly password: string; readonly datacenters: readonly string[] }>
+  >;
   /** @default 'user' */
   readonly username?: string;
   /** @default 'pass' */
@@ -247,6 +256,7 @@ function flagArgs(options: VcsimOptions, readyFile: string): string[] {
     ['-ds', options.datastores],
     ['-pg', options.portgroups],
     ['-pool', options.poolsPerCluster],
+    ['-templates', options.templates],
     ['-page-size', options.pageSize],
   ];
   for (const [flag, value] of numeric) {
@@ -258,6 +268,13 @@ function flagArgs(options: VcsimOptions, readyFile: string): string[] {
   }
   if (options.username !== undefined) args.push('-username', options.username);
   if (options.password !== undefined) args.push('-password', options.password);
+  const users = Object.entries(options.users ?? {});
+  if (users.length > 0) {
+    args.push(
+      '-users',
+      users.map(([name, u]) => `${name}:${u.password}:${u.datacenters.join(',')}`).join(';'),
+    );
+  }
   const delays = Object.entries(options.delays ?? {});
   if (delays.length > 0)
     args.push('-delay', delays.map(([name, ms]) => `${name}=${Math.trunc(ms)}`).join(','));

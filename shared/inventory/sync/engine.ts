@@ -7,7 +7,8 @@
 // full sync instead. Failures are recorded on the vCenter's row with backoff; they never reach other vCenters.
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import type { RedisClient } from '#shared/clients';
+import { CacheTags } from '#shared/cache';
+import { type RedisClient, redis } from '#shared/clients';
 import type { SecretStore } from '#shared/secrets';
 import {
   InvalidVersionError,
@@ -424,7 +425,7 @@ async function snapshotInto(
     );
     return { written, generation };
   });
-  await publish(deps, row.id, counts.generation);
+  await publish(deps, row.id, counts.generation, counts.written.tags);
   tally.changed += counts.written.changed;
   tally.deleted += counts.written.deleted;
 }
@@ -505,16 +506,26 @@ export async function applyBatch(
     });
     return { written, generation };
   });
-  await publish(deps, vcenterId, result.generation);
+  await publish(deps, vcenterId, result.generation, result.written.tags);
   return result.written;
 }
 
-async function publish(deps: SyncDeps, vcenterId: string, generation: number | undefined): Promise<void> {
+/**
+ * After COMMIT: the new generation (once the reader shows it), then the change times of what the writes
+ * touched (cache tags), so exactly the provisioning entries built from those objects move on.
+ */
+async function publish(
+  deps: SyncDeps,
+  vcenterId: string,
+  generation: number | undefined,
+  tags?: Set<string>,
+) {
   if (generation === undefined) return;
   await publishGeneration(vcenterId, generation, {
     reader: deps.reader,
     ...(deps.redis ? { client: deps.redis } : {}),
   });
+  if (tags) await new CacheTags(deps.redis ?? redis()).touch(vcenterId, tags);
 }
 
 /** BEGIN; lock the vCenter's row; work; COMMIT (ROLLBACK on error). A deleted vCenter aborts the pass. */

@@ -15,6 +15,8 @@ export const watchedTypes = [
   'ResourcePool',
   'Datastore',
   'Network',
+  'DistributedVirtualPortgroup',
+  'DistributedVirtualSwitch',
   'VirtualMachine',
 ] as const;
 
@@ -22,10 +24,13 @@ export const watchedTypes = [
 export const watchedProperties: Readonly<Record<(typeof watchedTypes)[number], readonly string[]>> = {
   Folder: ['name', 'parent'],
   Datacenter: ['name', 'parent'],
-  ComputeResource: ['name', 'parent'],
+  // What a compute resource can use: the provisioning form's networks and datastores (shared/provisioning).
+  ComputeResource: ['name', 'parent', 'network', 'datastore'],
   ClusterComputeResource: [
     'name',
     'parent',
+    'network',
+    'datastore',
     'summary.numHosts',
     'summary.numCpuCores',
     'summary.totalCpu',
@@ -52,8 +57,12 @@ export const watchedProperties: Readonly<Record<(typeof watchedTypes)[number], r
     'summary.freeSpace',
     'summary.accessible',
     'summary.url',
+    'summary.maintenanceMode',
   ],
   Network: ['name', 'parent'],
+  // A port group is also a Network (its propSet above applies too): this adds its switch.
+  DistributedVirtualPortgroup: ['config.distributedVirtualSwitch'],
+  DistributedVirtualSwitch: ['name', 'parent'],
   VirtualMachine: [
     'name',
     'parent',
@@ -111,6 +120,8 @@ export const tableSpecs: readonly TableSpec[] = [
     ['name', 'text'],
     ['parent_moid', 'text'],
     ['datacenter_moid', 'text'],
+    ['network_moids', 'text'],
+    ['datastore_moids', 'text'],
   ]),
   spec('datacenters', [
     ['moid', 'text'],
@@ -140,6 +151,7 @@ export const tableSpecs: readonly TableSpec[] = [
     ['num_cpu_cores', 'int4'],
     ['cpu_mhz', 'int4'],
     ['memory_bytes', 'int8'],
+    ['compute_resource_moid', 'text'],
   ]),
   spec('datastores', [
     ['moid', 'text'],
@@ -150,12 +162,14 @@ export const tableSpecs: readonly TableSpec[] = [
     ['free_bytes', 'int8'],
     ['accessible', 'bool'],
     ['url', 'text'],
+    ['maintenance_mode', 'text'],
   ]),
   spec('networks', [
     ['moid', 'text'],
     ['name', 'text'],
     ['datacenter_moid', 'text'],
     ['type', 'text'],
+    ['switch_moid', 'text'],
   ]),
   spec('resource_pools', [
     ['moid', 'text'],
@@ -186,6 +200,8 @@ export function tablesOf(type: string): readonly TableName[] {
   switch (type) {
     case 'Folder':
     case 'ComputeResource':
+    case 'DistributedVirtualSwitch':
+    case 'VmwareDistributedVirtualSwitch':
       return ['inventory_containers'];
     case 'Datacenter':
       return ['inventory_containers', 'datacenters'];
@@ -267,6 +283,12 @@ const ref = (value: VimValue | undefined): MoRef | null =>
     ? (value as unknown as MoRef)
     : null;
 const moid = (value: VimValue | undefined): string | null => ref(value)?.value ?? null;
+/** A set of references as stored: the distinct moids, sorted, separated by one space (null when empty). */
+const moidList = (value: VimValue | undefined): string | null => {
+  const moids = new Set((Array.isArray(value) ? value : []).map((item) => moid(item)));
+  moids.delete(null);
+  return moids.size > 0 ? [...moids].sort().join(' ') : null;
+};
 const text = (value: VimValue | undefined): string | null =>
   value === undefined || value === null || typeof value === 'object' ? null : String(value);
 const int = (value: VimValue | undefined): number | null => {
@@ -315,7 +337,14 @@ export function applyProperty(
     set('vms', 'folder_moid', parent);
     if (type === 'HostSystem') {
       set('hosts', 'cluster_moid', parentRef?.type === 'ClusterComputeResource' ? parent : null);
+      const computeResource =
+        parentRef?.type === 'ClusterComputeResource' || parentRef?.type === 'ComputeResource';
+      set('hosts', 'compute_resource_moid', computeResource ? parent : null);
     }
+    return;
+  }
+  if (path === 'network' || path === 'datastore') {
+    set('inventory_containers', `${path}_moids`, moidList(value));
     return;
   }
   switch (type) {
@@ -347,6 +376,10 @@ export function applyProperty(
       else if (path === 'summary.freeSpace') set('datastores', 'free_bytes', int(value));
       else if (path === 'summary.accessible') set('datastores', 'accessible', bool(value));
       else if (path === 'summary.url') set('datastores', 'url', text(value));
+      else if (path === 'summary.maintenanceMode') set('datastores', 'maintenance_mode', text(value));
+      return;
+    case 'DistributedVirtualPortgroup':
+      if (path === 'config.distributedVirtualSwitch') set('networks', 'switch_moid', moid(value));
       return;
     case 'VirtualMachine':
       applyVmProperty(rows, path, value, resolver);

@@ -56,6 +56,12 @@ const countOf: Partial<Record<TableName, CountColumn>> = {
 export interface WriteCounts {
   changed: number;
   deleted: number;
+  /**
+   * Cache tags of what these writes changed (`CacheTags` of shared/cache): the moids of changed or deleted
+   * containers, hosts, datastores, networks, pools (and their owner) and templates (and their host), so the
+   * provisioning entries built from them move on after COMMIT.
+   */
+  tags?: Set<string>;
   byTable: Partial<Record<TableName, { changed: number; deleted: number }>>;
   /**
    * By how much these writes moved each registry count (rows that appeared or vanished, VMs that became
@@ -72,6 +78,42 @@ const addDelta = (counts: WriteCounts, column: CountColumn, delta: number) => {
 };
 
 const emptyCounts = (): WriteCounts => ({ changed: 0, deleted: 0, byTable: {} });
+
+/**
+ * The columns whose values tag a changed row of each tagged table (its moid first); VM rows are tagged only
+ * while they are, or were, templates (a power change touches no provisioning answer).
+ */
+const tagColumns: Partial<Record<TableName, readonly string[]>> = {
+  inventory_containers: ['moid'],
+  hosts: ['moid'],
+  datastores: ['moid'],
+  networks: ['moid'],
+  resource_pools: ['moid', 'owner_moid'],
+  vms: ['moid', 'host_moid'],
+};
+
+/** What a statement over `table` must RETURN beyond its own columns for its tags. */
+const tagReturning = (table: TableName): string =>
+  (tagColumns[table] ?? [])
+    .filter((column) => column !== 'moid')
+    .map((column) => `, ${column}`)
+    .join('');
+
+/** The aggregate (one text[] column named `tags`) of the tag columns of `alias`'s rows that pass `filter`. */
+function tagAggregate(table: TableName, alias: string, filter = ''): string {
+  const columns = tagColumns[table];
+  if (!columns) return `'{}'::text[] AS tags`;
+  const where = filter ? `FILTER (WHERE ${filter})` : '';
+  return `array_remove(${columns
+    .map((column) => `coalesce(array_agg(${alias}.${column}) ${where}, '{}')`)
+    .join(' || ')}, NULL) AS tags`;
+}
+
+const addTags = (counts: WriteCounts, tags: readonly string[] | undefined) => {
+  if (!tags || tags.length === 0) return;
+  counts.tags ??= new Set();
+  for (const tag of tags) counts.tags.add(tag);
+};
 
 const add = (counts: WriteCounts, table: TableName, changed: number, deleted: number) => {
   const entry = counts.byTable[table] ?? { changed: 0, deleted: 0 };
@@ -131,14 +173,16 @@ export async function writePlan(db: Queryable, vcenterId: string, plan: Plan): P
   for (const spec of [...tableSpecs].reverse()) {
     const moids = plan.deletes.get(spec.name);
     if (!moids || moids.size === 0) continue;
-    const { rows } = await db.query<{ n: number; templates: number }>(
+    const { rows } = await db.query<{ n: number; templates: number; tags: string[] }>(
       `WITH gone AS (DELETE FROM ${spec.name} WHERE vcenter_id = $1 AND moid = ANY($2::text[])
-                     RETURNING ${spec.name === 'vms' ? 'template' : 'false AS template'})
-       SELECT count(*)::int AS n, count(*) FILTER (WHERE template)::int AS templates FROM gone`,
+                     RETURNING moid, ${spec.name === 'vms' ? 'template' : 'false AS template'}${tagReturning(spec.name)})
+       SELECT count(*)::int AS n, count(*) FILTER (WHERE template)::int AS templates,
+              ${tagAggregate(spec.name, 'gone', spec.name === 'vms' ? 'gone.template' : '')} FROM gone`,
       [vcenterId, [...moids]],
     );
-    const { n, templates } = rows[0] ?? { n: 0, templates: 0 };
+    const { n, templates, tags } = rows[0] ?? { n: 0, templates: 0, tags: [] };
     add(counts, spec.name, 0, n);
+    addTags(counts, tags);
     if (spec.name === 'vms') {
       addDelta(counts, 'vm_count', -(n - templates));
       addDelta(counts, 'template_count', -templates);
@@ -155,20 +199,27 @@ export async function writePlan(db: Queryable, vcenterId: string, plan: Plan): P
       const columns = spec.columns.map((column) => batch.map((row) => row[column] ?? null));
       // $2 is the moid column (moid comes first in every spec). `old` and `up` share one snapshot, so `old`
       // holds the rows as they were before this statement.
-      const result = await db.query<{ changed: number; inserted: number; templates: number }>(
+      const result = await db.query<{ changed: number; inserted: number; templates: number; tags: string[] }>(
         `WITH old AS (SELECT moid${vms ? ', template' : ''} FROM ${spec.name}
                        WHERE vcenter_id = $1 AND moid = ANY($2::text[])),
               up AS (INSERT INTO ${spec.name} (vcenter_id, ${spec.columns.join(', ')})
                      SELECT $1, * FROM unnest(${spec.types.map((type, i) => `$${i + 2}::${type}[]`).join(', ')})
                      ${conflictClause(spec)}
-                     RETURNING moid${vms ? ', template' : ''})
+                     RETURNING moid${vms ? ', template' : ''}${tagReturning(spec.name)})
          SELECT count(*)::int AS changed, count(*) FILTER (WHERE old.moid IS NULL)::int AS inserted,
-                ${vms ? 'coalesce(sum(up.template::int - coalesce(old.template::int, 0)), 0)::int' : '0'} AS templates
+                ${vms ? 'coalesce(sum(up.template::int - coalesce(old.template::int, 0)), 0)::int' : '0'} AS templates,
+                ${tagAggregate(spec.name, 'up', vms ? 'up.template OR coalesce(old.template, false)' : '')}
            FROM up LEFT JOIN old ON old.moid = up.moid`,
         [vcenterId, ...columns],
       );
-      const { changed, inserted, templates } = result.rows[0] ?? { changed: 0, inserted: 0, templates: 0 };
+      const { changed, inserted, templates, tags } = result.rows[0] ?? {
+        changed: 0,
+        inserted: 0,
+        templates: 0,
+        tags: [],
+      };
       add(counts, spec.name, changed, 0);
+      addTags(counts, tags);
       if (vms) {
         // Rows that appeared count once; a flipped template flag moves a row between the two counts.
         addDelta(counts, 'template_count', templates);
@@ -281,18 +332,28 @@ export async function writeSnapshot(
       client.query(copyFrom(`COPY ${staging} (${spec.columns.join(', ')}) FROM STDIN`)),
     );
     await client.query(`ANALYZE ${staging}`);
-    const deleted = await client.query(
-      `DELETE FROM ${spec.name} t WHERE t.vcenter_id = $1
-          AND NOT EXISTS (SELECT 1 FROM ${staging} s WHERE s.moid = t.moid)`,
+    const vms = spec.name === 'vms';
+    const deleted = await client.query<{ n: number; tags: string[] }>(
+      `WITH gone AS (DELETE FROM ${spec.name} t WHERE t.vcenter_id = $1
+                       AND NOT EXISTS (SELECT 1 FROM ${staging} s WHERE s.moid = t.moid)
+                     RETURNING moid${vms ? ', template' : ''}${tagReturning(spec.name)})
+       SELECT count(*)::int AS n, ${tagAggregate(spec.name, 'gone', vms ? 'gone.template' : '')} FROM gone`,
       [vcenterId],
     );
-    const changed = await client.query(
-      `INSERT INTO ${spec.name} (vcenter_id, ${spec.columns.join(', ')})
-       SELECT $1, ${spec.columns.join(', ')} FROM ${staging}
-       ${conflictClause(spec)}`,
+    // The templates as they were (the statement's snapshot), so a template turned VM is tagged too.
+    const changed = await client.query<{ n: number; tags: string[] }>(
+      `WITH ${vms ? `was AS (SELECT moid FROM vms WHERE vcenter_id = $1 AND template),` : ''}
+            up AS (INSERT INTO ${spec.name} (vcenter_id, ${spec.columns.join(', ')})
+                   SELECT $1, ${spec.columns.join(', ')} FROM ${staging}
+                   ${conflictClause(spec)}
+                   RETURNING moid${vms ? ', template' : ''}${tagReturning(spec.name)})
+       SELECT count(*)::int AS n,
+              ${tagAggregate(spec.name, 'up', vms ? 'up.template OR up.moid IN (SELECT moid FROM was)' : '')} FROM up`,
       [vcenterId],
     );
-    add(counts, spec.name, changed.rowCount ?? 0, deleted.rowCount ?? 0);
+    add(counts, spec.name, changed.rows[0]?.n ?? 0, deleted.rows[0]?.n ?? 0);
+    addTags(counts, changed.rows[0]?.tags);
+    addTags(counts, deleted.rows[0]?.tags);
   }
   return counts;
 }

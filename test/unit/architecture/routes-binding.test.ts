@@ -21,6 +21,7 @@ import { identityRoutes } from '../../../functions/identity/routes.ts';
 import { inventoryQueryRoutes, vcenterRoutes } from '../../../functions/inventory/routes.ts';
 import { opsApiRoutes, opsConsoleRoutes } from '../../../functions/ops/routes.ts';
 import { placementNodeRoutes, placementRoutes } from '../../../functions/placement/routes.ts';
+import { provisioningRoutes } from '../../../functions/provisioning/routes.ts';
 import { type HttpFunctionRoutes, topology } from '../../../infra/topology.ts';
 
 const root = resolve(import.meta.dirname, '../../..');
@@ -147,6 +148,7 @@ const tables: { [F in keyof HttpFunctionRoutes]: HttpFunctionRoutes[F] } = {
   dashboardIngest: dashboardIngestRoutes,
   dashboardApi: dashboardApiRoutes,
   dashboardControl: dashboardControlRoutes,
+  provisioningApi: provisioningRoutes,
 };
 const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   health: 'healthRoutes',
@@ -161,6 +163,7 @@ const tableNames: Record<keyof HttpFunctionRoutes, string> = {
   dashboardIngest: 'dashboardIngestRoutes',
   dashboardApi: 'dashboardApiRoutes',
   dashboardControl: 'dashboardControlRoutes',
+  provisioningApi: 'provisioningRoutes',
 };
 
 const context = { functionName: 'test', awsRequestId: 'req-1' } as unknown as Context;

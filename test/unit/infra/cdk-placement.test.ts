@@ -73,7 +73,7 @@ describe('CDK app: project placement', () => {
       const { method, path } = contractRoutes[key];
       expect(allowed, key).toContain(`/${method}${path.replace(/\{[^}]+\}/g, '*')}`);
     }
-    expect((invoke?.Resource as unknown[]).length).toBe(nodeRouteKeys.length);
+    expect(invoke?.Resource).toHaveLength(nodeRouteKeys.length);
   });
 
   it('lets the placement functions set scale-in protection on the group only, and reach the agents in the VPC', () => {

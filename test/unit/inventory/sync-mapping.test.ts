@@ -263,7 +263,9 @@ describe('sync mapping: vSphere objects to rows', () => {
 
   it('watches a property list for every watched type', () => {
     for (const type of watchedTypes) {
-      expect(watchedProperties[type]).toContain('name');
+      // A port group is a Network: the Network property set applies to it as well as its own.
+      const inherited = type === 'DistributedVirtualPortgroup' ? watchedProperties.Network : [];
+      expect([...inherited, ...watchedProperties[type]]).toContain('name');
       expect(tablesOf(type).length).toBeGreaterThan(0);
     }
   });
@@ -279,7 +281,7 @@ describe('sync mapping: vSphere objects to rows', () => {
 
   it('lays out a row in its table column order with NULL for absent columns', () => {
     expect(rowValues('datacenters', { name: 'DC0', moid: 'datacenter-2' })).toEqual(['datacenter-2', 'DC0']);
-    expect(rowValues('networks', { moid: 'network-7' })).toEqual(['network-7', null, null, null]);
+    expect(rowValues('networks', { moid: 'network-7' })).toEqual(['network-7', null, null, null, null]);
   });
 });
 
