@@ -103,6 +103,14 @@ beforeAll(async () => {
     syncIntervalSeconds: 86_400,
   });
   expect(created.status, created.text).toBe(201);
+  // Registration starts the first full sync; its end publishes the cache tags of everything it wrote, which
+  // moves cached answers on. Waiting for it keeps that invalidation out of the caching assertions below.
+  for (let polls = 0; ; polls++) {
+    const { json } = await call('GET', `/api/v1/vcenters/${vcenterId}`, admin);
+    if (json.vcenter?.sync?.syncedThroughAt) break;
+    if (polls >= 1_200) throw new Error(`the first sync of ${vcenterId} never finished`);
+    await new Promise((done) => setTimeout(done, 100));
+  }
 }, 180_000);
 
 afterAll(async () => {
