@@ -7,7 +7,7 @@ import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import { backingServices, type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startDynamoDb, startPostgres, startRedis, startVcsim } from '../../infra/local/services/index.ts';
 import type { RunningService } from '../../infra/local/services/types.ts';
 import type { VcsimOptions, VcsimService } from '../../infra/local/services/vcsim.ts';
@@ -76,17 +76,7 @@ export async function startBenchEnv(options: {
       root,
       issuer,
       ...(options.topology ? { topology: options.topology } : {}),
-      services: {
-        redisUrl: redis.url,
-        dynamodbUrl: dynamodb.url,
-        postgres: {
-          host: postgres.host,
-          port: postgres.port,
-          database: postgres.database,
-          user: postgres.user,
-          password: postgres.password,
-        },
-      },
+      services: backingServices({ redis, postgres, dynamodb }),
       env: { BLOB_DIR: join(dir, 'blobs'), LOG_LEVEL: 'ERROR', ...options.env },
     });
     return {

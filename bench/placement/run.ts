@@ -17,7 +17,7 @@ import { createFileSecretStore } from '#shared/secrets';
 import type { Agent } from '../../agent/agent.ts';
 import { type LocalFleet, startLocalFleet } from '../../agent/fleet.ts';
 import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import { backingServices, type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { startDynamoDb, startPostgres, startRedis } from '../../infra/local/services/index.ts';
 import type { RunningService } from '../../infra/local/services/types.ts';
 import { loadSigningKey } from '../../shared/placement/signing.ts';
@@ -112,17 +112,7 @@ async function main() {
         TICKET_HOLD_SECONDS: '10',
         SECRET_STORE: `file:${join(dir, 'secrets.json')}`,
       },
-      services: {
-        redisUrl: redis.url,
-        postgres: {
-          host: postgres.host,
-          port: postgres.port,
-          database: postgres.database,
-          user: postgres.user,
-          password: postgres.password,
-        },
-        dynamodbUrl: dynamodb.url,
-      },
+      services: backingServices({ redis, postgres, dynamodb }),
     });
     const control = runtime.httpUrl;
     const viewer = await issuer.mint(['viewer'], { subject: 'bench' });

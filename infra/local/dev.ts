@@ -7,7 +7,7 @@ import { migrate } from '../../shared/inventory/migrate.ts';
 import { loadOpsSettings } from '../../shared/ops/settings.ts';
 import { buildDashboard } from './dashboard.ts';
 import { loadDevIssuer } from './dev-issuer.ts';
-import { startLocalRuntime } from './runtime.ts';
+import { backingServices, startLocalRuntime } from './runtime.ts';
 import { startDynamoDb, startPostgres, startRedis, startVcsim } from './services/index.ts';
 import type { RunningService } from './services/types.ts';
 import type { VcsimService } from './services/vcsim.ts';
@@ -113,17 +113,7 @@ async function main() {
       httpPort,
       wsPort,
       scheduleOverrides: scheduleOverrides(),
-      services: {
-        redisUrl: redis.url,
-        postgres: {
-          host: postgres.host,
-          port: postgres.port,
-          database: postgres.database,
-          user: postgres.user,
-          password: postgres.password,
-        },
-        dynamodbUrl: dynamodb.url,
-      },
+      services: backingServices({ redis, postgres, dynamodb }),
     });
     const token = await issuer.mint(['admin']);
     await writeFile(join(stateDir, 'dev-token'), `${token}\n`, { mode: 0o600 });

@@ -29,6 +29,20 @@ export interface BackingServices {
   readonly dynamodbUrl: string;
 }
 
+/** The backing services as the runtime takes them, from the project-started Redis, PostgreSQL and DynamoDB. */
+export function backingServices(started: {
+  readonly redis: { readonly url: string };
+  readonly postgres: BackingServices['postgres'];
+  readonly dynamodb: { readonly url: string };
+}): BackingServices {
+  const { host, port, database, user, password } = started.postgres;
+  return {
+    redisUrl: started.redis.url,
+    postgres: { host, port, database, user, password },
+    dynamodbUrl: started.dynamodb.url,
+  };
+}
+
 export interface LocalRuntimeOptions {
   /** Repository root, against which function entries resolve. */
   readonly root: string;
