@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { knownRoles } from '#shared/auth';
 import type { Role } from '../topology.ts';
 import type { DevIssuer } from './dev-issuer.ts';
+import { readBody, send } from './http-api.ts';
 
 export const devOidcPath = '/dev-issuer';
 
@@ -48,9 +49,9 @@ function originOf(req: IncomingMessage): string {
   return `http://${req.headers.host ?? '127.0.0.1'}`;
 }
 
+/** Token-endpoint and discovery answers are never cached (RFC 6749 §5.1). */
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
+  send(res, status, body, { 'cache-control': 'no-store', ...headers });
 }
 
 function escapeHtml(text: string): string {
@@ -72,14 +73,9 @@ function sendHtml(res: ServerResponse, status: number, html: string) {
 }
 
 async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > 16_384) throw new RangeError('form too large');
-    chunks.push(chunk as Buffer);
-  }
-  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+  const body = await readBody(req, 16_384);
+  if (body === 'too-large') throw new RangeError('form too large');
+  return new URLSearchParams(body.toString('utf8'));
 }
 
 /** The authorization request's parameters, checked; a bad client or redirect is never redirected to. */

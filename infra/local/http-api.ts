@@ -69,17 +69,24 @@ function createTokenCache(maxEntries = 1_000) {
   };
 }
 
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+/** A JSON answer. */
+export function send(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+/** The request's body, or `'too-large'` past `maxBytes` (API Gateway's payload limit unless told). */
+export async function readBody(req: IncomingMessage, maxBytes = maxBodyBytes): Promise<Buffer | 'too-large'> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > maxBodyBytes) return 'too-large';
+    if (size > maxBytes) return 'too-large';
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
