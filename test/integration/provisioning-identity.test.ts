@@ -6,23 +6,23 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { ScanCommand } from '@aws-sdk/client-dynamodb';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
 import { localDynamoDbClient } from '../../infra/local/services/dynamodb.ts';
 import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
-import { migrate } from '../../shared/inventory/migrate.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
-import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import type { TestDatabase } from '../setup/database.ts';
+import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
 
 const tag = randomBytes(4).toString('hex');
 const vcenterId = `vc-ident-${tag}`;
 const alicePassword = `alice-Pw-${randomBytes(8).toString('hex')}`;
 const bobPassword = `bob-Pw-${randomBytes(8).toString('hex')}`;
 let db: TestDatabase;
+let harness: TestRuntime;
 let runtime: LocalRuntime;
 let vcsim: VcsimService;
 let stateDir: string;
@@ -57,8 +57,6 @@ const datacenterNames = async (token: string) => {
 };
 
 beforeAll(async () => {
-  db = await freshDatabase('prov_identity');
-  await migrate(db.postgres, { vmPartitions: 2 });
   vcsim = await startVcsim({
     datacenters: 2,
     vms: 8,
@@ -68,11 +66,6 @@ beforeAll(async () => {
     },
   });
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-prov-identity-'));
-  const issuer = await loadDevIssuer(stateDir);
-  admin = await issuer.mint(['admin']);
-  alice = await issuer.mint(['viewer'], { subject: `alice-${tag}` });
-  bob = await issuer.mint(['viewer'], { subject: `bob-${tag}` });
-  carol = await issuer.mint(['viewer'], { subject: `carol-${tag}` });
   // Everything the runtime and its handlers write to the console, to look for the passwords in.
   for (const stream of [process.stdout, process.stderr]) {
     const write = stream.write.bind(stream);
@@ -81,18 +74,18 @@ beforeAll(async () => {
       return write(chunk as never, ...rest);
     }) as never);
   }
-  runtime = await startLocalRuntime({
-    root: resolve(import.meta.dirname, '../..'),
-    issuer,
-    services: db.services,
-    tablePrefix: db.name,
+  harness = await startTestRuntime('prov_identity', {
     env: {
-      SECRET_STORE: `file:${join(stateDir, 'secrets.json')}`,
-      VFLEET_KEY_PREFIX: `${db.name}:`,
+      // Blobs of this file's own, for the sweep below.
       BLOB_DIR: join(stateDir, 'blobs'),
       POWERTOOLS_LOG_LEVEL: 'DEBUG',
     },
   });
+  ({ runtime, db } = harness);
+  admin = await harness.issuer.mint(['admin']);
+  alice = await harness.issuer.mint(['viewer'], { subject: `alice-${tag}` });
+  bob = await harness.issuer.mint(['viewer'], { subject: `bob-${tag}` });
+  carol = await harness.issuer.mint(['viewer'], { subject: `carol-${tag}` });
   const created = await call('POST', '/api/v1/vcenters', admin, {
     id: vcenterId,
     url: vcsim.url,
@@ -115,10 +108,9 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.restoreAllMocks();
-  await runtime?.stop();
+  await harness?.stop();
   await VsphereClient.closeAll();
   await vcsim?.stop();
-  await db?.dispose();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 

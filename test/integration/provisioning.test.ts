@@ -7,13 +7,11 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
-import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import type { LocalRuntime } from '../../infra/local/runtime.ts';
 import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
-import { migrate } from '../../shared/inventory/migrate.ts';
 import {
   type CollectedObject,
   el,
@@ -21,7 +19,8 @@ import {
   NetworkError,
   VsphereClient,
 } from '../../shared/vsphere/index.ts';
-import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import type { TestDatabase } from '../setup/database.ts';
+import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
 
 const tag = randomBytes(4).toString('hex');
 const inv = `vc-inv-${tag}`;
@@ -29,6 +28,7 @@ const liveVc = `vc-live-${tag}`;
 const slow = `vc-slow-${tag}`;
 let db: TestDatabase;
 let pool: pg.Pool;
+let harness: TestRuntime;
 let runtime: LocalRuntime;
 let vcsim: VcsimService;
 let slowVcsim: VcsimService;
@@ -118,9 +118,6 @@ const names = (items: { name: string }[]) => items.map((item) => item.name).sort
 const ids = (objects: CollectedObject[]) => objects.map((o) => o.moid).sort();
 
 beforeAll(async () => {
-  db = await freshDatabase('provisioning');
-  await migrate(db.postgres, { vmPartitions: 2 });
-  pool = new pg.Pool({ ...db.postgres, max: 2 });
   [vcsim, slowVcsim] = await Promise.all([
     startVcsim({
       clusters: 2,
@@ -136,17 +133,9 @@ beforeAll(async () => {
     startVcsim({ vms: 12, templates: 4, delays: { CreateContainerView: 1_500 } }),
   ]);
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-provisioning-'));
-  const issuer = await loadDevIssuer(stateDir);
-  admin = await issuer.mint(['admin']);
-  viewer = await issuer.mint(['viewer']);
-  runtime = await startLocalRuntime({
-    root: resolve(import.meta.dirname, '../..'),
-    issuer,
-    services: db.services,
-    tablePrefix: db.name,
+  harness = await startTestRuntime('provisioning', {
     env: {
-      SECRET_STORE: `file:${join(stateDir, 'secrets.json')}`,
-      VFLEET_KEY_PREFIX: `${db.name}:`,
+      // Blobs of this file's own, so the stale test reads only what it wrote.
       BLOB_DIR: join(stateDir, 'blobs'),
       // Templates must come within 1 s (vc-slow's need two views: 3 s); the other kinds have 20 s.
       PROVISIONING_TIMEOUT_TEMPLATES: '1',
@@ -160,6 +149,10 @@ beforeAll(async () => {
       PROVISIONING_TTL_NETWORKS: '2',
     },
   });
+  ({ runtime, db } = harness);
+  admin = await harness.issuer.mint(['admin']);
+  viewer = await harness.issuer.mint(['viewer']);
+  pool = new pg.Pool({ ...db.postgres, max: 2 });
   await Promise.all([
     register(inv, vcsim), // The registry takes one registration per URL: the same simulator by another name of the loopback host.
     register(liveVc, vcsim, vcsim.url.replace('127.0.0.1', 'localhost')),
@@ -178,11 +171,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await client?.close();
-  await runtime?.stop();
+  await pool?.end();
+  await harness?.stop();
   await VsphereClient.closeAll();
   await Promise.all([vcsim?.stop(), slowVcsim?.stop()]);
-  await pool?.end();
-  await db?.dispose();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
