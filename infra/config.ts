@@ -5,6 +5,11 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type RouteKey, routes } from '#shared/contracts';
 import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
+import {
+  defaultRateLimits,
+  type RateLimitSettings,
+  validateRateLimits,
+} from '../shared/ratelimit/settings.ts';
 
 export const envNamesList = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof envNamesList)[number];
@@ -157,6 +162,12 @@ export interface EnvironmentConfig {
   /** API Gateway stage and route throttles (HTTP and WebSocket). */
   readonly apiThrottle: ApiThrottleConfig;
   /**
+   * Per-principal token buckets (shared/ratelimit) of the routes that cause vCenter calls or queued work, set as
+   * `RATE_LIMIT_<CLASS>` on the functions: one caller's flood is refused long before the gateway's throttle,
+   * which all callers share, would trip.
+   */
+  readonly rateLimits: RateLimitSettings;
+  /**
    * Lost inventory watches per hour, fleet-wide, above which on-call is paged. Single losses are normal (a
    * vCenter restarted, a session expired: each costs one full sync); a sustained rate means sessions or
    * collectors are being lost systematically.
@@ -192,6 +203,7 @@ const base = {
   },
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
+  rateLimits: defaultRateLimits,
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -339,6 +351,11 @@ export function validateConfig(c: EnvironmentConfig): void {
     fail('ops', `is invalid: ${(error as Error).message}`);
   }
   validateApiThrottle(c.apiThrottle, fail);
+  try {
+    validateRateLimits(c.rateLimits, (cls) => `rateLimits["${cls}"]`);
+  } catch (error) {
+    fail('rateLimits', `is invalid: ${(error as Error).message}`);
+  }
   if (!(c.reservedConcurrencyScale >= 0 && c.reservedConcurrencyScale <= 10)) {
     fail('reservedConcurrencyScale', 'must be in 0..10');
   }

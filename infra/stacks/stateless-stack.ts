@@ -40,6 +40,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
+import { rateLimitEnvironment } from '../../shared/ratelimit/settings.ts';
 import { type EnvironmentConfig, scaledReservedConcurrency, type ThrottleConfig } from '../config.ts';
 import { ComputeNodes } from '../constructs/compute-nodes.ts';
 import { DashboardSite } from '../constructs/dashboard-site.ts';
@@ -193,6 +194,9 @@ export class StatelessStack extends Stack {
     // Limiter and cache settings (ESXI_*, *_CACHE_TTL) for every function that reaches the shared caches.
     if (spec.needs.includes('redis')) {
       for (const [key, value] of Object.entries(opsEnvironment(config.ops))) fn.addEnvironment(key, value);
+      // The per-principal buckets live in Redis too (shared/ratelimit).
+      for (const [key, value] of Object.entries(rateLimitEnvironment(config.rateLimits)))
+        fn.addEnvironment(key, value);
     }
     this.bindNeeds(fn, spec.needs, config, stateful);
     return fn;
