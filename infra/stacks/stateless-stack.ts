@@ -39,7 +39,7 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
-import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts';
+import { type EnvironmentConfig, scaledReservedConcurrency, vcenterAccessEnvironment } from '../config.ts';
 import { ComputeNodes } from '../constructs/compute-nodes.ts';
 import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
@@ -183,6 +183,10 @@ export class StatelessStack extends Stack {
     // Limiter and cache settings (ESXI_*, *_CACHE_TTL) for every function that reaches the shared caches.
     if (spec.needs.includes('redis')) {
       for (const [key, value] of Object.entries(opsEnvironment(config.ops))) fn.addEnvironment(key, value);
+    }
+    // Who sees which vCenter, on every function (the HTTP middleware builds each caller's scope from it).
+    for (const [key, value] of Object.entries(vcenterAccessEnvironment(config.vcenterAccess))) {
+      fn.addEnvironment(key, value);
     }
     this.bindNeeds(fn, spec.needs, config, stateful);
     return fn;
