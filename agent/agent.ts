@@ -287,13 +287,15 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   }
 
   let timer: NodeJS.Timeout | undefined;
+  /** The heartbeat under way: stop() waits for it, so none lands after the agent stopped. */
+  let beating: Promise<void> | undefined;
   const loop = () => {
     if (closed) return;
     const next = () => {
       if (!closed) timer = setTimeout(loop, options.heartbeatIntervalMs ?? 10_000);
     };
     if (paused) return next();
-    beat().then(next, (error: Error) => {
+    beating = beat().then(next, (error: Error) => {
       console.error(`[agent ${options.nodeId}] heartbeat failed: ${error.message}`);
       dashboard?.log('WARNING', 'placement', `heartbeat failed: ${error.message}`);
       next();
@@ -318,6 +320,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     async stop() {
       closed = true;
       clearTimeout(timer);
+      await beating;
       await dashboard?.stop();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));

@@ -3,7 +3,8 @@
 // within API Gateway's 10-minute idle window, replaces a connection that stopped answering, reconnects with
 // capped exponential back-off and jitter, and renews the connection before API Gateway's 2-hour limit: the
 // new one opens before the old one closes (the control plane sends to the newest), so no command falls
-// between them. Commands are answered as docs/architecture.md's node-side table says: `service_command` →
+// between them. It pings at once on each new connection, which is when the control plane hands over commands
+// queued while the agent was away. Commands are answered as docs/architecture.md's node-side table says: `service_command` →
 // `service_ack`, `reporter_command` → `reporter_ack`, each with its `command_id`; a repeated command id gets
 // the same answer again without acting twice.
 import WebSocket from 'ws';
@@ -152,6 +153,8 @@ export class ControlConnection {
         this.scheduleReconnect();
       }
     });
+    // At once: the control plane delivers commands queued while the agent was away on its ping.
+    socket.send(JSON.stringify({ action: 'ping' }));
     for (const resolve of this.openWaiters.splice(0)) resolve();
     if (previous && previous !== socket) previous.close(1000, 'renewed');
   }

@@ -107,7 +107,7 @@ export async function startNodeDashboard(
   control?.start();
   log(
     'INFO',
-    'agent',
+    'lifecycle',
     `agent ${route.nodeId} started with services ${supervisor.names().join(', ') || 'none'}`,
   );
   return {
