@@ -61,7 +61,8 @@ export function historyChart(label: string, width = 560): HistoryChart {
     element,
     set(points) {
       const data: uPlot.AlignedData = [
-        points.map((point) => Date.parse(point.received_at) / 1000),
+        // The agent's own sample time: a node's points spaced as it took them.
+        points.map((point) => Date.parse(point.timestamp) / 1000),
         points.map((point) => point.cpu_percent),
         points.map((point) => point.memory_percent),
         points.map((point) => point.disk_percent),

@@ -91,9 +91,20 @@ export function mountLogs(panel: HTMLElement, store: DashboardStore): void {
     setOptions(logger, 'all loggers', store.sources.loggers);
   };
 
+  // Follow the newest line while the reader is at the bottom (or has not scrolled yet); a hidden tab has no
+  // geometry, so this is decided by the reader's own scrolling, not measured at each draw.
+  let follow = true;
+  const atBottom = () => list.scrollHeight - list.scrollTop - list.clientHeight < 24;
+  list.addEventListener('scroll', () => {
+    if (list.clientHeight > 0) follow = atBottom();
+  });
+  const keepFollowing = () => {
+    if (follow) list.scrollTop = list.scrollHeight;
+  };
+  // Shown again (the tab selected): back to the newest line if following.
+  new ResizeObserver(keepFollowing).observe(list);
+
   const draw = coalesced(() => {
-    // Follow the newest line only while the reader is at the bottom already.
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 24;
     const lines = store.lines.slice(-drawnLines);
     list.replaceChildren(
       ...lines.map((line) =>
@@ -116,7 +127,7 @@ export function mountLogs(panel: HTMLElement, store: DashboardStore): void {
     list.dataset.count = String(store.lines.length);
     if (lines.length === 0)
       list.append(h('li', { class: 'notice' }, store.search ? 'No matching lines.' : 'No lines yet.'));
-    if (atBottom) list.scrollTop = list.scrollHeight;
+    keepFollowing();
   });
 
   store.on('sources', fillSources);

@@ -141,7 +141,7 @@ export function mountServices(
       return button;
     });
     const state = h('td', { class: 'state' });
-    const controls = h('td', { class: 'controls' }, ...(canControl ? buttons : []));
+    const controls = h('td', {}, h('div', { class: 'controls' }, ...(canControl ? buttons : [])));
     const progressCell = h('td', { class: 'progress', 'aria-live': 'polite' });
     const root = h(
       'tr',
