@@ -26,6 +26,7 @@ import {
   viewFor,
 } from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
+import { chargeCaller } from '#shared/ratelimit';
 import { secretStore } from '#shared/secrets';
 
 const noStore = { 'cache-control': 'no-store' };
@@ -37,6 +38,7 @@ const idParam = (event: HttpEvent) => event.pathParameters?.id ?? '';
 const registerVcenterRoute: RouteHandler = async (event) => {
   const db = postgres('writer');
   const input = parseInput(registerSchema, jsonBody(event), 'body');
+  await chargeCaller(event);
   const vcenter = await registerVcenter(db, secretStore(), input, {
     minIntervalSeconds: dispatchPeriodSeconds(),
   });
@@ -70,6 +72,7 @@ const deleteVcenterRoute: RouteHandler = async (event) => {
 const requestSyncRoute: RouteHandler = async (event) => {
   const id = idParam(event);
   const { full } = parseInput(syncRequestSchema, jsonBody(event), 'body');
+  await chargeCaller(event);
   const sync = await requestSync(postgres('writer'), id, { ...queue(), reason: 'requested', full });
   if (!sync.queued) {
     throw new ServiceUnavailableError(

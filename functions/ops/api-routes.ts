@@ -6,6 +6,7 @@ import type { TieredCache } from '#shared/cache';
 import { json, type RouteHandler, type RouteTable } from '#shared/http';
 import { refreshVm, vmRefreshDeps } from '#shared/inventory';
 import { getThumbnail, opsService, queueStats, type ThumbnailAnswer } from '#shared/ops';
+import { chargeCaller, upstreamCharge } from '#shared/ratelimit';
 
 function cacheHeaders(answer: ThumbnailAnswer): Record<string, string> {
   return {
@@ -18,7 +19,9 @@ function cacheHeaders(answer: ThumbnailAnswer): Record<string, string> {
 }
 
 const thumbnail: RouteHandler = async (event) => {
-  const answer = await getThumbnail(opsService(), event.pathParameters?.id ?? '');
+  const answer = await getThumbnail(opsService(), event.pathParameters?.id ?? '', {
+    charge: upstreamCharge(event),
+  });
   const headers = cacheHeaders(answer);
   const ifNoneMatch = event.headers['if-none-match'];
   if (ifNoneMatch?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.etag)) {
@@ -33,6 +36,7 @@ const thumbnail: RouteHandler = async (event) => {
 };
 
 const refresh: RouteHandler = async (event) => {
+  await chargeCaller(event);
   const answer = await refreshVm(vmRefreshDeps(opsService()), event.pathParameters?.id ?? '');
   return json(answer.status === 'refreshed' ? 200 : 202, answer, { 'cache-control': 'no-store' });
 };

@@ -2,8 +2,10 @@
 // ticket fetched synchronously through the CRITICAL lane of the vCenter's limiter.
 import { json, type RouteHandler, type RouteTable } from '#shared/http';
 import { openConsole, opsService } from '#shared/ops';
+import { chargeCaller } from '#shared/ratelimit';
 
 const consoleTicket: RouteHandler = async (event) => {
+  await chargeCaller(event);
   const ticket = await openConsole(opsService(), event.pathParameters?.id ?? '');
   // The ticket is a one-time credential: never cached by anyone.
   return json(200, ticket, { 'cache-control': 'no-store' });
