@@ -4,6 +4,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type RouteKey, routes } from '#shared/contracts';
+import { parseVcenterScopes, vcenterScopeEnvNames } from '../shared/auth/vcenter-scope.ts';
 import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
 import {
   defaultRateLimits,
@@ -183,6 +184,27 @@ export interface EnvironmentConfig {
     readonly maxNodes: number;
     readonly slotsPerNode: number;
   };
+  /** Who may see which vCenters, and which vCenters may be registered and connected to. */
+  readonly vcenterAccess: VcenterAccessConfig;
+}
+
+/** vCenter scoping per role or group claim (shared/auth), set on every function as VCENTER_SCOPES. */
+export interface VcenterAccessConfig {
+  /**
+   * Role or group → vCenter ids or `*`/`?` patterns of ids (`{ 'team-eu': ['vc-eu-*'], admin: ['*'] }`). Empty:
+   * everyone sees every vCenter. Non-empty: a caller whose roles and groups the map does not name sees none.
+   */
+  readonly scopes: Readonly<Record<string, readonly string[]>>;
+  /** The token claim that lists groups (Cognito: `cognito:groups`). */
+  readonly groupsClaim: string;
+}
+
+/** The environment variables of {@link VcenterAccessConfig}. */
+export function vcenterAccessEnvironment(c: VcenterAccessConfig): Record<string, string> {
+  return {
+    [vcenterScopeEnvNames.scopes]: JSON.stringify(c.scopes),
+    [vcenterScopeEnvNames.groupsClaim]: c.groupsClaim,
+  };
 }
 
 const base = {
@@ -204,6 +226,7 @@ const base = {
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
   rateLimits: defaultRateLimits,
+  vcenterAccess: { scopes: {}, groupsClaim: 'groups' },
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -370,6 +393,13 @@ export function validateConfig(c: EnvironmentConfig): void {
     fail('nodes.maxNodes', 'must be a whole number >= 1 and >= nodes.minNodes');
   if (!(Number.isInteger(slotsPerNode) && slotsPerNode >= 1 && slotsPerNode <= 64))
     fail('nodes.slotsPerNode', 'must be a whole number in 1..64');
+  try {
+    parseVcenterScopes(JSON.stringify(c.vcenterAccess.scopes), 'vcenterAccess.scopes');
+  } catch (error) {
+    fail('vcenterAccess.scopes', `is invalid: ${(error as Error).message}`);
+  }
+  if (!/^[\w:.-]{1,128}$/.test(c.vcenterAccess.groupsClaim))
+    fail('vcenterAccess.groupsClaim', 'must be a claim name');
 }
 
 /** API Gateway accepts a rate of up to 10,000 rps and a burst of up to 5,000 by default; both must be > 0. */

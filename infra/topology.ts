@@ -351,6 +351,7 @@ const routeFunctions = {
   'POST /api/v1/vms/{id}/refresh': 'opsApi',
   'POST /api/v1/vms/{id}/console': 'opsConsole',
   'GET /api/v1/queue/stats': 'opsApi',
+  'GET /api/v1/audit/console': 'opsApi',
   'POST /api/v1/projects/{id}/compute': 'placement',
   'GET /api/v1/projects/{id}/placement': 'placement',
   'DELETE /api/v1/projects/{id}/placement': 'placement',

@@ -41,7 +41,12 @@ import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
 import { rateLimitEnvironment } from '../../shared/ratelimit/settings.ts';
-import { type EnvironmentConfig, scaledReservedConcurrency, type ThrottleConfig } from '../config.ts';
+import {
+  type EnvironmentConfig,
+  scaledReservedConcurrency,
+  type ThrottleConfig,
+  vcenterAccessEnvironment,
+} from '../config.ts';
 import { ComputeNodes } from '../constructs/compute-nodes.ts';
 import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
@@ -197,6 +202,10 @@ export class StatelessStack extends Stack {
       // The per-principal buckets live in Redis too (shared/ratelimit).
       for (const [key, value] of Object.entries(rateLimitEnvironment(config.rateLimits)))
         fn.addEnvironment(key, value);
+    }
+    // Who sees which vCenter, on every function (the HTTP middleware builds each caller's scope from it).
+    for (const [key, value] of Object.entries(vcenterAccessEnvironment(config.vcenterAccess))) {
+      fn.addEnvironment(key, value);
     }
     this.bindNeeds(fn, spec.needs, config, stateful);
     return fn;

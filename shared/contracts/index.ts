@@ -141,6 +141,8 @@ export const routes = {
     path: '/api/v1/vcenters/{id}/credentials/me',
     role: 'viewer',
   },
+  // The console audit trail (shared/ops): who opened which VM's console, when, from where.
+  'GET /api/v1/audit/console': { method: 'GET', path: '/api/v1/audit/console', role: 'operator' },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;

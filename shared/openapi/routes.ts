@@ -16,6 +16,7 @@ import {
 } from '#shared/dashboard';
 import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
 import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
+import { consoleAuditQuerySchema } from '#shared/ops';
 import {
   computeRequestSchema,
   heartbeatSchema,
@@ -464,5 +465,21 @@ export const routeDocs = {
     params: { id: vcenterId },
     responses: { '204': { description: 'Removed' } },
     errors: { '404': 'No such vCenter, or you have no identity on it' },
+  },
+  'GET /api/v1/audit/console': {
+    operationId: 'listConsoleAudit',
+    summary:
+      "Console audit trail, newest first: who opened which VM's console, when, from where (source address, user agent), and the outcome",
+    tag: 'operations',
+    query: consoleAuditQuerySchema,
+    responses: {
+      '200': {
+        description: 'A page of the trail (only vCenters in your scope)',
+        body: z.object({
+          items: z.array(z.record(z.string(), z.unknown())),
+          nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last'),
+        }),
+      },
+    },
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

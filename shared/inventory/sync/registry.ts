@@ -4,6 +4,7 @@
 // the password, its reference or the session.
 import type pg from 'pg';
 import * as z from 'zod';
+import { VcenterScope } from '#shared/auth';
 import type { RedisClient } from '#shared/clients';
 import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
@@ -297,9 +298,13 @@ export async function registerVcenter(
 }
 
 /** Every registered vCenter with its sync state, by id. */
-export async function listVcenters(db: pg.Pool | pg.ClientBase): Promise<VcenterView[]> {
+/** Every vCenter the caller's scope shows (shared/auth), by id. */
+export async function listVcenters(
+  db: pg.Pool | pg.ClientBase,
+  scope: VcenterScope = VcenterScope.everything,
+): Promise<VcenterView[]> {
   const { rows } = await db.query<ViewRow>(`SELECT ${viewColumns} FROM vcenters ORDER BY id`);
-  return rows.map(toView);
+  return rows.filter((row) => scope.allows(row.id)).map(toView);
 }
 
 /** One vCenter; 404 when unknown. */
