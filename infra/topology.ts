@@ -91,7 +91,7 @@ function opsWorker(lane: string, reservedConcurrency: number): FunctionSpec {
 export const functions = {
   health: {
     entry: 'functions/health/handler.ts',
-    description: 'GET /health: liveness and dependency status',
+    description: 'GET /health (cached status) and /api/v1/health/details (operator: each dependency)',
     serves: 'http',
     needs: ['redis', 'postgres', 'dynamodb'],
   },
@@ -333,6 +333,7 @@ export type HttpRouteBindingErrors = RouteBindingHolds<RouteBindingErrors<HttpFu
  */
 const routeFunctions = {
   'GET /health': 'health',
+  'GET /api/v1/health/details': 'health',
   'GET /api/v1/openapi.json': 'apiDocs',
   'GET /api/v1/me': 'me',
   'GET /api/v1/vms': 'inventoryQuery',

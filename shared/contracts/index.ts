@@ -44,6 +44,7 @@ export interface RouteContract {
  */
 export const routes = {
   'GET /health': { method: 'GET', path: '/health', role: null },
+  'GET /api/v1/health/details': { method: 'GET', path: '/api/v1/health/details', role: 'operator' },
   'GET /api/v1/openapi.json': { method: 'GET', path: '/api/v1/openapi.json', role: null },
   'GET /api/v1/me': { method: 'GET', path: '/api/v1/me', role: 'viewer' },
   'GET /api/v1/vms': { method: 'GET', path: '/api/v1/vms', role: 'viewer' },
