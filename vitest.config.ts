@@ -23,6 +23,8 @@ export default defineConfig({
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/setup/services.ts'],
+          // Copies the test processes' output and error bodies for the secret-leak scan (test/setup/leaks.ts).
+          setupFiles: ['test/setup/capture.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },
@@ -32,6 +34,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/setup/services.ts'],
+          setupFiles: ['test/setup/capture.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },
