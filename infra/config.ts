@@ -175,6 +175,12 @@ export interface EnvironmentConfig {
    */
   readonly syncWatchLostPerHour: number;
   /**
+   * The version of the data key that seals saved vSphere sessions (SESSION_KEY_VERSION). Raise it to rotate:
+   * new seals use the new version, records of older ones still open and are re-sealed by each vCenter's next
+   * sync pass (no re-login, no full sync).
+   */
+  readonly sessionKeyVersion: number;
+  /**
    * The compute nodes projects are placed on: one fixed instance type, an Auto Scaling group between minNodes and
    * maxNodes scaled on free slots, `slotsPerNode` projects per node (the agent's capacity).
    */
@@ -227,6 +233,7 @@ const base = {
   syncWatchLostPerHour: 10,
   rateLimits: defaultRateLimits,
   vcenterAccess: { scopes: {}, groupsClaim: 'groups' },
+  sessionKeyVersion: 1,
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -385,6 +392,8 @@ export function validateConfig(c: EnvironmentConfig): void {
   if (!(Number.isInteger(c.syncWatchLostPerHour) && c.syncWatchLostPerHour >= 1)) {
     fail('syncWatchLostPerHour', 'must be a whole number of at least 1');
   }
+  if (!(Number.isInteger(c.sessionKeyVersion) && c.sessionKeyVersion >= 1))
+    fail('sessionKeyVersion', 'must be a whole number of at least 1');
   if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(c.nodes.instanceType))
     fail('nodes.instanceType', `is invalid: ${c.nodes.instanceType}`);
   const { minNodes, maxNodes, slotsPerNode } = c.nodes;

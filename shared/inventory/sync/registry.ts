@@ -10,6 +10,8 @@ import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
+import type { SessionKeyring } from './session-crypto.ts';
+import { sessionKeysFor } from './session-keys.ts';
 
 /** Polling changes are visible within a minute by default. */
 export const defaultSyncIntervalSeconds = 60;
@@ -322,7 +324,7 @@ export async function deleteVcenter(
   pool: pg.Pool,
   secrets: SecretStore,
   id: string,
-  options: { redis?: RedisClient } = {},
+  options: { redis?: RedisClient; sessionKeys?: SessionKeyring } = {},
 ): Promise<void> {
   const row = await loadSyncRow(pool, id);
   if (!row) throw new NotFoundError(`No vCenter ${id}`);
@@ -333,7 +335,8 @@ export async function deleteVcenter(
   forgetPassword(row.secret_ref);
   await bumpGeneration(id, options.redis).catch(() => {});
   if (password && row.session) {
-    const client = await openClient(row, password).catch(() => undefined);
+    const keys = options.sessionKeys ?? sessionKeysFor(pool, secrets);
+    const client = await openClient(row, password, keys).catch(() => undefined);
     await client?.close().catch(() => {});
   }
 }
