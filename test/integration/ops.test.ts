@@ -6,15 +6,18 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { freePort } from '../../infra/local/services/index.ts';
 import type { VcsimService } from '../../infra/local/services/vcsim.ts';
+import { migrate } from '../../shared/inventory/migrate.ts';
 import type { Lane } from '../../shared/ops/lanes.ts';
 import { type Lease, Limiter } from '../../shared/ops/limiter.ts';
 import { StaticVcenterSessions, setVcenterSessions } from '../../shared/ops/sessions.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
+import { freshDatabase, type TestDatabase } from '../setup/database.ts';
 import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 import { startTestVcsim } from '../setup/vcsim.ts';
@@ -22,6 +25,8 @@ import { startTestVcsim } from '../setup/vcsim.ts';
 const settings = { maxConcurrent: 4, minIntervalMs: 40 };
 const vcenterId = 'vc-ops';
 let ns: TestNamespace;
+/** The console audit trail's table (the other routes here read no PostgreSQL). */
+let db: TestDatabase;
 let runtime: LocalRuntime;
 let vcsim: VcsimService;
 let vcsimPort: number;
@@ -91,6 +96,10 @@ const vcsimOptions = () => ({ vms: 40, port: vcsimPort, delays: { screen: 250, A
 beforeAll(async () => {
   recordLimiterAttempts();
   ns = await freshNamespace('ops');
+  db = await freshDatabase('ops');
+  const pool = new pg.Pool({ ...db.postgres, max: 1 });
+  await migrate(pool, { vmPartitions: 2 });
+  await pool.end();
   vcsimPort = await freePort();
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-'));
   vcsim = await startTestVcsim(vcsimOptions());
@@ -123,7 +132,7 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     root: resolve(import.meta.dirname, '../..'),
     issuer,
-    services: ns.services,
+    services: db.services,
     tablePrefix: `vfleet-${ns.id}`,
     env: {
       ESXI_MAX_CONCURRENT: String(settings.maxConcurrent),
@@ -148,6 +157,7 @@ afterAll(async () => {
   await VsphereClient.closeAll();
   await vcsim?.stop();
   await ns?.dispose();
+  await db?.dispose();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
