@@ -1,11 +1,61 @@
 // Test double of the node agent, for what the real one (agent/, tested in agent-dashboard.test.ts) will not
-// do: stay silent (the control plane's 202), acknowledge another node's command, report chosen values. It speaks
-// the node side of the dashboard protocol over a real WebSocket — `service_command` → `service_ack`,
-// `reporter_command` → `reporter_ack` — and reports over HTTPS with its node token. Its services run under the
-// agent's own supervisor (agent/supervisor.ts): real child processes, nothing outside the configuration.
+// do: stay silent (the control plane's 202), acknowledge another node's command, report chosen values. It
+// speaks the node side of the dashboard protocol over a real WebSocket — `service_command` → `service_ack`,
+// `reporter_command` → `reporter_ack` — and reports over HTTPS with its node token. Its services are real
+// child processes under a small supervisor (start, stop, restart); the browser tests' fleet
+// (test/e2e/dashboard-fleet.ts) uses it too until it moves to the real agent (agent/fleet.ts).
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { type ServiceAction, ServiceError, type Supervisor } from '../../agent/supervisor.ts';
+
+export type ServiceState = 'running' | 'stopped' | 'error';
+
+/** Runs configured processes: each service is a command line; nothing else can be started. */
+export class Supervisor {
+  private readonly children = new Map<string, ChildProcess>();
+
+  constructor(private readonly configured: Readonly<Record<string, readonly string[]>>) {}
+
+  has(service: string): boolean {
+    return Object.hasOwn(this.configured, service);
+  }
+
+  state(service: string): ServiceState {
+    const child = this.children.get(service);
+    if (!child) return 'stopped';
+    if (child.exitCode === null && child.signalCode === null) return 'running';
+    // Exited by itself with a failure (not stopped by a signal): crashed.
+    return child.exitCode !== null && child.exitCode !== 0 ? 'error' : 'stopped';
+  }
+
+  pid(service: string): number | undefined {
+    return this.state(service) === 'running' ? this.children.get(service)?.pid : undefined;
+  }
+
+  states(): Record<string, ServiceState> {
+    return Object.fromEntries(Object.keys(this.configured).map((name) => [name, this.state(name)]));
+  }
+
+  async start(service: string): Promise<void> {
+    if (this.state(service) === 'running') return;
+    const [command, ...args] = this.configured[service]!;
+    const child = spawn(command!, args, { stdio: 'ignore' });
+    await once(child, 'spawn');
+    this.children.set(service, child);
+  }
+
+  async stop(service: string): Promise<void> {
+    const child = this.children.get(service);
+    if (!child || this.state(service) !== 'running') return;
+    const exited = once(child, 'exit');
+    child.kill('SIGTERM');
+    await exited;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(Object.keys(this.configured).map((name) => this.stop(name)));
+  }
+}
 
 export interface ReporterStats {
   active: boolean;
@@ -74,14 +124,19 @@ export class TestAgent {
   }
 
   private async onServiceCommand(message: Record<string, unknown>): Promise<void> {
+    const service = String(message.service);
     const base = { action: 'service_ack', command_id: message.command_id };
-    try {
-      const status = await this.supervisor.act(String(message.service), message.action as ServiceAction);
-      this.send({ ...base, ok: true, status });
-    } catch (error) {
-      if (!(error instanceof ServiceError)) throw error;
-      this.send({ ...base, ok: false, error: { code: error.code, message: error.message } });
+    if (!this.supervisor.has(service)) {
+      this.send({
+        ...base,
+        ok: false,
+        error: { code: 'unknown_service', message: `${service} is not configured` },
+      });
+      return;
     }
+    if (message.action === 'stop' || message.action === 'restart') await this.supervisor.stop(service);
+    if (message.action === 'start' || message.action === 'restart') await this.supervisor.start(service);
+    this.send({ ...base, ok: true, status: this.supervisor.state(service) });
   }
 
   private async onReporterCommand(message: Record<string, unknown>): Promise<void> {
@@ -132,7 +187,7 @@ export class TestAgent {
           { mount: '/', total: 100_000_000_000, used: 55_000_000_000, free: 45_000_000_000, percent: 55 },
         ],
       },
-      services: await this.supervisor.statuses(),
+      services: this.supervisor.states(),
       reporter: this.reporter,
     });
     this.reporter.total_reports++;

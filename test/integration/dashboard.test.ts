@@ -1,13 +1,11 @@
 // Integration tests — the dashboard back end over the local runtime (real Redis, DynamoDB Local, the local
 // WebSocket API): agents' ingest and role checks, the 100-point history ring, log filters and cursors, the
 // WebSocket protocol (initial, ping → pong + update, new_logs by filter, resume from a cursor without gaps),
-// service and reporter control round trips through a test double of the agent with the agent's own process
-// supervisor, the audit trail, and the 202 when the agent does not answer in time (real agents:
-// agent-dashboard.test.ts).
+// service and reporter control round trips through a test double of the agent with a real process
+// supervisor, the audit trail, and the 202 when the agent does not answer in time.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Supervisor } from '../../agent/supervisor.ts';
 import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
-import { TestAgent } from './dashboard-agent.ts';
+import { Supervisor, TestAgent } from './dashboard-agent.ts';
 import { DashboardClient, type Message } from './dashboard-client.ts';
 
 // Read once by the control function: a short wait, so the 202 case is quick.
@@ -34,7 +32,7 @@ afterAll(async () => {
   await harness?.stop();
 });
 
-const idle = { command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] };
+const idle = ['node', '-e', 'setInterval(() => {}, 1000)'];
 
 async function agent(
   nodeId: string,
@@ -286,7 +284,7 @@ describe('service control through the agent', () => {
     const result = watcher.nextOfType('service_result');
     const started = await control('web', 'start');
     expect(started).toMatchObject({ status: 200, body: { success: true, result: { status: 'running' } } });
-    expect(await node.supervisor.status('web')).toBe('running');
+    expect(node.supervisor.state('web')).toBe('running');
     expect(await result).toMatchObject({
       node_id: 'svc-1',
       service_name: 'web',
@@ -304,7 +302,7 @@ describe('service control through the agent', () => {
       success: true,
       result: { status: 'stopped' },
     });
-    expect(await node.supervisor.status('web')).toBe('stopped');
+    expect(node.supervisor.state('web')).toBe('stopped');
 
     expect(await control('no-such-service', 'start')).toMatchObject({
       status: 404,
