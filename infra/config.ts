@@ -4,6 +4,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { type RouteKey, routes } from '#shared/contracts';
+import { parseVcenterScopes, vcenterScopeEnvNames } from '../shared/auth/vcenter-scope.ts';
 import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
 import {
   defaultRateLimits,
@@ -174,6 +175,12 @@ export interface EnvironmentConfig {
    */
   readonly syncWatchLostPerHour: number;
   /**
+   * The version of the data key that seals saved vSphere sessions (SESSION_KEY_VERSION). Raise it to rotate:
+   * new seals use the new version, records of older ones still open and are re-sealed by each vCenter's next
+   * sync pass (no re-login, no full sync).
+   */
+  readonly sessionKeyVersion: number;
+  /**
    * The compute nodes projects are placed on: one fixed instance type, an Auto Scaling group between minNodes and
    * maxNodes scaled on free slots, `slotsPerNode` projects per node (the agent's capacity).
    */
@@ -182,6 +189,27 @@ export interface EnvironmentConfig {
     readonly minNodes: number;
     readonly maxNodes: number;
     readonly slotsPerNode: number;
+  };
+  /** Who may see which vCenters, and which vCenters may be registered and connected to. */
+  readonly vcenterAccess: VcenterAccessConfig;
+}
+
+/** vCenter scoping per role or group claim (shared/auth), set on every function as VCENTER_SCOPES. */
+export interface VcenterAccessConfig {
+  /**
+   * Role or group → vCenter ids or `*`/`?` patterns of ids (`{ 'team-eu': ['vc-eu-*'], admin: ['*'] }`). Empty:
+   * everyone sees every vCenter. Non-empty: a caller whose roles and groups the map does not name sees none.
+   */
+  readonly scopes: Readonly<Record<string, readonly string[]>>;
+  /** The token claim that lists groups (Cognito: `cognito:groups`). */
+  readonly groupsClaim: string;
+}
+
+/** The environment variables of {@link VcenterAccessConfig}. */
+export function vcenterAccessEnvironment(c: VcenterAccessConfig): Record<string, string> {
+  return {
+    [vcenterScopeEnvNames.scopes]: JSON.stringify(c.scopes),
+    [vcenterScopeEnvNames.groupsClaim]: c.groupsClaim,
   };
 }
 
@@ -204,6 +232,8 @@ const base = {
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
   rateLimits: defaultRateLimits,
+  vcenterAccess: { scopes: {}, groupsClaim: 'groups' },
+  sessionKeyVersion: 1,
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -362,6 +392,8 @@ export function validateConfig(c: EnvironmentConfig): void {
   if (!(Number.isInteger(c.syncWatchLostPerHour) && c.syncWatchLostPerHour >= 1)) {
     fail('syncWatchLostPerHour', 'must be a whole number of at least 1');
   }
+  if (!(Number.isInteger(c.sessionKeyVersion) && c.sessionKeyVersion >= 1))
+    fail('sessionKeyVersion', 'must be a whole number of at least 1');
   if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(c.nodes.instanceType))
     fail('nodes.instanceType', `is invalid: ${c.nodes.instanceType}`);
   const { minNodes, maxNodes, slotsPerNode } = c.nodes;
@@ -370,6 +402,13 @@ export function validateConfig(c: EnvironmentConfig): void {
     fail('nodes.maxNodes', 'must be a whole number >= 1 and >= nodes.minNodes');
   if (!(Number.isInteger(slotsPerNode) && slotsPerNode >= 1 && slotsPerNode <= 64))
     fail('nodes.slotsPerNode', 'must be a whole number in 1..64');
+  try {
+    parseVcenterScopes(JSON.stringify(c.vcenterAccess.scopes), 'vcenterAccess.scopes');
+  } catch (error) {
+    fail('vcenterAccess.scopes', `is invalid: ${(error as Error).message}`);
+  }
+  if (!/^[\w:.-]{1,128}$/.test(c.vcenterAccess.groupsClaim))
+    fail('vcenterAccess.groupsClaim', 'must be a claim name');
 }
 
 /** API Gateway accepts a rate of up to 10,000 rps and a burst of up to 5,000 by default; both must be > 0. */

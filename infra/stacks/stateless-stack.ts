@@ -41,7 +41,12 @@ import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
 import { rateLimitEnvironment } from '../../shared/ratelimit/settings.ts';
-import { type EnvironmentConfig, scaledReservedConcurrency, type ThrottleConfig } from '../config.ts';
+import {
+  type EnvironmentConfig,
+  scaledReservedConcurrency,
+  type ThrottleConfig,
+  vcenterAccessEnvironment,
+} from '../config.ts';
 import { ComputeNodes } from '../constructs/compute-nodes.ts';
 import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
@@ -198,6 +203,10 @@ export class StatelessStack extends Stack {
       for (const [key, value] of Object.entries(rateLimitEnvironment(config.rateLimits)))
         fn.addEnvironment(key, value);
     }
+    // Who sees which vCenter, on every function (the HTTP middleware builds each caller's scope from it).
+    for (const [key, value] of Object.entries(vcenterAccessEnvironment(config.vcenterAccess))) {
+      fn.addEnvironment(key, value);
+    }
     this.bindNeeds(fn, spec.needs, config, stateful);
     return fn;
   }
@@ -227,6 +236,11 @@ export class StatelessStack extends Stack {
         // Exactly the envelope's two calls (shared/provisioning/credentials.ts), no wildcard actions.
         stateful.credentialsKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
         fn.addEnvironment('CREDENTIALS_KEY', `kms:${stateful.credentialsKey.keyArn}`);
+      } else if (need === 'session-key') {
+        // The keyring's two calls (shared/inventory/sync/session-keys.ts), granted to the sync functions only.
+        stateful.sessionKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+        fn.addEnvironment('SESSION_KEY', `kms:${stateful.sessionKey.keyArn}`);
+        fn.addEnvironment('SESSION_KEY_VERSION', String(config.sessionKeyVersion));
       }
     }
   }

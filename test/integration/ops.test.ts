@@ -7,15 +7,17 @@ import { join, resolve } from 'node:path';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { freePort, startVcsim } from '../../infra/local/services/index.ts';
+import { freePort } from '../../infra/local/services/index.ts';
 import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import type { Lane } from '../../shared/ops/lanes.ts';
 import { type Lease, Limiter } from '../../shared/ops/limiter.ts';
 import { StaticVcenterSessions, setVcenterSessions } from '../../shared/ops/sessions.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const settings = { maxConcurrent: 4, minIntervalMs: 40 };
 const vcenterId = 'vc-ops';
@@ -91,7 +93,7 @@ beforeAll(async () => {
   ns = await freshNamespace('ops');
   vcsimPort = await freePort();
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-'));
-  vcsim = await startVcsim(vcsimOptions());
+  vcsim = await startTestVcsim(vcsimOptions());
   setVcenterSessions(
     new StaticVcenterSessions().register(vcenterId, {
       url: vcsim.url,
@@ -115,7 +117,7 @@ beforeAll(async () => {
     vms.push(vm.moid);
   }
   await client.close();
-  const issuer = await loadDevIssuer(stateDir);
+  const issuer = await loadTestIssuer(stateDir);
   viewer = await issuer.mint(['viewer']);
   operator = await issuer.mint(['operator']);
   runtime = await startLocalRuntime({
@@ -379,7 +381,7 @@ describe('interactive VM operations through the lanes', () => {
     expect(stale.status).toBe(200);
     expect(Buffer.from(await stale.arrayBuffer()).equals(before)).toBe(true);
 
-    vcsim = await startVcsim(vcsimOptions());
+    vcsim = await startTestVcsim(vcsimOptions());
     const fresh = await until(
       'a fresh answer',
       async () => {
