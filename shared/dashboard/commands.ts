@@ -106,6 +106,9 @@ export class Commands {
     }
     // A connection of its own: BLPOP blocks it, and concurrent calls must not queue behind one another.
     const waiter = redis.duplicate();
+    // The copy inherits the shared client's options, whose offline queue is off once it is connected; the new
+    // connection is not yet, and its BLPOP must wait for it instead of failing ("Stream isn't writeable").
+    waiter.options.enableOfflineQueue = true;
     try {
       const answer = await waiter.blpop(keys.ack(nodeId, record.commandId), this.deps.waitMs / 1000);
       return answer ? { record: JSON.parse(answer[1]), finished: true } : { record, finished: false };

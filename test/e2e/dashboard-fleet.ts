@@ -13,6 +13,7 @@ import type { TestRuntime } from '../setup/runtime.ts';
 export type ServiceSpec = 'running' | 'failing' | 'stopped';
 
 export interface NodeSpec {
+  /** `node-<n>` in spec order, as the local fleet (agent/fleet.ts) names its nodes. */
   readonly id: string;
   readonly services?: Readonly<Record<string, ServiceSpec>>;
   /** Whether the agent holds its control WebSocket. @default true */
@@ -57,7 +58,8 @@ export async function startFleet(harness: TestRuntime, specs: readonly NodeSpec[
   const redis = new Redis(db.services.redisUrl);
   const keys = dashboardKeys(`${db.name}:`);
   const agents = new Map<string, TestAgent>();
-  for (const spec of specs) {
+  for (const [index, spec] of specs.entries()) {
+    if (spec.id !== `node-${index + 1}`) throw new Error(`node ${index + 1} must be named node-${index + 1}`);
     const services = spec.services ?? {};
     const supervisor = new Supervisor(
       Object.fromEntries(Object.entries(services).map(([name, kind]) => [name, commands[kind]])),

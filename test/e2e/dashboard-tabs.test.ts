@@ -27,11 +27,11 @@ beforeAll(async () => {
   });
   base = harness.runtime.httpUrl;
   fleet = await startFleet(harness, [
-    { id: 'node-a', services: { web: 'running', batch: 'failing', cron: 'stopped' } },
-    { id: 'node-b', services: { web: 'running' } },
-    { id: 'node-c', services: { web: 'running' }, connected: false },
-    { id: 'node-d', services: { web: 'running' } },
-    { id: 'node-e', services: { web: 'running' } },
+    { id: 'node-1', services: { web: 'running', batch: 'failing', cron: 'stopped' } },
+    { id: 'node-2', services: { web: 'running' } },
+    { id: 'node-3', services: { web: 'running' }, connected: false },
+    { id: 'node-4', services: { web: 'running' } },
+    { id: 'node-5', services: { web: 'running' } },
   ]);
   browser = await launchChromium();
 }, 180_000);
@@ -53,21 +53,21 @@ const badgesOf = (page: Page, node: string) =>
 describe('Overview', () => {
   it('shows the cluster statistics and flags failed services, silent nodes and missing agents', async () => {
     const page = await logIn('olga', 'viewer', '#overview');
-    await page.waitForSelector('#panel-overview tr[data-node="node-e"]', arrival);
-    // node-d stopped reporting two minutes ago; node-e eleven minutes ago (the janitor removes it).
-    await fleet.silence('node-d', 120_000);
-    await fleet.silence('node-e', 11 * 60_000);
-    await page.waitForSelector('#panel-overview tr[data-node="node-d"] [data-badge=expired]', arrival);
-    await page.waitForSelector('#panel-overview tr[data-node="node-e"] [data-badge=removed]', arrival);
-    expect(await badgesOf(page, 'node-a')).toContain('failed');
-    expect(await page.textContent('#panel-overview tr[data-node="node-a"] [data-badge=failed]')).toContain(
+    await page.waitForSelector('#panel-overview tr[data-node="node-5"]', arrival);
+    // node-4 stopped reporting two minutes ago; node-5 eleven minutes ago (the janitor removes it).
+    await fleet.silence('node-4', 120_000);
+    await fleet.silence('node-5', 11 * 60_000);
+    await page.waitForSelector('#panel-overview tr[data-node="node-4"] [data-badge=expired]', arrival);
+    await page.waitForSelector('#panel-overview tr[data-node="node-5"] [data-badge=removed]', arrival);
+    expect(await badgesOf(page, 'node-1')).toContain('failed');
+    expect(await page.textContent('#panel-overview tr[data-node="node-1"] [data-badge=failed]')).toContain(
       'batch',
     );
-    expect(await badgesOf(page, 'node-c')).toEqual(['no-agent']);
-    const nodeB = await badgesOf(page, 'node-b');
+    expect(await badgesOf(page, 'node-3')).toEqual(['no-agent']);
+    const nodeB = await badgesOf(page, 'node-2');
     expect(nodeB).not.toContain('failed');
     expect(nodeB).not.toContain('no-agent');
-    // The statistics count what the list shows: node-e is gone, node-d silent, one service failed.
+    // The statistics count what the list shows: node-5 is gone, node-4 silent, one service failed.
     await page.waitForFunction(
       () => document.querySelector('[data-stat=expired] dd')?.textContent === '1',
       undefined,
@@ -82,12 +82,12 @@ describe('Overview', () => {
 describe('Workers', () => {
   it('shows each node’s details and a history chart that moves when the node reports', async () => {
     const page = await logIn('walt', 'viewer', '#workers');
-    const card = '#panel-workers article[data-node="node-b"]';
+    const card = '#panel-workers article[data-node="node-2"]';
     await page.waitForSelector(`${card} .chart[data-points]:not([data-points="0"])`, arrival);
     expect(await page.textContent(`${card} .details`)).toContain('web: running');
     expect(await page.$(`${card} canvas`)).not.toBeNull();
     const before = Number(await page.getAttribute(`${card} .chart`, 'data-points'));
-    await fleet.node('node-b').report({ cpu: 87.5, memory: 61, disk: 33 });
+    await fleet.node('node-2').report({ cpu: 87.5, memory: 61, disk: 33 });
     await page.waitForFunction(
       (selector) => {
         const last = (document.querySelector(selector) as HTMLElement | null)?.dataset.last;
@@ -112,7 +112,7 @@ describe('Logs', () => {
   it('shows a new line live, colour-coded by level', async () => {
     const page = await logIn('lena', 'viewer', '#logs');
     await page.waitForSelector('#connection[data-state=open]', arrival);
-    await fleet.node('node-a').log([{ level: 'ERROR', logger: 'Service.web', message: 'live line one' }]);
+    await fleet.node('node-1').log([{ level: 'ERROR', logger: 'Service.web', message: 'live line one' }]);
     const line = await page.waitForSelector(lineWith('live line one'), arrival);
     expect(await line.getAttribute('class')).toContain('level-ERROR');
     expect(await line.evaluate((el) => getComputedStyle(el.querySelector('.log-level')!).color)).toBe(
@@ -124,20 +124,20 @@ describe('Logs', () => {
   it('respects the node, level and logger filters and the search, for stored and live lines', async () => {
     const page = await logIn('lars', 'viewer', '#logs');
     await page.waitForSelector('#connection[data-state=open]', arrival);
-    await fleet.node('node-b').log([
+    await fleet.node('node-2').log([
       { level: 'WARNING', logger: 'Service.db', message: 'filter seed' },
       { level: 'WARNING', logger: 'Service.web', message: 'logger seed' },
     ]);
     // The filters' choices come from the log sources; the logger appeared with the line above.
     await page.waitForSelector(lineWith('filter seed'), arrival);
-    await page.selectOption('select[name=node]', 'node-b');
+    await page.selectOption('select[name=node]', 'node-2');
     await page.selectOption('select[name=level]', 'WARNING');
     await page.selectOption('select[name=logger]', 'Service.db');
     await page.waitForSelector(lineWith('logger seed'), { ...arrival, state: 'detached' });
     await page.waitForSelector(lineWith('filter seed'), arrival);
     // Lines the filters exclude are sent first; the matching one after them, so its arrival proves theirs.
-    await fleet.node('node-a').log([{ level: 'WARNING', logger: 'Service.db', message: 'other node warn' }]);
-    await fleet.node('node-b').log([
+    await fleet.node('node-1').log([{ level: 'WARNING', logger: 'Service.db', message: 'other node warn' }]);
+    await fleet.node('node-2').log([
       { level: 'INFO', logger: 'Service.db', message: 'same node info' },
       { level: 'WARNING', logger: 'Service.web', message: 'other logger warn' },
       { level: 'WARNING', logger: 'Service.db', message: 'wanted warn' },
@@ -149,16 +149,16 @@ describe('Logs', () => {
     const shown = await page.$$eval('#panel-logs li.log', (lines) =>
       lines.map((l) => `${(l as HTMLElement).dataset.node}/${(l as HTMLElement).dataset.level}`),
     );
-    expect(new Set(shown)).toEqual(new Set(['node-b/WARNING']));
+    expect(new Set(shown)).toEqual(new Set(['node-2/WARNING']));
 
     // Search (over HTTP) within the filters, then live lines must match it too.
-    await fleet.node('node-b').log([{ level: 'WARNING', logger: 'Service.db', message: 'needle in stored' }]);
+    await fleet.node('node-2').log([{ level: 'WARNING', logger: 'Service.db', message: 'needle in stored' }]);
     await page.waitForSelector(lineWith('needle in stored'), arrival);
     await page.fill('input[name=q]', 'NEEDLE');
     await page.click('.search button[type=submit]');
     await page.waitForSelector(lineWith('wanted warn'), { ...arrival, state: 'detached' });
     expect(await page.$(lineWith('needle in stored'))).not.toBeNull();
-    await fleet.node('node-b').log([
+    await fleet.node('node-2').log([
       { level: 'WARNING', logger: 'Service.db', message: 'haystack only' },
       { level: 'WARNING', logger: 'Service.db', message: 'live needle too' },
     ]);
@@ -170,19 +170,19 @@ describe('Logs', () => {
   it('pages back to older lines than the live view holds', async () => {
     // 300 lines: the view opens with the newest 200 of them.
     await fleet
-      .node('node-c')
+      .node('node-3')
       .log(
         Array.from({ length: 300 }, (_, i) => ({ logger: 'Service.bulk', message: `bulk line ${i + 1}.` })),
       );
     const page = await logIn('pia', 'viewer', '#logs');
     await page.waitForSelector('#connection[data-state=open]', arrival);
-    await page.selectOption('select[name=node]', 'node-c');
+    await page.selectOption('select[name=node]', 'node-3');
     await page.waitForSelector(lineWith('bulk line 300.'), arrival);
     expect(await page.$(lineWith('bulk line 1.'))).toBeNull();
     await page.click('button[data-older]');
     await page.waitForSelector(lineWith('bulk line 1.'), arrival);
     // Every line once, in order.
-    const seqs = await page.$$eval('#panel-logs li.log[data-node="node-c"]', (lines) =>
+    const seqs = await page.$$eval('#panel-logs li.log[data-node="node-3"]', (lines) =>
       lines.map((l) => Number((l as HTMLElement).dataset.seq)),
     );
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
@@ -194,18 +194,18 @@ describe('Logs', () => {
   it('resumes after the WebSocket is dropped with every line once and no gap', async () => {
     const page = await logIn('rita', 'viewer', '#logs');
     await page.waitForSelector('#connection[data-state=open]', arrival);
-    await page.selectOption('select[name=node]', 'node-b');
-    await fleet.node('node-b').log([{ message: 'before the drop' }]);
+    await page.selectOption('select[name=node]', 'node-2');
+    await fleet.node('node-2').log([{ message: 'before the drop' }]);
     await page.waitForSelector(lineWith('before the drop'), arrival);
     await page.evaluate(() => (window as unknown as { vfleetSocket: { drop(): void } }).vfleetSocket.drop());
     await page.waitForSelector('#connection:not([data-state=open])', arrival);
     // Shipped while the page has no connection: they can only come back through the resume.
-    await fleet.node('node-b').log([{ message: 'during the drop 1' }, { message: 'during the drop 2' }]);
+    await fleet.node('node-2').log([{ message: 'during the drop 1' }, { message: 'during the drop 2' }]);
     await page.waitForSelector('#connection[data-state=open]', arrival);
-    await fleet.node('node-b').log([{ message: 'after the drop' }]);
+    await fleet.node('node-2').log([{ message: 'after the drop' }]);
     await page.waitForSelector(lineWith('after the drop'), arrival);
     expect(await page.$$(lineWith('during the drop'))).toHaveLength(2);
-    const seqs = await page.$$eval('#panel-logs li.log[data-node="node-b"]', (lines) =>
+    const seqs = await page.$$eval('#panel-logs li.log[data-node="node-2"]', (lines) =>
       lines.map((l) => Number((l as HTMLElement).dataset.seq)),
     );
     const tail = seqs.slice(seqs.indexOf(Math.max(...seqs)) - 3);
@@ -217,22 +217,22 @@ describe('Logs', () => {
 describe('Services', () => {
   it('restarts a service on a click: progress, then the result and the new state', async () => {
     const page = await logIn('oscar', 'operator', '#services');
-    const row = '#panel-services tr[data-node="node-a"][data-service="cron"]';
+    const row = '#panel-services tr[data-node="node-1"][data-service="cron"]';
     await page.waitForSelector(`${row} [data-state=stopped]`, arrival);
     expect(
-      await page.textContent('#panel-services tr[data-node="node-a"][data-service="batch"] .state'),
+      await page.textContent('#panel-services tr[data-node="node-1"][data-service="batch"] .state'),
     ).toBe('error');
     await page.click(`${row} button[data-action=restart]`);
     await page.waitForSelector(`${row} .progress[data-progress=succeeded]`, arrival);
     expect(await page.textContent(`${row} .progress`)).toContain('restart: done, now running');
     await page.waitForSelector(`${row} [data-state=running]`, arrival);
-    expect(fleet.node('node-a').serviceState('cron')).toBe('running');
+    expect(fleet.node('node-1').serviceState('cron')).toBe('running');
     await page.close();
   });
 
   it('refuses a node without an agent connection, saying why', async () => {
     const page = await logIn('otto', 'operator', '#services');
-    const row = '#panel-services tr[data-node="node-c"][data-service="web"]';
+    const row = '#panel-services tr[data-node="node-3"][data-service="web"]';
     await page.waitForSelector(row, arrival);
     await page.click(`${row} button[data-action=stop]`);
     await page.waitForSelector(`${row} .progress[data-progress=failed]`, arrival);
@@ -242,7 +242,7 @@ describe('Services', () => {
 
   it('shows a viewer the services without any control button', async () => {
     const page = await logIn('vera', 'viewer', '#services');
-    await page.waitForSelector('#panel-services tr[data-node="node-a"][data-service="cron"]', arrival);
+    await page.waitForSelector('#panel-services tr[data-node="node-1"][data-service="cron"]', arrival);
     expect(await page.$$('#panel-services button')).toHaveLength(0);
     expect(await page.isVisible('#panel-services [data-role-note]')).toBe(true);
     await page.close();
