@@ -116,12 +116,6 @@ describe('fault: PostgreSQL restarted in the middle of a full sync', () => {
           full: true,
         },
       );
-      if (requested.status !== 202) {
-        const { rows } = await stack.pool.query(
-          `SELECT pid, state, wait_event_type, wait_event, left(query, 120) AS q, xact_start FROM pg_stat_activity WHERE datname = current_database()`,
-        );
-        console.log('DIAG', JSON.stringify(rows, null, 1));
-      }
       expect(requested.status).toBe(202);
       await until('the full sync waiting on the held row, inside its transaction', async () => {
         const { rows } = await stack.pool.query<{ n: number }>(
@@ -153,10 +147,6 @@ describe('fault: PostgreSQL restarted in the middle of a full sync', () => {
         180_000,
       );
       await until('the new state in the API', async () => {
-        const { rows } = await stack.pool.query(
-          'SELECT next_sync_at, consecutive_failures, last_error, last_full_sync_at FROM vcenters',
-        );
-        console.log('DIAG', JSON.stringify(rows), JSON.stringify(stack.runtime));
         const { status, json } = await stack.call('GET', `/api/v1/vms?vcenter=${vcenterId}&limit=1000`);
         return status === 200 && JSON.stringify(apiState(json)) === JSON.stringify(after) ? true : undefined;
       });
