@@ -10,6 +10,9 @@ export default defineConfig({
     reporters: ['default', 'json'],
     outputFile: { json: '.vfleet/fault-results.json' },
     fileParallelism: false,
+    // One viewer token plays the whole steady load: the per-principal buckets (shared/ratelimit) are lifted, as
+    // in the integration project, so the faults, not the limits, decide the answers.
+    env: { RATE_LIMIT_DEFAULT: '60000/10000' },
     testTimeout: 240_000,
     hookTimeout: 180_000,
   },

@@ -4,11 +4,14 @@
 // the password, its reference or the session.
 import type pg from 'pg';
 import * as z from 'zod';
+import { VcenterScope } from '#shared/auth';
 import type { RedisClient } from '#shared/clients';
 import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
+import type { SessionKeyring } from './session-crypto.ts';
+import { sessionKeysFor } from './session-keys.ts';
 
 /** Polling changes are visible within a minute by default. */
 export const defaultSyncIntervalSeconds = 60;
@@ -297,9 +300,13 @@ export async function registerVcenter(
 }
 
 /** Every registered vCenter with its sync state, by id. */
-export async function listVcenters(db: pg.Pool | pg.ClientBase): Promise<VcenterView[]> {
+/** Every vCenter the caller's scope shows (shared/auth), by id. */
+export async function listVcenters(
+  db: pg.Pool | pg.ClientBase,
+  scope: VcenterScope = VcenterScope.everything,
+): Promise<VcenterView[]> {
   const { rows } = await db.query<ViewRow>(`SELECT ${viewColumns} FROM vcenters ORDER BY id`);
-  return rows.map(toView);
+  return rows.filter((row) => scope.allows(row.id)).map(toView);
 }
 
 /** One vCenter; 404 when unknown. */
@@ -317,7 +324,7 @@ export async function deleteVcenter(
   pool: pg.Pool,
   secrets: SecretStore,
   id: string,
-  options: { redis?: RedisClient } = {},
+  options: { redis?: RedisClient; sessionKeys?: SessionKeyring } = {},
 ): Promise<void> {
   const row = await loadSyncRow(pool, id);
   if (!row) throw new NotFoundError(`No vCenter ${id}`);
@@ -328,7 +335,8 @@ export async function deleteVcenter(
   forgetPassword(row.secret_ref);
   await bumpGeneration(id, options.redis).catch(() => {});
   if (password && row.session) {
-    const client = await openClient(row, password).catch(() => undefined);
+    const keys = options.sessionKeys ?? sessionKeysFor(pool, secrets);
+    const client = await openClient(row, password, keys).catch(() => undefined);
     await client?.close().catch(() => {});
   }
 }
