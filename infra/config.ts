@@ -5,6 +5,7 @@ import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { parseVcenterScopes, vcenterScopeEnvNames } from '../shared/auth/vcenter-scope.ts';
 import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
+import { allowedTargetsEnvName, parseTargetPolicy } from '../shared/vsphere/targets.ts';
 
 export const envNamesList = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof envNamesList)[number];
@@ -122,6 +123,13 @@ export interface VcenterAccessConfig {
   readonly scopes: Readonly<Record<string, readonly string[]>>;
   /** The token claim that lists groups (Cognito: `cognito:groups`). */
   readonly groupsClaim: string;
+  /**
+   * The endpoints vCenters may be registered at and connected to: CIDRs, addresses or host name patterns
+   * (`10.20.0.0/16`, `*.vc.corp.example`), checked at registration and on every connection against the address
+   * connected to. Empty allows every `https://` URL, so an admin could make workers inside the VPC call internal
+   * hosts: set it before production.
+   */
+  readonly allowedTargets: readonly string[];
 }
 
 /** The environment variables of {@link VcenterAccessConfig}. */
@@ -129,6 +137,7 @@ export function vcenterAccessEnvironment(c: VcenterAccessConfig): Record<string,
   return {
     [vcenterScopeEnvNames.scopes]: JSON.stringify(c.scopes),
     [vcenterScopeEnvNames.groupsClaim]: c.groupsClaim,
+    [allowedTargetsEnvName]: c.allowedTargets.join(','),
   };
 }
 
@@ -150,7 +159,7 @@ const base = {
   },
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
-  vcenterAccess: { scopes: {}, groupsClaim: 'groups' },
+  vcenterAccess: { scopes: {}, groupsClaim: 'groups', allowedTargets: [] },
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -302,6 +311,11 @@ export function validateConfig(c: EnvironmentConfig): void {
   }
   if (!/^[\w:.-]{1,128}$/.test(c.vcenterAccess.groupsClaim))
     fail('vcenterAccess.groupsClaim', 'must be a claim name');
+  try {
+    parseTargetPolicy(c.vcenterAccess.allowedTargets.join(','), 'vcenterAccess.allowedTargets');
+  } catch (error) {
+    fail('vcenterAccess.allowedTargets', `is invalid: ${(error as Error).message}`);
+  }
 }
 
 /** The data-store removal policy (tables and buckets have no SNAPSHOT; they keep their data instead). */
