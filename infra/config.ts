@@ -3,8 +3,14 @@
 
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type RouteKey, routes } from '#shared/contracts';
 import { parseVcenterScopes, vcenterScopeEnvNames } from '../shared/auth/vcenter-scope.ts';
 import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
+import {
+  defaultRateLimits,
+  type RateLimitSettings,
+  validateRateLimits,
+} from '../shared/ratelimit/settings.ts';
 import { allowedTargetsEnvName, parseTargetPolicy } from '../shared/vsphere/targets.ts';
 
 export const envNamesList = ['dev', 'staging', 'prod'] as const;
@@ -53,6 +59,67 @@ export interface DashboardLoginConfig {
   readonly idTokenSigningAlg: string;
 }
 
+/** One API Gateway throttle: the steady rate (requests per second) and the burst its token bucket holds. */
+export interface ThrottleConfig {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/**
+ * API Gateway throttles (the edge's first line; the per-principal buckets in Redis are the second). A stage's
+ * default applies to each route on its own; the route overrides are tighter, for the routes whose every call can
+ * cause vCenter calls or queued work, so one route's flood cannot starve the rest of the account's quota.
+ */
+export interface ApiThrottleConfig {
+  /** The HTTP API stage's default route settings. */
+  readonly http: ThrottleConfig;
+  /** Per HTTP route (contract route key) overrides. */
+  readonly httpRoutes: Readonly<Partial<Record<RouteKey, ThrottleConfig>>>;
+  /** The WebSocket stage's default route settings. */
+  readonly webSocket: ThrottleConfig;
+  /** Per WebSocket route key (`$connect`, `subscribe`, …) overrides. */
+  readonly webSocketRoutes: Readonly<Record<string, ThrottleConfig>>;
+}
+
+/**
+ * The gateway throttles of an environment: `http` and `webSocket` stage defaults, and the upstream routes at
+ * `upstream` each (console tickets and provisioning loads are fewer but each holds a vCenter call, registrations
+ * and syncs are admin/operator actions: a tenth of it).
+ */
+export function apiThrottle(limits: {
+  http: ThrottleConfig;
+  upstream: ThrottleConfig;
+  webSocket: ThrottleConfig;
+}): ApiThrottleConfig {
+  const { upstream } = limits;
+  const tenth: ThrottleConfig = {
+    rateLimit: Math.max(1, Math.ceil(upstream.rateLimit / 10)),
+    burstLimit: Math.max(1, Math.ceil(upstream.burstLimit / 10)),
+  };
+  return {
+    http: limits.http,
+    httpRoutes: {
+      'POST /api/v1/vms/{id}/refresh': upstream,
+      'GET /api/v1/vms/{id}/thumbnail': upstream,
+      'POST /api/v1/vms/{id}/console': upstream,
+      'GET /api/v1/vcenters/{id}/datacenters': upstream,
+      'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': upstream,
+      'GET /api/v1/vcenters/{id}/compute/{cr}/resources': upstream,
+      'PUT /api/v1/vcenters/{id}/credentials/me': tenth,
+      'POST /api/v1/vcenters/{id}/sync': tenth,
+      'POST /api/v1/vcenters': tenth,
+    },
+    webSocket: limits.webSocket,
+    // Each $connect runs the authorizer and writes the connection table.
+    webSocketRoutes: {
+      $connect: {
+        rateLimit: Math.max(1, Math.ceil(limits.webSocket.rateLimit / 4)),
+        burstLimit: Math.max(1, Math.ceil(limits.webSocket.burstLimit / 4)),
+      },
+    },
+  };
+}
+
 export interface EnvironmentConfig {
   readonly envName: EnvName;
   /** Account to deploy into; undefined leaves the stacks account-agnostic (synth works without credentials). */
@@ -94,12 +161,26 @@ export interface EnvironmentConfig {
    * as ESXI_MAX_CONCURRENT, ESXI_MIN_INTERVAL, VM_LIST_CACHE_TTL and THUMBNAIL_CACHE_TTL on the functions.
    */
   readonly ops: OpsSettings;
+  /** API Gateway stage and route throttles (HTTP and WebSocket). */
+  readonly apiThrottle: ApiThrottleConfig;
+  /**
+   * Per-principal token buckets (shared/ratelimit) of the routes that cause vCenter calls or queued work, set as
+   * `RATE_LIMIT_<CLASS>` on the functions: one caller's flood is refused long before the gateway's throttle,
+   * which all callers share, would trip.
+   */
+  readonly rateLimits: RateLimitSettings;
   /**
    * Lost inventory watches per hour, fleet-wide, above which on-call is paged. Single losses are normal (a
    * vCenter restarted, a session expired: each costs one full sync); a sustained rate means sessions or
    * collectors are being lost systematically.
    */
   readonly syncWatchLostPerHour: number;
+  /**
+   * The version of the data key that seals saved vSphere sessions (SESSION_KEY_VERSION). Raise it to rotate:
+   * new seals use the new version, records of older ones still open and are re-sealed by each vCenter's next
+   * sync pass (no re-login, no full sync).
+   */
+  readonly sessionKeyVersion: number;
   /**
    * The compute nodes projects are placed on: one fixed instance type, an Auto Scaling group between minNodes and
    * maxNodes scaled on free slots, `slotsPerNode` projects per node (the agent's capacity).
@@ -159,7 +240,9 @@ const base = {
   },
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
+  rateLimits: defaultRateLimits,
   vcenterAccess: { scopes: {}, groupsClaim: 'groups', allowedTargets: [] },
+  sessionKeyVersion: 1,
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -168,6 +251,11 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     ...base,
     envName: 'dev',
     ops: opsPresets.small,
+    apiThrottle: apiThrottle({
+      http: { rateLimit: 50, burstLimit: 100 },
+      upstream: { rateLimit: 10, burstLimit: 20 },
+      webSocket: { rateLimit: 50, burstLimit: 100 },
+    }),
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
     natGateways: 1,
     aurora: { minAcu: 0.5, maxAcu: 4, backupRetentionDays: 1, deletionProtection: false },
@@ -182,6 +270,11 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     ...base,
     envName: 'staging',
     ops: opsPresets.medium,
+    apiThrottle: apiThrottle({
+      http: { rateLimit: 200, burstLimit: 400 },
+      upstream: { rateLimit: 40, burstLimit: 80 },
+      webSocket: { rateLimit: 200, burstLimit: 400 },
+    }),
     natGateways: 1,
     aurora: { minAcu: 0.5, maxAcu: 16, backupRetentionDays: 7, deletionProtection: true },
     redis: { kind: 'serverless', maxDataStorageGb: 5, maxEcpuPerSecond: 50_000 },
@@ -195,6 +288,12 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     ...base,
     envName: 'prod',
     ops: opsPresets.large,
+    // 2,000 users: the account's default (10,000 rps) stays well above, so other APIs keep their share.
+    apiThrottle: apiThrottle({
+      http: { rateLimit: 2_000, burstLimit: 4_000 },
+      upstream: { rateLimit: 200, burstLimit: 400 },
+      webSocket: { rateLimit: 1_000, burstLimit: 2_000 },
+    }),
     natGateways: 3,
     aurora: { minAcu: 2, maxAcu: 64, backupRetentionDays: 35, deletionProtection: true },
     redis: { kind: 'replication-group', nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1 },
@@ -290,12 +389,20 @@ export function validateConfig(c: EnvironmentConfig): void {
   } catch (error) {
     fail('ops', `is invalid: ${(error as Error).message}`);
   }
+  validateApiThrottle(c.apiThrottle, fail);
+  try {
+    validateRateLimits(c.rateLimits, (cls) => `rateLimits["${cls}"]`);
+  } catch (error) {
+    fail('rateLimits', `is invalid: ${(error as Error).message}`);
+  }
   if (!(c.reservedConcurrencyScale >= 0 && c.reservedConcurrencyScale <= 10)) {
     fail('reservedConcurrencyScale', 'must be in 0..10');
   }
   if (!(Number.isInteger(c.syncWatchLostPerHour) && c.syncWatchLostPerHour >= 1)) {
     fail('syncWatchLostPerHour', 'must be a whole number of at least 1');
   }
+  if (!(Number.isInteger(c.sessionKeyVersion) && c.sessionKeyVersion >= 1))
+    fail('sessionKeyVersion', 'must be a whole number of at least 1');
   if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(c.nodes.instanceType))
     fail('nodes.instanceType', `is invalid: ${c.nodes.instanceType}`);
   const { minNodes, maxNodes, slotsPerNode } = c.nodes;
@@ -316,6 +423,29 @@ export function validateConfig(c: EnvironmentConfig): void {
   } catch (error) {
     fail('vcenterAccess.allowedTargets', `is invalid: ${(error as Error).message}`);
   }
+}
+
+/** API Gateway accepts a rate of up to 10,000 rps and a burst of up to 5,000 by default; both must be > 0. */
+function validateApiThrottle(t: ApiThrottleConfig, fail: (setting: string, why: string) => never): void {
+  const check = (setting: string, limit: ThrottleConfig | undefined) => {
+    if (!limit) return;
+    if (!(Number.isFinite(limit.rateLimit) && limit.rateLimit > 0 && limit.rateLimit <= 10_000))
+      fail(
+        `${setting}.rateLimit`,
+        `must be a number in (0, 10000] requests per second (got ${limit.rateLimit})`,
+      );
+    if (!(Number.isInteger(limit.burstLimit) && limit.burstLimit >= 1 && limit.burstLimit <= 5_000))
+      fail(`${setting}.burstLimit`, `must be a whole number in 1..5000 (got ${limit.burstLimit})`);
+  };
+  check('apiThrottle.http', t.http);
+  check('apiThrottle.webSocket', t.webSocket);
+  for (const [key, limit] of Object.entries(t.httpRoutes)) {
+    if (!Object.hasOwn(routes, key))
+      fail(`apiThrottle.httpRoutes["${key}"]`, 'is not a route of the contract');
+    check(`apiThrottle.httpRoutes["${key}"]`, limit);
+  }
+  for (const [key, limit] of Object.entries(t.webSocketRoutes))
+    check(`apiThrottle.webSocketRoutes["${key}"]`, limit);
 }
 
 /** The data-store removal policy (tables and buckets have no SNAPSHOT; they keep their data instead). */

@@ -51,7 +51,9 @@ export type Dependency =
   // Reach the compute-node agents (in the VPC) and set or clear their scale-in protection.
   | 'nodes'
   // Wrap and unwrap the data keys of personal vCenter credentials (KMS in AWS, the secret store locally).
-  | 'credentials-key';
+  | 'credentials-key'
+  // Make and unwrap the data keys that seal saved vSphere sessions (shared/inventory/sync/session-keys.ts).
+  | 'session-key';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -91,7 +93,7 @@ function opsWorker(lane: string, reservedConcurrency: number): FunctionSpec {
 export const functions = {
   health: {
     entry: 'functions/health/handler.ts',
-    description: 'GET /health: liveness and dependency status',
+    description: 'GET /health (cached status) and /api/v1/health/details (operator: each dependency)',
     serves: 'http',
     needs: ['redis', 'postgres', 'dynamodb'],
   },
@@ -133,7 +135,8 @@ export const functions = {
     entry: 'functions/inventory/vcenters.ts',
     description: 'vCenter registry: register, list, show, delete and request syncs',
     serves: 'http',
-    needs: ['postgres', 'redis', 'queues', 'secrets', 'secrets-write'],
+    // session-key: a deleted vCenter's saved session is opened to log it out.
+    needs: ['postgres', 'redis', 'queues', 'secrets', 'secrets-write', 'session-key'],
   },
   syncDispatcher: {
     entry: 'functions/inventory/sync-dispatcher.ts',
@@ -154,7 +157,7 @@ export const functions = {
     // The hard cap on concurrent passes (and writer connections); the event source's maxConcurrency is below it.
     reservedConcurrency: 100,
     serves: 'queue',
-    needs: ['postgres', 'redis', 'queues', 'secrets'],
+    needs: ['postgres', 'redis', 'queues', 'secrets', 'session-key'],
   },
   wsAuthorizer: {
     entry: 'functions/ws/authorizer.ts',
@@ -333,6 +336,7 @@ export type HttpRouteBindingErrors = RouteBindingHolds<RouteBindingErrors<HttpFu
  */
 const routeFunctions = {
   'GET /health': 'health',
+  'GET /api/v1/health/details': 'health',
   'GET /api/v1/openapi.json': 'apiDocs',
   'GET /api/v1/me': 'me',
   'GET /api/v1/vms': 'inventoryQuery',

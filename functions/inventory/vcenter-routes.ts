@@ -29,6 +29,7 @@ import {
   viewFor,
 } from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
+import { chargeCaller } from '#shared/ratelimit';
 import { secretStore } from '#shared/secrets';
 
 const noStore = { 'cache-control': 'no-store' };
@@ -47,6 +48,7 @@ const registerVcenterRoute: RouteHandler = async (event) => {
       `vCenter id ${input.id} is outside the vCenters your roles and groups may manage`,
     );
   }
+  await chargeCaller(event);
   const vcenter = await registerVcenter(db, secretStore(), input, {
     minIntervalSeconds: dispatchPeriodSeconds(),
   });
@@ -82,6 +84,7 @@ const deleteVcenterRoute: RouteHandler = async (event) => {
 const requestSyncRoute: RouteHandler = async (event) => {
   const id = idParam(event);
   const { full } = parseInput(syncRequestSchema, jsonBody(event), 'body');
+  await chargeCaller(event);
   const sync = await requestSync(postgres('writer'), id, { ...queue(), reason: 'requested', full });
   if (!sync.queued) {
     throw new ServiceUnavailableError(

@@ -15,6 +15,7 @@ import {
   queueStats,
   type ThumbnailAnswer,
 } from '#shared/ops';
+import { chargeCaller, upstreamCharge } from '#shared/ratelimit';
 
 function cacheHeaders(answer: ThumbnailAnswer): Record<string, string> {
   return {
@@ -27,7 +28,9 @@ function cacheHeaders(answer: ThumbnailAnswer): Record<string, string> {
 }
 
 const thumbnail: RouteHandler = async (event) => {
-  const answer = await getThumbnail(opsService(), event.pathParameters?.id ?? '');
+  const answer = await getThumbnail(opsService(), event.pathParameters?.id ?? '', {
+    charge: upstreamCharge(event),
+  });
   const headers = cacheHeaders(answer);
   const ifNoneMatch = event.headers['if-none-match'];
   if (ifNoneMatch?.split(',').some((tag) => tag.trim().replace(/^W\//, '') === headers.etag)) {
@@ -42,6 +45,7 @@ const thumbnail: RouteHandler = async (event) => {
 };
 
 const refresh: RouteHandler = async (event) => {
+  await chargeCaller(event);
   const answer = await refreshVm(vmRefreshDeps(opsService()), event.pathParameters?.id ?? '');
   return json(answer.status === 'refreshed' ? 200 : 202, answer, { 'cache-control': 'no-store' });
 };

@@ -5,6 +5,7 @@ import { parseRoles } from '#shared/auth';
 import { postgres } from '#shared/clients';
 import { type HttpEvent, json, type RouteHandler, type RouteTable } from '#shared/http';
 import { type AuditCaller, openAuditedConsole, opsService } from '#shared/ops';
+import { chargeCaller } from '#shared/ratelimit';
 
 /** The caller as the audit records it: the token's subject and roles, API Gateway's source address and agent. */
 const auditCaller = (event: HttpEvent): AuditCaller => {
@@ -19,6 +20,7 @@ const auditCaller = (event: HttpEvent): AuditCaller => {
 };
 
 const consoleTicket: RouteHandler = async (event) => {
+  await chargeCaller(event);
   const ticket = await openAuditedConsole(
     { ...opsService(), audit: postgres('writer') },
     event.pathParameters?.id ?? '',

@@ -44,6 +44,7 @@ export interface RouteContract {
  */
 export const routes = {
   'GET /health': { method: 'GET', path: '/health', role: null },
+  'GET /api/v1/health/details': { method: 'GET', path: '/api/v1/health/details', role: 'operator' },
   'GET /api/v1/openapi.json': { method: 'GET', path: '/api/v1/openapi.json', role: null },
   'GET /api/v1/me': { method: 'GET', path: '/api/v1/me', role: 'viewer' },
   'GET /api/v1/vms': { method: 'GET', path: '/api/v1/vms', role: 'viewer' },
@@ -202,6 +203,8 @@ export const secretNames = {
   placementKey: '_placement-signing-key',
   /** Wraps the data keys of personal vCenter credentials in dev (AWS uses a KMS key). */
   credentialsKey: '_credentials-key',
+  /** Wraps the data keys that seal saved vSphere sessions in dev (AWS uses a KMS key). */
+  sessionKey: '_session-key',
 } as const;
 
 /** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */

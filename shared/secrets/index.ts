@@ -7,6 +7,14 @@ import { createFileSecretStore } from './file.ts';
 import type { SecretStore } from './types.ts';
 
 export { createSecretsManagerStore } from './aws.ts';
+export {
+  type KeyWrapper,
+  keyWrapperFromEnv,
+  kmsKeyWrapper,
+  localKeyWrapper,
+  openWith,
+  sealWith,
+} from './envelope.ts';
 export { createFileSecretStore } from './file.ts';
 export { SecretNotFoundError, type SecretStore } from './types.ts';
 

@@ -21,7 +21,10 @@ export class Supervisor {
 
   state(service: string): ServiceState {
     const child = this.children.get(service);
-    return child && child.exitCode === null && child.signalCode === null ? 'running' : 'stopped';
+    if (!child) return 'stopped';
+    if (child.exitCode === null && child.signalCode === null) return 'running';
+    // Exited by itself with a failure (not stopped by a signal): crashed.
+    return child.exitCode !== null && child.exitCode !== 0 ? 'error' : 'stopped';
   }
 
   pid(service: string): number | undefined {

@@ -11,6 +11,8 @@ import type { SecretStore } from '#shared/secrets';
 import { targetRefusal } from '#shared/vsphere';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
+import type { SessionKeyring } from './session-crypto.ts';
+import { sessionKeysFor } from './session-keys.ts';
 
 /** Polling changes are visible within a minute by default. */
 export const defaultSyncIntervalSeconds = 60;
@@ -331,7 +333,7 @@ export async function deleteVcenter(
   pool: pg.Pool,
   secrets: SecretStore,
   id: string,
-  options: { redis?: RedisClient } = {},
+  options: { redis?: RedisClient; sessionKeys?: SessionKeyring } = {},
 ): Promise<void> {
   const row = await loadSyncRow(pool, id);
   if (!row) throw new NotFoundError(`No vCenter ${id}`);
@@ -342,7 +344,8 @@ export async function deleteVcenter(
   forgetPassword(row.secret_ref);
   await bumpGeneration(id, options.redis).catch(() => {});
   if (password && row.session) {
-    const client = await openClient(row, password).catch(() => undefined);
+    const keys = options.sessionKeys ?? sessionKeysFor(pool, secrets);
+    const client = await openClient(row, password, keys).catch(() => undefined);
     await client?.close().catch(() => {});
   }
 }
