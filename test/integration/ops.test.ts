@@ -6,7 +6,6 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
@@ -25,7 +24,6 @@ import { startTestVcsim } from '../setup/vcsim.ts';
 const settings = { maxConcurrent: 4, minIntervalMs: 40 };
 const vcenterId = 'vc-ops';
 let ns: TestNamespace;
-/** The console audit trail's table (the other routes here read no PostgreSQL). */
 let db: TestDatabase;
 let runtime: LocalRuntime;
 let vcsim: VcsimService;
@@ -96,10 +94,9 @@ const vcsimOptions = () => ({ vms: 40, port: vcsimPort, delays: { screen: 250, A
 beforeAll(async () => {
   recordLimiterAttempts();
   ns = await freshNamespace('ops');
+  // A migrated database: console opens are recorded in its audit trail before the ticket is handed out.
   db = await freshDatabase('ops');
-  const pool = new pg.Pool({ ...db.postgres, max: 1 });
-  await migrate(pool, { vmPartitions: 2 });
-  await pool.end();
+  await migrate(db.postgres, { vmPartitions: 2 });
   vcsimPort = await freePort();
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-'));
   vcsim = await startTestVcsim(vcsimOptions());
