@@ -64,9 +64,21 @@ export class ControlConnection {
     return new Promise((resolve) => this.openWaiters.push(resolve));
   }
 
-  /** Drops the current connection as a network failure would (the agent reconnects); for tests. */
-  dropForTest(): void {
+  /** While set, no reconnect is scheduled (tests hold the agent away). */
+  private held = false;
+
+  /**
+   * Drops the current connection as a network failure would; for tests. The agent reconnects, unless
+   * `hold`: then only after `resumeForTest()`.
+   */
+  dropForTest(hold = false): void {
+    this.held = hold;
     this.current?.terminate();
+  }
+
+  resumeForTest(): void {
+    this.held = false;
+    if (!this.current) void this.connect();
   }
 
   async close(): Promise<void> {
@@ -114,7 +126,7 @@ export class ControlConnection {
   }
 
   private scheduleReconnect(): void {
-    if (this.closed) return;
+    if (this.closed || this.held) return;
     clearTimeout(this.reconnectTimer);
     const wait = jitter(this.backoffMs);
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.reconnectMaxMs ?? 30_000);

@@ -10,6 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Cluster, Redis } from 'ioredis';
 import type { RedisClient } from '#shared/clients';
 import { ConflictError } from '#shared/http';
 import type { DashboardKeys } from './keys.ts';
@@ -105,10 +106,11 @@ export class Commands {
       await this.enqueue(nodeId, { queuedAt: now, message });
     }
     // A connection of its own: BLPOP blocks it, and concurrent calls must not queue behind one another.
-    const waiter = redis.duplicate();
-    // The copy inherits the shared client's options, whose offline queue is off once it is connected; the new
-    // connection is not yet, and its BLPOP must wait for it instead of failing ("Stream isn't writeable").
-    waiter.options.enableOfflineQueue = true;
+    // The shared client stops queueing commands once connected (shared/clients/redis.ts), and a duplicate
+    // copies that: this one must queue its BLPOP until its own first connection.
+    const waiter = redis.isCluster
+      ? (redis as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+      : (redis as Redis).duplicate({ enableOfflineQueue: true });
     try {
       const answer = await waiter.blpop(keys.ack(nodeId, record.commandId), this.deps.waitMs / 1000);
       return answer ? { record: JSON.parse(answer[1]), finished: true } : { record, finished: false };

@@ -175,29 +175,25 @@ describe('service control through a real agent', () => {
   });
 
   it('answers 409 for a node with no agent connection and no heartbeat; a node still heartbeating gets the command when its agent is back', async () => {
-    const { nodes } = await fleet(
-      'off',
-      { web: { ...idle, autostart: false } },
-      // A slow reconnect, so the command surely arrives while the agent is away.
-      { dashboard: { control: { reconnectMinMs: 1_500, reconnectMaxMs: 1_500 } } },
-    );
+    const { nodes } = await fleet('off', { web: { ...idle, autostart: false } });
     const { agent } = nodes[0]!;
     await ready('off-1');
 
-    // Connection dropped, heartbeats go on: not offline. The command waits for the agent's return.
-    agent.dashboard!.control!.dropForTest();
+    // Connection dropped (and held away), heartbeats go on: not offline. The command waits for the agent.
+    agent.dashboard!.control!.dropForTest(true);
     await until(
       () => nodeView('off-1'),
       (view) => view?.agent_connected === false,
     );
-    const queued = await control('off-1', 'web', 'start');
+    const answer = control('off-1', 'web', 'start');
+    const trail = () => call('GET', '/api/dashboard/nodes/off-1/commands', operator);
+    await until(trail, (t) => (t.body.commands as { status: string }[])[0]?.status === 'pending');
+    agent.dashboard!.control!.resumeForTest();
+    const queued = await answer;
     expect(queued.body).toMatchObject({ service_name: 'web', action: 'start' });
     if (queued.status === 202) {
       // The wait ran out first on a slow machine: the result lands in the audit trail all the same.
-      await until(
-        () => call('GET', '/api/dashboard/nodes/off-1/commands', operator),
-        (trail) => (trail.body.commands as { status: string }[])[0]?.status === 'succeeded',
-      );
+      await until(trail, (t) => (t.body.commands as { status: string }[])[0]?.status === 'succeeded');
     } else {
       expect(queued).toMatchObject({ status: 200, body: { success: true, result: { status: 'running' } } });
     }
