@@ -11,6 +11,7 @@ import {
   type RateLimitSettings,
   validateRateLimits,
 } from '../shared/ratelimit/settings.ts';
+import { allowedTargetsEnvName, parseTargetPolicy } from '../shared/vsphere/targets.ts';
 
 export const envNamesList = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof envNamesList)[number];
@@ -203,6 +204,13 @@ export interface VcenterAccessConfig {
   readonly scopes: Readonly<Record<string, readonly string[]>>;
   /** The token claim that lists groups (Cognito: `cognito:groups`). */
   readonly groupsClaim: string;
+  /**
+   * The endpoints vCenters may be registered at and connected to: CIDRs, addresses or host name patterns
+   * (`10.20.0.0/16`, `*.vc.corp.example`), checked at registration and on every connection against the address
+   * connected to. Empty allows every `https://` URL, so an admin could make workers inside the VPC call internal
+   * hosts: set it before production.
+   */
+  readonly allowedTargets: readonly string[];
 }
 
 /** The environment variables of {@link VcenterAccessConfig}. */
@@ -210,6 +218,7 @@ export function vcenterAccessEnvironment(c: VcenterAccessConfig): Record<string,
   return {
     [vcenterScopeEnvNames.scopes]: JSON.stringify(c.scopes),
     [vcenterScopeEnvNames.groupsClaim]: c.groupsClaim,
+    [allowedTargetsEnvName]: c.allowedTargets.join(','),
   };
 }
 
@@ -232,7 +241,7 @@ const base = {
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
   rateLimits: defaultRateLimits,
-  vcenterAccess: { scopes: {}, groupsClaim: 'groups' },
+  vcenterAccess: { scopes: {}, groupsClaim: 'groups', allowedTargets: [] },
   sessionKeyVersion: 1,
 } as const;
 
@@ -409,6 +418,11 @@ export function validateConfig(c: EnvironmentConfig): void {
   }
   if (!/^[\w:.-]{1,128}$/.test(c.vcenterAccess.groupsClaim))
     fail('vcenterAccess.groupsClaim', 'must be a claim name');
+  try {
+    parseTargetPolicy(c.vcenterAccess.allowedTargets.join(','), 'vcenterAccess.allowedTargets');
+  } catch (error) {
+    fail('vcenterAccess.allowedTargets', `is invalid: ${(error as Error).message}`);
+  }
 }
 
 /** API Gateway accepts a rate of up to 10,000 rps and a burst of up to 5,000 by default; both must be > 0. */

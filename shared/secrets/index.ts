@@ -6,7 +6,7 @@ import { createSecretsManagerStore } from './aws.ts';
 import { createFileSecretStore } from './file.ts';
 import type { SecretStore } from './types.ts';
 
-export { createSecretsManagerStore } from './aws.ts';
+export { createSecretsManagerStore, readDatabasePassword } from './aws.ts';
 export {
   type KeyWrapper,
   keyWrapperFromEnv,

@@ -1,8 +1,11 @@
 // Integration tests — the capability database roles of migration 006 against a real PostgreSQL: the
 // migrations create them, each may do what its functions need, and none may write another capability's data
 // (the ops role cannot UPDATE inventory rows or a vCenter's saved session; the query role writes nothing).
+
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { applyRoleLogins } from '../../shared/inventory/index.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 
@@ -96,5 +99,47 @@ describe('capability database roles', () => {
     expect(await as('vfleet_inventory', 'DELETE FROM session_keys')).toBe(denied);
     expect(await as('vfleet_inventory', 'DROP TABLE vms')).toBe(denied);
     expect(await as('vfleet_inventory', 'ALTER TABLE vcenters ADD COLUMN x int')).toBe(denied);
+  });
+
+  it('turns a role into a login with its secret password (sent as a SCRAM verifier), limited like the role', async () => {
+    // Prepare: what the deploy step does with the ops role's proxy secret.
+    const password = randomBytes(24).toString('base64url');
+    await applyRoleLogins(pool, [{ role: 'vfleet_ops', password }]);
+    const { rows } = await pool.query("SELECT rolpassword FROM pg_authid WHERE rolname = 'vfleet_ops'");
+    expect(String(rows[0]?.rolpassword)).toMatch(/^SCRAM-SHA-256\$4096:/);
+    await expect(applyRoleLogins(pool, [{ role: 'postgres', password }])).rejects.toThrow(
+      /not a capability role/,
+    );
+
+    // Act: log in as the role over TCP (the server asks for SCRAM), in the namespace's schema.
+    const login = new pg.Client({ ...ns.pg, user: 'vfleet_ops', password });
+    await login.connect();
+    try {
+      const read = await login.query('SELECT count(*)::int AS n FROM vms');
+      const write = await login
+        .query("UPDATE vms SET name = 'x'")
+        .catch((error) => error as { code: string });
+
+      // Assess
+      expect(read.rows[0]?.n).toBe(1);
+      expect((write as { code?: string }).code).toBe(denied);
+    } finally {
+      await login.end();
+    }
+    await expect(
+      new pg.Client({ ...ns.pg, user: 'vfleet_ops', password: 'wrong' }).connect(),
+    ).rejects.toThrow();
+  });
+
+  it('lets the ops role append to and read the console audit, and no role change or remove a row', async () => {
+    const row = `INSERT INTO console_audit (subject, vcenter_id, vm_moid, outcome) VALUES ('s', 'vc-r', 'vm-1', 'issued')`;
+    expect(await as('vfleet_ops', row)).toBe('ok');
+    expect(await as('vfleet_ops', 'SELECT subject, source_ip FROM console_audit')).toBe('ok');
+    expect(await as('vfleet_ops', "UPDATE console_audit SET subject = 'other'")).toBe(denied);
+    expect(await as('vfleet_ops', 'DELETE FROM console_audit')).toBe(denied);
+    for (const role of ['vfleet_query', 'vfleet_provisioning', 'vfleet_inventory']) {
+      expect(await as(role, 'SELECT subject FROM console_audit'), role).toBe(denied);
+      expect(await as(role, row), role).toBe(denied);
+    }
   });
 });

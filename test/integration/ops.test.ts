@@ -11,10 +11,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { freePort } from '../../infra/local/services/index.ts';
 import type { VcsimService } from '../../infra/local/services/vcsim.ts';
+import { migrate } from '../../shared/inventory/migrate.ts';
 import type { Lane } from '../../shared/ops/lanes.ts';
 import { type Lease, Limiter } from '../../shared/ops/limiter.ts';
 import { StaticVcenterSessions, setVcenterSessions } from '../../shared/ops/sessions.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
+import { freshDatabase, type TestDatabase } from '../setup/database.ts';
 import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 import { startTestVcsim } from '../setup/vcsim.ts';
@@ -22,6 +24,7 @@ import { startTestVcsim } from '../setup/vcsim.ts';
 const settings = { maxConcurrent: 4, minIntervalMs: 40 };
 const vcenterId = 'vc-ops';
 let ns: TestNamespace;
+let db: TestDatabase;
 let runtime: LocalRuntime;
 let vcsim: VcsimService;
 let vcsimPort: number;
@@ -91,6 +94,9 @@ const vcsimOptions = () => ({ vms: 40, port: vcsimPort, delays: { screen: 250, A
 beforeAll(async () => {
   recordLimiterAttempts();
   ns = await freshNamespace('ops');
+  // A migrated database: console opens are recorded in its audit trail before the ticket is handed out.
+  db = await freshDatabase('ops');
+  await migrate(db.postgres, { vmPartitions: 2 });
   vcsimPort = await freePort();
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-'));
   vcsim = await startTestVcsim(vcsimOptions());
@@ -123,7 +129,7 @@ beforeAll(async () => {
   runtime = await startLocalRuntime({
     root: resolve(import.meta.dirname, '../..'),
     issuer,
-    services: ns.services,
+    services: db.services,
     tablePrefix: `vfleet-${ns.id}`,
     env: {
       ESXI_MAX_CONCURRENT: String(settings.maxConcurrent),
@@ -148,6 +154,7 @@ afterAll(async () => {
   await VsphereClient.closeAll();
   await vcsim?.stop();
   await ns?.dispose();
+  await db?.dispose();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 

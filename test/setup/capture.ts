@@ -1,10 +1,12 @@
 // Test harness — vitest setupFile of the integration and e2e projects: copies everything a test process
-// writes (console, process.stdout/stderr: the functions' Powertools logs, the local runtime's lines) and every
-// error body its fetch calls receive into one capture file per process, for the secret-leak scan that runs
-// after the whole suite (test/setup/leaks.ts, from the globalSetup's teardown).
+// writes (console, process.stdout/stderr: the functions' Powertools logs, the local runtime's lines), every
+// error body its fetch calls receive and every WebSocket frame its clients receive (the events pushed to
+// dashboards and agents) into one capture file per process, for the secret-leak scan that runs after the
+// whole suite (test/setup/leaks.ts, from the globalSetup's teardown).
 import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format } from 'node:util';
+import WebSocket from 'ws';
 import { leakEnv } from './leaks.ts';
 
 const installed = Symbol.for('vfleet.leakCapture');
@@ -38,6 +40,23 @@ if (captureDir && !state[installed]) {
       original(...args);
     };
   }
+
+  // The `ws` package is one module for every test file of the process: its prototype sees every client.
+  const emit = WebSocket.prototype.emit;
+  WebSocket.prototype.emit = function (this: WebSocket, event: string | symbol, ...args: unknown[]) {
+    if (event === 'message') {
+      const data = args[0];
+      const text = Array.isArray(data)
+        ? Buffer.concat(data as Buffer[]).toString('utf8')
+        : Buffer.isBuffer(data)
+          ? data.toString('utf8')
+          : data instanceof ArrayBuffer
+            ? Buffer.from(data).toString('utf8')
+            : String(data);
+      capture(`[ws frame] ${this.url}: ${text}`);
+    }
+    return emit.call(this, event, ...args);
+  } as typeof emit;
 
   const originalFetch = globalThis.fetch;
   globalThis.fetch = async (input, init) => {

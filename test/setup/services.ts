@@ -1,7 +1,7 @@
 // Test harness — vitest globalSetup for the integration and e2e projects: starts the project's own Redis,
 // PostgreSQL and DynamoDB Local (never the machine's) in parallel, provides their details, and after the
 // project's last test runs the secret-leak scan (test/setup/leak-scan.ts) before stopping them.
-import { cp, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
@@ -11,10 +11,11 @@ import { startRedis } from '../../infra/local/services/redis.ts';
 import type { RunningService } from '../../infra/local/services/types.ts';
 import './context.ts';
 import { runLeakScan } from './leak-scan.ts';
-import { describeLeaks, leakEnv } from './leaks.ts';
+import { describeLeaks, leakEnv, plantSecretStore } from './leaks.ts';
 
 /** Starts the services for `project` and returns the teardown that stops them. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  const runStarted = Date.now();
   const dir = await mkdtemp(join(tmpdir(), `vfleet-test-${project.name}-`));
   const started: RunningService[] = [];
   const track = <T extends RunningService>(service: T): T => {
@@ -74,6 +75,13 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     try {
+      // Local runtimes keep their secret store at $TMPDIR/<prefix>-secrets.json by default (infra/local/runtime.ts):
+      // whatever this run's functions stored there (vCenter passwords, signing keys) is planted too.
+      for (const name of await readdir(tmpdir())) {
+        const path = join(tmpdir(), name);
+        if (name.endsWith('-secrets.json') && (await stat(path)).mtimeMs >= runStarted)
+          await plantSecretStore(path);
+      }
       const scan = await runLeakScan({
         registryFile,
         captureDir,

@@ -5,9 +5,12 @@ import { randomBytes } from 'node:crypto';
 import { startVcsim, type VcsimOptions, type VcsimService } from '../../infra/local/services/vcsim.ts';
 import { plantSecret } from './leaks.ts';
 
+// vcsim's default ('pass') is too short to tell apart from ordinary text. One per process, as 'pass' was for
+// every simulator: a test that stops and starts its simulator again logs in with the same password.
+const defaultPassword = `vcsim-${randomBytes(12).toString('base64url')}`;
+
 export async function startTestVcsim(options: VcsimOptions = {}): Promise<VcsimService> {
-  // vcsim's default ('pass') is too short to tell apart from ordinary text.
-  const password = options.password ?? `vcsim-${randomBytes(12).toString('base64url')}`;
+  const password = options.password ?? defaultPassword;
   plantSecret('vcenter password', password);
   for (const user of Object.values(options.users ?? {})) plantSecret('vcenter password', user.password);
   const vcsim = await startVcsim({ ...options, password });

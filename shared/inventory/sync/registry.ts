@@ -8,6 +8,7 @@ import { VcenterScope } from '#shared/auth';
 import type { RedisClient } from '#shared/clients';
 import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
+import { targetRefusal } from '#shared/vsphere';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
 import type { SessionKeyring } from './session-crypto.ts';
@@ -254,6 +255,14 @@ export async function registerVcenter(
   if (input.syncIntervalSeconds < options.minIntervalSeconds) {
     throw new BadRequestError('Invalid vCenter registration', {
       syncIntervalSeconds: `must be at least ${options.minIntervalSeconds} (the sync dispatcher runs every ${options.minIntervalSeconds} s)`,
+    });
+  }
+  // The allow-list (VCENTER_ALLOWED_TARGETS) here, on the host as it resolves now; every connection checks it
+  // again against the address it connects to, so a DNS answer that changes later is refused there.
+  const refusal = await targetRefusal(input.url);
+  if (refusal) {
+    throw new BadRequestError('Invalid vCenter registration', {
+      url: `is not an allowed vCenter endpoint: ${refusal}`,
     });
   }
   const db = await pool.connect();

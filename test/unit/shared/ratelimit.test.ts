@@ -3,6 +3,7 @@
 // tokens, each also throttled at the gateway in every environment.
 import { describe, expect, it } from 'vitest';
 import { environments } from '../../../infra/config.ts';
+import { topology } from '../../../infra/topology.ts';
 import { routes } from '../../../shared/contracts/index.ts';
 import {
   defaultRateLimits,
@@ -103,6 +104,11 @@ describe('routes that spend tokens', () => {
       for (const config of Object.values(environments)) {
         expect(config.apiThrottle.httpRoutes[key], `${config.envName} ${key}`).toBeDefined();
       }
+    }
+    // Served by functions that reach Redis (REDIS_URL and the RATE_LIMIT_* settings are bound with that need).
+    for (const key of Object.keys(upstreamRoutes)) {
+      const route = topology.httpRoutes.find((r) => `${r.method} ${r.path}` === key);
+      expect(topology.functions[route?.function ?? '']?.needs, key).toContain('redis');
     }
     // And the gateway throttles nothing more tightly that the buckets leave alone.
     for (const config of Object.values(environments)) {
