@@ -1,6 +1,6 @@
 /// <reference lib="dom" />
 // End-to-end — the dashboard's tabs in Chromium against the local runtime and a fleet of nodes
-// (test/e2e/dashboard-fleet.ts): each tab renders; the Overview flags failed services, silent and removed
+// (test/e2e/dashboard-fleet.ts, real agents): each tab renders; the Overview flags failed services, silent and removed
 // nodes and a missing agent connection; a new metrics report moves the node's chart; a new log line
 // arrives live and respects the filters and the search; older lines page back; a restart click changes
 // the service's state; the log view resumes without a gap after the WebSocket is dropped; a viewer sees no
@@ -226,17 +226,21 @@ describe('Services', () => {
     await page.waitForSelector(`${row} .progress[data-progress=succeeded]`, arrival);
     expect(await page.textContent(`${row} .progress`)).toContain('restart: done, now running');
     await page.waitForSelector(`${row} [data-state=running]`, arrival);
-    expect(fleet.node('node-1').serviceState('cron')).toBe('running');
+    expect(await fleet.node('node-1').serviceState('cron')).toBe('running');
     await page.close();
   });
 
-  it('refuses a node without an agent connection, saying why', async () => {
+  it('shows a command to a node without its control connection as waiting for the agent', async () => {
+    // node-3 still heartbeats, so the control plane queues the command for its next connection (202).
     const page = await logIn('otto', 'operator', '#services');
     const row = '#panel-services tr[data-node="node-3"][data-service="web"]';
     await page.waitForSelector(row, arrival);
     await page.click(`${row} button[data-action=stop]`);
-    await page.waitForSelector(`${row} .progress[data-progress=failed]`, arrival);
-    expect(await page.textContent(`${row} .progress`)).toContain('no agent connection');
+    await page.waitForSelector(`${row} .progress[data-progress=sending]`, arrival);
+    await page.waitForSelector(`${row} .progress[data-progress=pending]`, { timeout: 40_000 });
+    expect(await page.textContent(`${row} .progress`)).toContain('stop: waiting for the agent');
+    // Buttons stay disabled while the command is open.
+    expect(await page.isDisabled(`${row} button[data-action=start]`)).toBe(true);
     await page.close();
   });
 

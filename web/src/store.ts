@@ -16,6 +16,7 @@ import {
   type LogsQuery,
   matches,
   type NodeView,
+  type ServiceState,
 } from './protocol.ts';
 
 export type StoreEvent = 'nodes' | 'history' | 'logs' | 'sources' | 'command' | 'error';
@@ -63,6 +64,8 @@ export class DashboardStore {
   lastError: string | undefined;
 
   private readonly seen = new Set<string>();
+  /** Per node, services' states from command results newer than its last report. */
+  private readonly results = new Map<string, Map<string, { state: ServiceState; at: string }>>();
   private readonly listeners = new Map<StoreEvent, Set<() => void>>();
   /** Messages that arrived between a `subscribe` and the end of its `initial` (and catch-up). */
   private pending: Record<string, unknown>[] | undefined;
@@ -256,8 +259,20 @@ export class DashboardStore {
     for (const [id, known] of this.nodes) {
       if (!(id in metrics) && known.status !== 'removed') this.nodes.set(id, { ...known, status: 'removed' });
     }
-    for (const [id, view] of Object.entries(metrics)) this.nodes.set(id, view);
+    for (const [id, view] of Object.entries(metrics)) this.nodes.set(id, this.withResults(view));
     this.emit('nodes');
+  }
+
+  /** A command's result is newer than the report taken before it: it wins until the next report. */
+  private withResults(view: NodeView): NodeView {
+    const results = this.results.get(view.node_id);
+    if (!results || !view.metrics) return view;
+    const services = { ...view.metrics.services };
+    for (const [service, result] of results) {
+      if (result.at > view.metrics.received_at && service in services) services[service] = result.state;
+      else results.delete(service);
+    }
+    return { ...view, metrics: { ...view.metrics, services } };
   }
 
   private applyNodeStatus(message: NodeStatus): void {
@@ -281,6 +296,9 @@ export class DashboardStore {
     const node = this.nodes.get(command.node_id);
     // The service's state as the agent reported it after the command, before its next metrics report.
     if (command.kind === 'service' && state && command.service_name && node?.metrics) {
+      const results = this.results.get(node.node_id) ?? new Map();
+      results.set(command.service_name, { state, at: command.finished_at ?? new Date().toISOString() });
+      this.results.set(node.node_id, results);
       this.nodes.set(node.node_id, {
         ...node,
         metrics: { ...node.metrics, services: { ...node.metrics.services, [command.service_name]: state } },

@@ -200,6 +200,21 @@ describe('DashboardStore', () => {
     });
     expect(store.nodes.get('node-1')?.metrics?.services.web).toBe('running');
     expect(store.commands.get('c1')?.success).toBe(true);
+    // An update with the report from before the command keeps the result; a later report wins.
+    store.apply({
+      type: 'update',
+      data: { metrics: { 'node-1': node('node-1', { web: 'error' }) }, history: {} },
+    });
+    expect(store.nodes.get('node-1')?.metrics?.services.web).toBe('running');
+    const later = node('node-1', { web: 'stopped' });
+    store.apply({
+      type: 'update',
+      data: {
+        metrics: { 'node-1': { ...later, metrics: { ...later.metrics, received_at: at(3) } } },
+        history: {},
+      },
+    });
+    expect(store.nodes.get('node-1')?.metrics?.services.web).toBe('stopped');
   });
 
   it('pages back through older lines by windows of sequence numbers, per node, to the first line', async () => {
