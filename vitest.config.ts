@@ -29,6 +29,8 @@ export default defineConfig({
           include: ['test/integration/**/*.test.ts'],
           globalSetup: ['test/setup/services.ts'],
           env: liftedRateLimits,
+          // Copies the test processes' output and error bodies for the secret-leak scan (test/setup/leaks.ts).
+          setupFiles: ['test/setup/capture.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },
@@ -39,6 +41,7 @@ export default defineConfig({
           include: ['test/e2e/**/*.test.ts'],
           globalSetup: ['test/setup/services.ts'],
           env: liftedRateLimits,
+          setupFiles: ['test/setup/capture.ts'],
           testTimeout: 60_000,
           hookTimeout: 180_000,
         },

@@ -11,6 +11,7 @@ import {
   type RateLimitSettings,
   validateRateLimits,
 } from '../shared/ratelimit/settings.ts';
+import { allowedTargetsEnvName, parseTargetPolicy } from '../shared/vsphere/targets.ts';
 
 export const envNamesList = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof envNamesList)[number];
@@ -175,6 +176,12 @@ export interface EnvironmentConfig {
    */
   readonly syncWatchLostPerHour: number;
   /**
+   * The version of the data key that seals saved vSphere sessions (SESSION_KEY_VERSION). Raise it to rotate:
+   * new seals use the new version, records of older ones still open and are re-sealed by each vCenter's next
+   * sync pass (no re-login, no full sync).
+   */
+  readonly sessionKeyVersion: number;
+  /**
    * The compute nodes projects are placed on: one fixed instance type, an Auto Scaling group between minNodes and
    * maxNodes scaled on free slots, `slotsPerNode` projects per node (the agent's capacity).
    */
@@ -197,6 +204,13 @@ export interface VcenterAccessConfig {
   readonly scopes: Readonly<Record<string, readonly string[]>>;
   /** The token claim that lists groups (Cognito: `cognito:groups`). */
   readonly groupsClaim: string;
+  /**
+   * The endpoints vCenters may be registered at and connected to: CIDRs, addresses or host name patterns
+   * (`10.20.0.0/16`, `*.vc.corp.example`), checked at registration and on every connection against the address
+   * connected to. Empty allows every `https://` URL, so an admin could make workers inside the VPC call internal
+   * hosts: set it before production.
+   */
+  readonly allowedTargets: readonly string[];
 }
 
 /** The environment variables of {@link VcenterAccessConfig}. */
@@ -204,6 +218,7 @@ export function vcenterAccessEnvironment(c: VcenterAccessConfig): Record<string,
   return {
     [vcenterScopeEnvNames.scopes]: JSON.stringify(c.scopes),
     [vcenterScopeEnvNames.groupsClaim]: c.groupsClaim,
+    [allowedTargetsEnvName]: c.allowedTargets.join(','),
   };
 }
 
@@ -226,7 +241,8 @@ const base = {
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
   rateLimits: defaultRateLimits,
-  vcenterAccess: { scopes: {}, groupsClaim: 'groups' },
+  vcenterAccess: { scopes: {}, groupsClaim: 'groups', allowedTargets: [] },
+  sessionKeyVersion: 1,
 } as const;
 
 /** The three environments. Auth endpoints are placeholders until the identity provider is chosen. */
@@ -385,6 +401,8 @@ export function validateConfig(c: EnvironmentConfig): void {
   if (!(Number.isInteger(c.syncWatchLostPerHour) && c.syncWatchLostPerHour >= 1)) {
     fail('syncWatchLostPerHour', 'must be a whole number of at least 1');
   }
+  if (!(Number.isInteger(c.sessionKeyVersion) && c.sessionKeyVersion >= 1))
+    fail('sessionKeyVersion', 'must be a whole number of at least 1');
   if (!/^[a-z][a-z0-9-]*\.[a-z0-9]+$/.test(c.nodes.instanceType))
     fail('nodes.instanceType', `is invalid: ${c.nodes.instanceType}`);
   const { minNodes, maxNodes, slotsPerNode } = c.nodes;
@@ -400,6 +418,11 @@ export function validateConfig(c: EnvironmentConfig): void {
   }
   if (!/^[\w:.-]{1,128}$/.test(c.vcenterAccess.groupsClaim))
     fail('vcenterAccess.groupsClaim', 'must be a claim name');
+  try {
+    parseTargetPolicy(c.vcenterAccess.allowedTargets.join(','), 'vcenterAccess.allowedTargets');
+  } catch (error) {
+    fail('vcenterAccess.allowedTargets', `is invalid: ${(error as Error).message}`);
+  }
 }
 
 /** API Gateway accepts a rate of up to 10,000 rps and a burst of up to 5,000 by default; both must be > 0. */

@@ -51,7 +51,9 @@ export type Dependency =
   // Reach the compute-node agents (in the VPC) and set or clear their scale-in protection.
   | 'nodes'
   // Wrap and unwrap the data keys of personal vCenter credentials (KMS in AWS, the secret store locally).
-  | 'credentials-key';
+  | 'credentials-key'
+  // Make and unwrap the data keys that seal saved vSphere sessions (shared/inventory/sync/session-keys.ts).
+  | 'session-key';
 
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
@@ -133,7 +135,8 @@ export const functions = {
     entry: 'functions/inventory/vcenters.ts',
     description: 'vCenter registry: register, list, show, delete and request syncs',
     serves: 'http',
-    needs: ['postgres', 'redis', 'queues', 'secrets', 'secrets-write'],
+    // session-key: a deleted vCenter's saved session is opened to log it out.
+    needs: ['postgres', 'redis', 'queues', 'secrets', 'secrets-write', 'session-key'],
   },
   syncDispatcher: {
     entry: 'functions/inventory/sync-dispatcher.ts',
@@ -154,7 +157,7 @@ export const functions = {
     // The hard cap on concurrent passes (and writer connections); the event source's maxConcurrency is below it.
     reservedConcurrency: 100,
     serves: 'queue',
-    needs: ['postgres', 'redis', 'queues', 'secrets'],
+    needs: ['postgres', 'redis', 'queues', 'secrets', 'session-key'],
   },
   wsAuthorizer: {
     entry: 'functions/ws/authorizer.ts',

@@ -66,6 +66,8 @@ export interface StatefulResources {
   readonly vcenterSecret: ISecret;
   /** Wraps the data keys of personal vCenter credentials (envelope encryption, shared/provisioning). */
   readonly credentialsKey: IKey;
+  /** Wraps the data keys that seal saved vSphere sessions (shared/inventory/sync/session-keys.ts). */
+  readonly sessionKey: IKey;
 }
 
 export interface StatefulStackProps extends StackProps {
@@ -90,6 +92,7 @@ export class StatefulStack extends Stack implements StatefulResources {
   readonly blobAccessPolicy: ManagedPolicy;
   readonly vcenterSecret: Secret;
   readonly credentialsKey: Key;
+  readonly sessionKey: Key;
   readonly database: DatabaseCluster;
 
   constructor(scope: Construct, id: string, props: StatefulStackProps) {
@@ -117,6 +120,11 @@ export class StatefulStack extends Stack implements StatefulResources {
     this.vcenterSecret = this.createVcenterSecret(config);
     this.credentialsKey = new Key(this, 'CredentialsKey', {
       description: `vfleet ${config.envName} personal vCenter credentials (data keys of the credentials table)`,
+      enableKeyRotation: true,
+      removalPolicy: dataRemoval,
+    });
+    this.sessionKey = new Key(this, 'SessionKey', {
+      description: `vfleet ${config.envName} saved vSphere sessions (data keys of the session_keys table)`,
       enableKeyRotation: true,
       removalPolicy: dataRemoval,
     });

@@ -236,6 +236,11 @@ export class StatelessStack extends Stack {
         // Exactly the envelope's two calls (shared/provisioning/credentials.ts), no wildcard actions.
         stateful.credentialsKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
         fn.addEnvironment('CREDENTIALS_KEY', `kms:${stateful.credentialsKey.keyArn}`);
+      } else if (need === 'session-key') {
+        // The keyring's two calls (shared/inventory/sync/session-keys.ts), granted to the sync functions only.
+        stateful.sessionKey.grant(fn, 'kms:GenerateDataKey', 'kms:Decrypt');
+        fn.addEnvironment('SESSION_KEY', `kms:${stateful.sessionKey.keyArn}`);
+        fn.addEnvironment('SESSION_KEY_VERSION', String(config.sessionKeyVersion));
       }
     }
   }

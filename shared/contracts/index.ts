@@ -203,6 +203,8 @@ export const secretNames = {
   placementKey: '_placement-signing-key',
   /** Wraps the data keys of personal vCenter credentials in dev (AWS uses a KMS key). */
   credentialsKey: '_credentials-key',
+  /** Wraps the data keys that seal saved vSphere sessions in dev (AWS uses a KMS key). */
+  sessionKey: '_session-key',
 } as const;
 
 /** Environment variable naming conventions shared by the handlers, the CDK stacks and the local runtime. */

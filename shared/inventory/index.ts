@@ -60,6 +60,7 @@ export {
   type TieredQueryCacheOptions,
 } from './query-cache.ts';
 export { type Cached, createInventoryReader, type InventoryReader, inventoryReader } from './reader.ts';
+export { applyRoleLogins, type CapabilityRole, capabilityRoles, scramVerifier } from './role-logins.ts';
 export {
   postgresVmInventory,
   type RefreshAnswer,

@@ -3,63 +3,17 @@
 // each). Envelope encryption: each item's user name and password are sealed with AES-256-GCM under a fresh data
 // key, bound to the item's id; the data key is kept only wrapped, by KMS in AWS, by a key in the local secret
 // store in dev. Nothing here is ever logged, returned or put in a cache key.
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
-import { DecryptCommand, GenerateDataKeyCommand, type KMSClient } from '@aws-sdk/client-kms';
+import { createHash } from 'node:crypto';
 import { DeleteCommand, type DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { type KeyWrapper, openWith as open, sealWith as seal } from '#shared/secrets';
+
+// The envelope's outer layer lives with the other secrets (shared/secrets/envelope.ts); kept here by name too.
+export { type KeyWrapper, kmsKeyWrapper, localKeyWrapper } from '#shared/secrets';
 
 /** A vCenter identity a caller registered. */
 export interface PersonalCredential {
   readonly username: string;
   readonly password: string;
-}
-
-/** Makes and unwraps data keys (the envelope's outer layer). */
-export interface KeyWrapper {
-  newDataKey(): Promise<{ plaintext: Buffer; wrapped: Buffer }>;
-  unwrap(wrapped: Buffer): Promise<Buffer>;
-}
-
-/** Data keys from KMS (GenerateDataKey / Decrypt under one key). */
-export function kmsKeyWrapper(kms: KMSClient, keyId: string): KeyWrapper {
-  return {
-    async newDataKey() {
-      const key = await kms.send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: 'AES_256' }));
-      if (!key.Plaintext || !key.CiphertextBlob) throw new Error('KMS returned no data key');
-      return { plaintext: Buffer.from(key.Plaintext), wrapped: Buffer.from(key.CiphertextBlob) };
-    },
-    async unwrap(wrapped) {
-      const key = await kms.send(new DecryptCommand({ KeyId: keyId, CiphertextBlob: wrapped }));
-      if (!key.Plaintext) throw new Error('KMS returned no plaintext');
-      return Buffer.from(key.Plaintext);
-    },
-  };
-}
-
-/** Seals `plain` with AES-256-GCM: iv (12) ‖ tag (16) ‖ ciphertext, authenticated with `aad`. */
-function seal(key: Buffer, plain: Buffer, aad: string): Buffer {
-  const iv = randomBytes(12);
-  const cipher = createCipheriv('aes-256-gcm', key, iv).setAAD(Buffer.from(aad));
-  const body = Buffer.concat([cipher.update(plain), cipher.final()]);
-  return Buffer.concat([iv, cipher.getAuthTag(), body]);
-}
-
-function open(key: Buffer, sealed: Buffer, aad: string): Buffer {
-  const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12)).setAAD(Buffer.from(aad));
-  decipher.setAuthTag(sealed.subarray(12, 28));
-  return Buffer.concat([decipher.update(sealed.subarray(28)), decipher.final()]);
-}
-
-/** Data keys wrapped under a 256-bit key from elsewhere (dev: the local secret store's). */
-export function localKeyWrapper(masterKey: () => Promise<Buffer>): KeyWrapper {
-  return {
-    async newDataKey() {
-      const plaintext = randomBytes(32);
-      return { plaintext, wrapped: seal(await masterKey(), plaintext, 'vfleet-data-key') };
-    },
-    async unwrap(wrapped) {
-      return open(await masterKey(), wrapped, 'vfleet-data-key');
-    },
-  };
 }
 
 interface CredentialItem {

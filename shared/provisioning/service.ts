@@ -2,21 +2,13 @@
 // cache, the cache tags, the inventory reader, and the ops service's limiter, job queue and service-account
 // sessions), built once from the environment (settings checked at start-up) and rebuilt only when the clients
 // were closed and reopened (the local runtime does that between runs).
-import { randomBytes } from 'node:crypto';
-import { KMSClient } from '@aws-sdk/client-kms';
 import { blobStore, CacheTags, type Codec, credentialScope, jsonCodec, TieredCache } from '#shared/cache';
 import { dynamo, postgres, redis } from '#shared/clients';
-import { ConfigError, optionalEnv, requireEnv } from '#shared/config';
+import { requireEnv } from '#shared/config';
 import { envNames, secretNames } from '#shared/contracts';
 import { opsService } from '#shared/ops';
-import { secretStore } from '#shared/secrets';
-import {
-  CredentialStore,
-  type KeyWrapper,
-  kmsKeyWrapper,
-  localKeyWrapper,
-  type PersonalCredential,
-} from './credentials.ts';
+import { keyWrapperFromEnv, secretStore } from '#shared/secrets';
+import { CredentialStore, type KeyWrapper, type PersonalCredential } from './credentials.ts';
 import { PersonalSessions, vcenterEndpoint } from './identity.ts';
 import { type Kind, type KindValue, kinds } from './kinds.ts';
 import type { LiveComputeResource } from './live-source.ts';
@@ -33,19 +25,7 @@ export interface ProvisioningService extends ProvisioningDeps {
  * `secret-store` (the default locally): a 256-bit key kept in the secret store, created on first use.
  */
 function credentialKeys(): KeyWrapper {
-  const setting = optionalEnv('CREDENTIALS_KEY', 'secret-store');
-  if (setting.startsWith('kms:') && setting.length > 4)
-    return kmsKeyWrapper(new KMSClient({}), setting.slice(4));
-  if (setting !== 'secret-store') {
-    throw new ConfigError(`CREDENTIALS_KEY must be "kms:<key arn>" or "secret-store" (got "${setting}")`);
-  }
-  let key: Promise<Buffer> | undefined;
-  return localKeyWrapper(() => {
-    key ??= secretStore()
-      .getOrCreate(secretNames.credentialsKey, () => randomBytes(32).toString('base64'))
-      .then((text) => Buffer.from(text, 'base64'));
-    return key;
-  });
+  return keyWrapperFromEnv('CREDENTIALS_KEY', secretStore, secretNames.credentialsKey);
 }
 
 /**

@@ -89,3 +89,17 @@ export function createSecretsManagerStore(options: SecretsManagerStoreOptions): 
     },
   };
 }
+
+/**
+ * The password of a database secret (the JSON RDS writes: `{"username", "password", …}`) by its ARN; the deploy
+ * step reads the capability roles' secrets with it. The message of a failure names the secret, not its value.
+ */
+export async function readDatabasePassword(
+  arn: string,
+  client: SecretsManagerClient = new SecretsManagerClient({}),
+): Promise<string> {
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  const password = SecretString ? (JSON.parse(SecretString) as { password?: unknown }).password : undefined;
+  if (typeof password !== 'string' || password === '') throw new SecretNotFoundError(arn);
+  return password;
+}

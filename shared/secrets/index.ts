@@ -6,7 +6,15 @@ import { createSecretsManagerStore } from './aws.ts';
 import { createFileSecretStore } from './file.ts';
 import type { SecretStore } from './types.ts';
 
-export { createSecretsManagerStore } from './aws.ts';
+export { createSecretsManagerStore, readDatabasePassword } from './aws.ts';
+export {
+  type KeyWrapper,
+  keyWrapperFromEnv,
+  kmsKeyWrapper,
+  localKeyWrapper,
+  openWith,
+  sealWith,
+} from './envelope.ts';
 export { createFileSecretStore } from './file.ts';
 export { SecretNotFoundError, type SecretStore } from './types.ts';
 

@@ -18,7 +18,7 @@ beforeAll(async () => {
   [stack, vcsim] = await Promise.all([
     startFaultStack('postgres', {
       // A failed message comes back soon (AWS: the queue's visibility timeout), the dispatcher ticks often.
-      queueOverrides: { sync: { visibilityTimeoutSeconds: 3 } },
+      queueOverrides: { sync: { visibilityTimeoutSeconds: 20 } },
       scheduleOverrides: { 'sync-dispatcher': { everySeconds: 2 } },
       env: { VM_LIST_CACHE_TTL: '5' },
     }),

@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { type RedisService, startRedis } from '../../infra/local/services/redis.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 
 let db: TestDatabase;
 let redisService: RedisService;
@@ -37,7 +38,7 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-health-http-'));
   redisService = await startRedis({ dir: join(stateDir, 'redis') });
   counter = new Redis(redisService.url);
-  const issuer = await loadDevIssuer(stateDir);
+  const issuer = await loadTestIssuer(stateDir);
   viewer = await issuer.mint(['viewer']);
   operator = await issuer.mint(['operator']);
   runtime = await startLocalRuntime({

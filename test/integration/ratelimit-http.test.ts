@@ -8,13 +8,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { type RedisService, startRedis } from '../../infra/local/services/redis.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 // The functions' logger prints through the console when POWERTOOLS_DEV is set: read back what it logs.
 vi.hoisted(() => {
@@ -70,9 +72,9 @@ beforeAll(async () => {
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ratelimit-http-'));
   [redisService, vcsim] = await Promise.all([
     startRedis({ dir: join(stateDir, 'redis') }),
-    startVcsim({ vms: 4, password }),
+    startTestVcsim({ vms: 4, password }),
   ]);
-  const issuer = await loadDevIssuer(stateDir);
+  const issuer = await loadTestIssuer(stateDir);
   for (const name of ['alice', 'bob', 'carol'])
     tokens[name] = await issuer.mint(['viewer'], { subject: `${name}-${tag}` });
   tokens.admin = await issuer.mint(['admin'], { subject: `admin-${tag}` });

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockSkewSeconds } from '#shared/auth';
-import { type DevIssuer, loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+import type { DevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { freePort } from '../../infra/local/services/free-port.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -17,7 +18,7 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   ns = await freshNamespace('http');
-  issuer = await loadDevIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-')));
+  issuer = await loadTestIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-')));
   runtime = await startLocalRuntime({
     root,
     issuer,

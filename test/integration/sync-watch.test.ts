@@ -4,19 +4,23 @@
 // interval + 5 s, once with the watch's session intact and once with every vSphere session killed between
 // passes, which the worker reports as `watch lost` and repairs with a full sync in the same pass.
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
+import { secretNames } from '../../shared/contracts/index.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
-import { openSession } from '../../shared/inventory/sync/index.ts';
+import { openSession, SessionKeys } from '../../shared/inventory/sync/index.ts';
+import { createFileSecretStore, keyWrapperFromEnv } from '../../shared/secrets/index.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import { type ChangeTarget, changeTarget, randomChange, seeded } from './sync-helpers.ts';
 
 const intervalSeconds = 2;
@@ -47,10 +51,10 @@ describe('polling sync through the dispatcher, the sync queue and the worker', (
         original(...args);
       };
     }
-    [db, vcsim] = await Promise.all([freshDatabase('sync_watch'), startVcsim({ vms: 40 })]);
+    [db, vcsim] = await Promise.all([freshDatabase('sync_watch'), startTestVcsim({ vms: 40 })]);
     await migrate(db.postgres, { vmPartitions: 2 });
     stateDir = await mkdtemp(join(tmpdir(), 'vfleet-sync-watch-'));
-    const issuer = await loadDevIssuer(stateDir);
+    const issuer = await loadTestIssuer(stateDir);
     token = await issuer.mint(['admin']);
     runtime = await startLocalRuntime({
       root: resolve(import.meta.dirname, '../..'),
@@ -259,9 +263,18 @@ describe('polling sync through the dispatcher, the sync queue and the worker', (
     const client = new pg.Client(db.postgres);
     await client.connect();
     const { rows } = await client.query('SELECT session, watcher FROM vcenters WHERE id = $1', [id]);
-    const secret = JSON.parse(await readFile(join(stateDir, 'secrets.json'), 'utf8')).secrets[id];
+    // Opened with the runtime's keyring: its data key in session_keys, wrapped by the secret store's key.
+    const keys = new SessionKeys(
+      client,
+      keyWrapperFromEnv(
+        'SESSION_KEY',
+        () => createFileSecretStore(join(stateDir, 'secrets.json')),
+        secretNames.sessionKey,
+      ),
+      1,
+    );
+    const saved = (await openSession(rows[0].session, id, keys))?.session;
     await client.end();
-    const saved = openSession(rows[0].session, secret, id);
     expect(saved).toBeDefined();
     const own = await VsphereClient.resume(saved as NonNullable<typeof saved>, {
       insecure: true,

@@ -5,9 +5,10 @@
 import { randomBytes } from 'node:crypto';
 import { Metrics, type MetricUnit } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: answers are read loosely; each test asserts the shape it needs
 type Json = Record<string, any>;
@@ -78,7 +79,7 @@ beforeAll(async () => {
     emitted.push({ name, value });
     return addMetric.call(this, name, unit, value);
   });
-  vcsim = await startVcsim({ vms: 6, password });
+  vcsim = await startTestVcsim({ vms: 6, password });
   test = await startTestRuntime('vc_scope', { env: { VCENTER_SCOPES: JSON.stringify(scopes) } });
   const mint = (roles: ('viewer' | 'operator' | 'admin')[], subject: string, groups?: string[]) =>
     test.issuer.mint(roles, { subject, ...(groups ? { claims: { groups } } : {}) });

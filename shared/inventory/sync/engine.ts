@@ -29,7 +29,8 @@ import { nextGeneration, publishGeneration } from '../writes.ts';
 import { backoffSeconds, describeFailure } from './backoff.ts';
 import { InventoryResolver, type Row, type TableName, watchedProperties, watchedTypes } from './mapping.ts';
 import { planUpdates } from './plan.ts';
-import { openSession, sealSession } from './session-crypto.ts';
+import { openSession, type SealKey, type SessionKeyring, sealSession } from './session-crypto.ts';
+import { sessionKeysFor } from './session-keys.ts';
 import {
   loadResolver,
   recordBatch,
@@ -65,6 +66,13 @@ export interface SyncDeps {
   readonly secrets: SecretStore;
   /** Redis for the query-cache generations. @default the process's client */
   readonly redis?: RedisClient;
+  /** Seals and opens saved sessions. @default the process's keyring on `writer` (SESSION_KEY) */
+  readonly sessionKeys?: SessionKeyring;
+}
+
+/** The keyring a pass seals with: the one given, or the process's for its database. */
+function keyringOf(deps: Pick<SyncDeps, 'writer' | 'secrets' | 'sessionKeys'>): SessionKeyring {
+  return deps.sessionKeys ?? sessionKeysFor(deps.writer, deps.secrets);
 }
 
 /** Options of one pass. */
@@ -150,8 +158,12 @@ export async function loadSyncRow(
  * Opens the vCenter's saved session (no login) or logs in, for callers that only need some session of the
  * service account (logging a deleted vCenter's session out). Never pooled: the sync's sessions are its own.
  */
-export async function openClient(row: VcenterSyncRow, secret: string): Promise<VsphereClient> {
-  const saved = openSession(row.session, secret, row.id);
+export async function openClient(
+  row: VcenterSyncRow,
+  secret: string,
+  keys: SessionKeyring,
+): Promise<VsphereClient> {
+  const saved = (await openSession(row.session, row.id, keys, secret))?.session;
   if (saved && saved.url === row.url && saved.username === row.username) {
     return openVcenter(row, { session: saved, password: secret, pooled: false });
   }
@@ -191,6 +203,11 @@ interface SavedWatch {
   readonly session: SerializedSession;
   readonly watcher: WatcherRef;
   readonly version: string;
+  /**
+   * The same session sealed under the current key, when its record used an older one (a rotation): saved
+   * with the pass's first batch, so rotation costs no login and no full sync.
+   */
+  readonly reseal: Buffer | null;
 }
 
 /**
@@ -198,14 +215,21 @@ interface SavedWatch {
  * filter was created in; otherwise why not. A filter and its update queue belong to one collector in one
  * session: any other session (a re-login, a pooled client) asks a collector that holds no filter.
  */
-function savedWatch(row: VcenterSyncRow, secret: string): SavedWatch | { lost: WatchLostReason } {
+async function savedWatch(
+  row: VcenterSyncRow,
+  secret: string,
+  keys: SessionKeyring,
+): Promise<SavedWatch | { lost: WatchLostReason }> {
   if (!row.watcher || row.pc_version === null) return { lost: 'invalid version' };
-  const session = openSession(row.session, secret, row.id);
-  if (!session || session.url !== row.url || session.username !== row.username) {
+  const opened = await openSession(row.session, row.id, keys, secret);
+  const session = opened?.session;
+  if (!opened || !session || session.url !== row.url || session.username !== row.username) {
     return { lost: 'no saved session' };
   }
   if (row.watcher.session !== sessionTag(session)) return { lost: 'not the session of the filter' };
-  return { session, watcher: row.watcher, version: row.pc_version };
+  const current = await keys.current();
+  const reseal = opened.version === current.version ? null : sealSession(session, current, row.id);
+  return { session, watcher: row.watcher, version: row.pc_version, reseal };
 }
 
 // Failures before a request reaches the server: nothing on the server changed, so the watch is intact.
@@ -259,11 +283,11 @@ export async function syncVcenter(
     secret = await password(deps.secrets, row.secret_ref);
     let done = false;
     if (!options.full) {
-      const saved = savedWatch(row, secret);
+      const saved = await savedWatch(row, secret, keyringOf(deps));
       if ('lost' in saved) {
         // A vCenter that was never synced had no watch to lose.
         if (row.watcher !== null || row.pc_version !== null) watchLost = saved.lost;
-        await logOutSaved(row, secret);
+        await logOutSaved(row, secret, keyringOf(deps));
       } else {
         mode = 'incremental';
         watchLost = await continueWatch(row, saved, deps, options, tally);
@@ -350,8 +374,8 @@ async function continueWatch(
 }
 
 /** Logs out a saved session the pass will not use (best effort: it may be long dead). */
-async function logOutSaved(row: VcenterSyncRow, secret: string): Promise<void> {
-  const session = openSession(row.session, secret, row.id);
+async function logOutSaved(row: VcenterSyncRow, secret: string, keys: SessionKeyring): Promise<void> {
+  const session = (await openSession(row.session, row.id, keys, secret))?.session;
   if (!session || session.url !== row.url) return;
   const client = await openVcenter(row, { session, pooled: false });
   await client.close();
@@ -366,10 +390,13 @@ async function fullSync(
   options: SyncOptions,
   tally: Tally,
 ): Promise<void> {
+  // The sealing key is fetched (or, the first time, made) while the vCenter logs in and answers: not after.
+  const sealKey = keyringOf(deps).current();
+  sealKey.catch(() => {}); // awaited below; a login failure must not leave it unhandled
   const client = await loginForSync(row, secret);
   let kept = false;
   try {
-    await snapshotInto(client, row, secret, deps, options, tally);
+    await snapshotInto(client, row, deps, sealKey, options, tally);
     kept = true;
   } finally {
     // The new session is kept open only when it was saved with its watch; otherwise nobody will use it.
@@ -381,8 +408,8 @@ async function fullSync(
 async function snapshotInto(
   client: VsphereClient,
   row: VcenterSyncRow,
-  secret: string,
   deps: SyncDeps,
+  sealKey: Promise<SealKey>,
   options: SyncOptions,
   tally: Tally,
 ): Promise<void> {
@@ -407,6 +434,7 @@ async function snapshotInto(
   objects.length = 0;
   const syncedAt = new Date();
   const session = client.serialize();
+  const sealed = sealSession(session, await sealKey, row.id);
   const stored: StoredWatch = { ...watcher.ref, session: sessionTag(session) };
   const counts = await transaction(deps.writer, row.id, async (db) => {
     const written = await writeSnapshot(
@@ -421,7 +449,7 @@ async function snapshotInto(
       `UPDATE vcenters SET pc_version = $2, watcher = $3, session = $4, last_full_sync_at = now(),
               synced_through_at = $5, updated_at = now()
         WHERE id = $1`,
-      [row.id, version, JSON.stringify(stored), sealSession(session, secret, row.id), syncedAt],
+      [row.id, version, JSON.stringify(stored), sealed, syncedAt],
     );
     return { written, generation };
   });
@@ -444,6 +472,7 @@ async function incrementalPass(
   const holdUntil =
     Date.now() + Math.min(options.streamForMs ?? Number.POSITIVE_INFINITY, options.remainingMs() - margin);
   let version = saved.version;
+  let reseal = saved.reseal;
   for (;;) {
     const budgetSeconds = Math.floor((holdUntil - Date.now()) / 1000);
     const wait = streaming ? Math.max(0, Math.min(options.maxWaitSeconds ?? 20, budgetSeconds)) : 0;
@@ -463,7 +492,8 @@ async function incrementalPass(
       // shows it still holds the filter (one property read; answers that carry updates prove it already).
       if (batch.objects.length === 0 && !(await watcher.holdsFilter()))
         throw new WatchLostError('filter gone');
-      const counts = await applyBatch(deps, row.id, version, batch, null);
+      const counts = await applyBatch(deps, row.id, version, batch, reseal);
+      reseal = null;
       tally.changed += counts.changed;
       tally.deleted += counts.deleted;
       version = batch.version;

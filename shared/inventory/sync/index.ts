@@ -60,7 +60,15 @@ export {
   type VcenterView,
   viewFor,
 } from './registry.ts';
-export { openSession, sealSession } from './session-crypto.ts';
+export {
+  type OpenedSession,
+  openSession,
+  type SealKey,
+  type SessionKeyring,
+  sealedVersion,
+  sealSession,
+} from './session-crypto.ts';
+export { SessionKeys, sessionKeyEnv, sessionKeysFor, sessionKeyVersionEnv } from './session-keys.ts';
 export {
   loadResolver,
   rowLoader,

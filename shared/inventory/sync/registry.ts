@@ -8,8 +8,11 @@ import { VcenterScope } from '#shared/auth';
 import type { RedisClient } from '#shared/clients';
 import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
+import { targetRefusal } from '#shared/vsphere';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
+import type { SessionKeyring } from './session-crypto.ts';
+import { sessionKeysFor } from './session-keys.ts';
 
 /** Polling changes are visible within a minute by default. */
 export const defaultSyncIntervalSeconds = 60;
@@ -254,6 +257,14 @@ export async function registerVcenter(
       syncIntervalSeconds: `must be at least ${options.minIntervalSeconds} (the sync dispatcher runs every ${options.minIntervalSeconds} s)`,
     });
   }
+  // The allow-list (VCENTER_ALLOWED_TARGETS) here, on the host as it resolves now; every connection checks it
+  // again against the address it connects to, so a DNS answer that changes later is refused there.
+  const refusal = await targetRefusal(input.url);
+  if (refusal) {
+    throw new BadRequestError('Invalid vCenter registration', {
+      url: `is not an allowed vCenter endpoint: ${refusal}`,
+    });
+  }
   const db = await pool.connect();
   try {
     await db.query('BEGIN');
@@ -322,7 +333,7 @@ export async function deleteVcenter(
   pool: pg.Pool,
   secrets: SecretStore,
   id: string,
-  options: { redis?: RedisClient } = {},
+  options: { redis?: RedisClient; sessionKeys?: SessionKeyring } = {},
 ): Promise<void> {
   const row = await loadSyncRow(pool, id);
   if (!row) throw new NotFoundError(`No vCenter ${id}`);
@@ -333,7 +344,8 @@ export async function deleteVcenter(
   forgetPassword(row.secret_ref);
   await bumpGeneration(id, options.redis).catch(() => {});
   if (password && row.session) {
-    const client = await openClient(row, password).catch(() => undefined);
+    const keys = options.sessionKeys ?? sessionKeysFor(pool, secrets);
+    const client = await openClient(row, password, keys).catch(() => undefined);
     await client?.close().catch(() => {});
   }
 }

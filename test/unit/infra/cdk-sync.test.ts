@@ -97,6 +97,52 @@ describe('CDK app: inventory sync', () => {
     }
   });
 
+  it('seals saved sessions under their own rotating KMS key, usable by the sync functions only', () => {
+    // Prepare: the key, and every function role's policy statements that name it.
+    const keys = s.stateful.findResources('AWS::KMS::Key', {
+      Properties: { Description: Match.stringLikeRegexp('saved vSphere sessions') },
+    });
+    expect(Object.values(keys)).toHaveLength(1);
+    const keyId = Object.keys(keys)[0] as string;
+    expect((keys[keyId] as { Properties: { EnableKeyRotation: boolean } }).Properties.EnableKeyRotation).toBe(
+      true,
+    );
+    const namesKey = (value: unknown) => JSON.stringify(value).includes(keyId);
+    const roleOf = (name: keyof typeof functions) =>
+      (fn(name).resource.Properties.Role as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+    const policies = Object.values(s.stateless.findResources('AWS::IAM::Policy')) as {
+      Properties: {
+        Roles: { Ref: string }[];
+        PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] };
+      };
+    }[];
+    const grants = new Map<string, string[]>();
+    for (const policy of policies) {
+      for (const statement of policy.Properties.PolicyDocument.Statement.filter((st) =>
+        namesKey(st.Resource),
+      )) {
+        for (const role of policy.Properties.Roles)
+          grants.set(role.Ref, [...(grants.get(role.Ref) ?? []), ...[statement.Action].flat()]);
+      }
+    }
+
+    // Assess: exactly the worker and the registry, each with the keyring's two calls and its settings.
+    expect([...grants.keys()].sort()).toEqual([roleOf('syncWorker'), roleOf('vcenters')].sort());
+    for (const actions of grants.values())
+      expect(actions.sort()).toEqual(['kms:Decrypt', 'kms:GenerateDataKey']);
+    for (const name of ['syncWorker', 'vcenters'] as const) {
+      const variables = (
+        fn(name).resource as { Properties: { Environment: { Variables: Record<string, unknown> } } }
+      ).Properties.Environment.Variables;
+      expect(JSON.stringify(variables.SESSION_KEY)).toMatch(/^"kms:|"kms:"/);
+      expect(namesKey(variables.SESSION_KEY)).toBe(true);
+      expect(variables.SESSION_KEY_VERSION).toBe(String(environments.prod.sessionKeyVersion));
+    }
+    expect(
+      (fn('inventoryQuery').resource.Properties.Environment as { Variables: object }).Variables,
+    ).not.toHaveProperty('SESSION_KEY');
+  });
+
   it('leaves no unacknowledged cdk-nag finding', () => {
     expect(s.nagViolations).toEqual([]);
   });
