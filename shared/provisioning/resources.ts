@@ -215,16 +215,17 @@ async function serveKind(
   kind: Kind,
   target: string,
 ): Promise<KindAnswer> {
+  // Before the kind's deadline starts and outside the cache's load: a refusal inside the load would be recorded
+  // as the key's failure for everyone.
+  if (ctx.charge && !ctx.fromInventory) {
+    const cached = await deps.caches[kind].peek(cacheKey(ctx, kind, target));
+    if (cached?.freshness !== 'fresh') await ctx.charge();
+  }
   const deadlineMs = deps.settings.deadlineMs[kind];
   const deadline = Date.now() + deadlineMs;
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), deadlineMs);
   const load = loaderOf(deps, ctx, kind, target);
-  // Before the cache's load, not inside it: a refusal there would be recorded as the key's failure for everyone.
-  if (ctx.charge && !ctx.fromInventory) {
-    const cached = await deps.caches[kind].peek(cacheKey(ctx, kind, target));
-    if (cached?.freshness !== 'fresh') await ctx.charge();
-  }
   let answer: CacheAnswer<KindValue>;
   try {
     answer = await deps.caches[kind].get(
