@@ -19,12 +19,15 @@ const fixture: Topology = {
       timeoutSeconds: 30,
       reservedConcurrency: 10,
       needs: ['redis', 'postgres', 'queues', 'secrets', 'blobs'],
+      dbRole: 'vfleet_ops',
+      sendsTo: ['ops-low'],
     },
     dispatcher: {
       entry: 'functions/health/handler.ts',
       description: 'fixture: sync dispatcher',
       serves: 'schedule',
       needs: ['queues'],
+      sendsTo: ['sync'],
     },
   },
   httpRoutes: [
