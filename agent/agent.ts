@@ -3,7 +3,8 @@
 // fronts. It serves a project only under the token it was last told it holds (a heartbeat answer, or a signed
 // forward with a newer token), and stops serving a project not confirmed within the heartbeat timeout, so a
 // node that lost a project (paused, partitioned) cannot act on it again. It stops a project that grows past
-// the data limit and reports why.
+// the data limit and reports why. With `dashboard` options it also reports metrics, ships logs, supervises
+// its configured services and takes operators' commands over its control connection (./dashboard.ts).
 
 import type { KeyObject } from 'node:crypto';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +16,7 @@ import {
   publicKeyFrom,
   verifyForward,
 } from '#shared/placement/protocol';
+import { type NodeDashboard, type NodeDashboardOptions, startNodeDashboard } from './dashboard.ts';
 
 export const agentVersion = '1.0.0';
 
@@ -41,6 +43,8 @@ export interface AgentOptions {
   readonly jobDeadlineMs?: number;
   /** Reports `ready: false` (joining) until this many ms after start. @default 0 */
   readonly startupMs?: number;
+  /** The dashboard side: metrics, logs, services, control connection. None without it. */
+  readonly dashboard?: NodeDashboardOptions;
 }
 
 interface Held {
@@ -65,6 +69,8 @@ export interface Agent {
   readonly served: readonly Served[];
   /** Forwards refused, by reason. */
   readonly refused: Readonly<Record<string, number>>;
+  /** The dashboard side, when configured. */
+  readonly dashboard: NodeDashboard | undefined;
   /** Projects the agent holds now, with tokens. */
   holding(): Record<string, number>;
   /** Sends one heartbeat now (tests use it to step the protocol). */
@@ -210,6 +216,12 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   await new Promise<void>((ready) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', ready));
   const { address, port } = server.address() as AddressInfo;
   const url = options.advertisedUrl ?? `http://${address}:${port}`;
+  const dashboard = options.dashboard
+    ? await startNodeDashboard(
+        { controlUrl: options.controlUrl, nodeId: options.nodeId, authenticate: options.authenticate },
+        options.dashboard,
+      )
+    : undefined;
 
   /** Sizes from the engine; a held project over the limit is stopped here. */
   async function report(): Promise<Heartbeat['projects']> {
@@ -275,14 +287,17 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
   }
 
   let timer: NodeJS.Timeout | undefined;
+  /** The heartbeat under way: stop() waits for it, so none lands after the agent stopped. */
+  let beating: Promise<void> | undefined;
   const loop = () => {
     if (closed) return;
     const next = () => {
       if (!closed) timer = setTimeout(loop, options.heartbeatIntervalMs ?? 10_000);
     };
     if (paused) return next();
-    beat().then(next, (error: Error) => {
+    beating = beat().then(next, (error: Error) => {
       console.error(`[agent ${options.nodeId}] heartbeat failed: ${error.message}`);
+      dashboard?.log('WARNING', 'placement', `heartbeat failed: ${error.message}`);
       next();
     });
   };
@@ -293,6 +308,7 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     url,
     served,
     refused,
+    dashboard,
     holding: () => Object.fromEntries([...held].map(([id, entry]) => [id, entry.token])),
     beat,
     pause: () => {
@@ -304,6 +320,8 @@ export async function startAgent(options: AgentOptions): Promise<Agent> {
     async stop() {
       closed = true;
       clearTimeout(timer);
+      await beating;
+      await dashboard?.stop();
       server.closeAllConnections();
       await new Promise<void>((done) => server.close(() => done()));
     },

@@ -2,10 +2,16 @@
 // file). Settings come from the environment: AGENT_NODE_ID, AGENT_CONTROL_URL, AGENT_COMPUTE_URL (the user's
 // engine), AGENT_CAPACITY (slots, default 1), AGENT_PORT (default 7070), AGENT_ADVERTISED_URL,
 // AGENT_INSTANCE_ID, AGENT_HEARTBEAT_MS; AGENT_TOKEN_FILE holds a `node` token (locally). Without a token
-// file, heartbeats are signed with the instance role (SigV4, for the IAM-authorized routes in AWS).
+// file, heartbeats and reports are signed with the instance role (SigV4, for the IAM-authorized routes in AWS).
+// The dashboard side: AGENT_SERVICES_FILE (JSON: name → {command, args?, env?, cwd?, autostart?} or
+// {systemd: unit, control?}), AGENT_MOUNTS (comma-separated, default /), AGENT_STATE_DIR (the log sequence
+// file, default the working directory), AGENT_REPORT_MIN_SECONDS / AGENT_REPORT_MAX_SECONDS (30-300), and
+// AGENT_WS_URL for the control connection (it needs AGENT_TOKEN_FILE: the $connect authorizer takes tokens).
 import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
 import { startAgent } from './agent.ts';
 import { sigv4Authenticator } from './sigv4.ts';
+import { type ServicesConfig, servicesConfigSchema } from './supervisor.ts';
 
 function setting(name: string, fallback?: string): string {
   const value = process.env[name] ?? fallback;
@@ -14,6 +20,24 @@ function setting(name: string, fallback?: string): string {
 }
 
 const tokenFile = process.env.AGENT_TOKEN_FILE;
+const readToken = async () => (await readFile(tokenFile!, 'utf8')).trim();
+
+/** The services file, checked at start: a bad file fails naming the variable and the field. */
+async function services(): Promise<ServicesConfig> {
+  const file = process.env.AGENT_SERVICES_FILE;
+  if (!file) return {};
+  const parsed = servicesConfigSchema.safeParse(JSON.parse(await readFile(file, 'utf8')));
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`);
+    throw new Error(`AGENT_SERVICES_FILE ${file} is not a services configuration: ${problems.join('; ')}`);
+  }
+  return parsed.data;
+}
+
+const optionalNumber = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
+const wsUrl = process.env.AGENT_WS_URL;
+if (wsUrl && !tokenFile)
+  console.error('AGENT_WS_URL is set but AGENT_TOKEN_FILE is not: no control connection');
 const agent = await startAgent({
   nodeId: setting('AGENT_NODE_ID'),
   controlUrl: setting('AGENT_CONTROL_URL'),
@@ -25,8 +49,18 @@ const agent = await startAgent({
   instanceId: process.env.AGENT_INSTANCE_ID,
   heartbeatIntervalMs: Number(setting('AGENT_HEARTBEAT_MS', '10000')),
   authenticate: tokenFile
-    ? async () => ({ authorization: `Bearer ${(await readFile(tokenFile, 'utf8')).trim()}` })
+    ? async () => ({ authorization: `Bearer ${await readToken()}` })
     : sigv4Authenticator(setting('AWS_REGION')),
+  dashboard: {
+    services: await services(),
+    mounts: (process.env.AGENT_MOUNTS ?? '/').split(',').filter(Boolean),
+    seqFile: join(resolve(process.env.AGENT_STATE_DIR ?? '.'), 'logs.seq'),
+    reporter: {
+      minIntervalSeconds: optionalNumber('AGENT_REPORT_MIN_SECONDS'),
+      maxIntervalSeconds: optionalNumber('AGENT_REPORT_MAX_SECONDS'),
+    },
+    ...(wsUrl && tokenFile ? { wsUrl, token: readToken } : {}),
+  },
 });
 console.log(`agent ${agent.nodeId} serving on ${agent.url}`);
 const stop = () => void agent.stop().then(() => process.exit(0));

@@ -3,7 +3,15 @@
 
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { type RouteKey, routes } from '#shared/contracts';
+import { parseVcenterScopes, vcenterScopeEnvNames } from '../shared/auth/vcenter-scope.ts';
 import { type OpsSettings, opsEnvNames, opsPresets, validateOpsSettings } from '../shared/ops/settings.ts';
+import {
+  defaultRateLimits,
+  type RateLimitSettings,
+  validateRateLimits,
+} from '../shared/ratelimit/settings.ts';
+import { allowedTargetsEnvName, parseTargetPolicy } from '../shared/vsphere/targets.ts';
 
 export const envNamesList = ['dev', 'staging', 'prod'] as const;
 export type EnvName = (typeof envNamesList)[number];
@@ -51,6 +59,67 @@ export interface DashboardLoginConfig {
   readonly idTokenSigningAlg: string;
 }
 
+/** One API Gateway throttle: the steady rate (requests per second) and the burst its token bucket holds. */
+export interface ThrottleConfig {
+  readonly rateLimit: number;
+  readonly burstLimit: number;
+}
+
+/**
+ * API Gateway throttles (the edge's first line; the per-principal buckets in Redis are the second). A stage's
+ * default applies to each route on its own; the route overrides are tighter, for the routes whose every call can
+ * cause vCenter calls or queued work, so one route's flood cannot starve the rest of the account's quota.
+ */
+export interface ApiThrottleConfig {
+  /** The HTTP API stage's default route settings. */
+  readonly http: ThrottleConfig;
+  /** Per HTTP route (contract route key) overrides. */
+  readonly httpRoutes: Readonly<Partial<Record<RouteKey, ThrottleConfig>>>;
+  /** The WebSocket stage's default route settings. */
+  readonly webSocket: ThrottleConfig;
+  /** Per WebSocket route key (`$connect`, `subscribe`, …) overrides. */
+  readonly webSocketRoutes: Readonly<Record<string, ThrottleConfig>>;
+}
+
+/**
+ * The gateway throttles of an environment: `http` and `webSocket` stage defaults, and the upstream routes at
+ * `upstream` each (console tickets and provisioning loads are fewer but each holds a vCenter call, registrations
+ * and syncs are admin/operator actions: a tenth of it).
+ */
+export function apiThrottle(limits: {
+  http: ThrottleConfig;
+  upstream: ThrottleConfig;
+  webSocket: ThrottleConfig;
+}): ApiThrottleConfig {
+  const { upstream } = limits;
+  const tenth: ThrottleConfig = {
+    rateLimit: Math.max(1, Math.ceil(upstream.rateLimit / 10)),
+    burstLimit: Math.max(1, Math.ceil(upstream.burstLimit / 10)),
+  };
+  return {
+    http: limits.http,
+    httpRoutes: {
+      'POST /api/v1/vms/{id}/refresh': upstream,
+      'GET /api/v1/vms/{id}/thumbnail': upstream,
+      'POST /api/v1/vms/{id}/console': upstream,
+      'GET /api/v1/vcenters/{id}/datacenters': upstream,
+      'GET /api/v1/vcenters/{id}/datacenters/{dc}/compute': upstream,
+      'GET /api/v1/vcenters/{id}/compute/{cr}/resources': upstream,
+      'PUT /api/v1/vcenters/{id}/credentials/me': tenth,
+      'POST /api/v1/vcenters/{id}/sync': tenth,
+      'POST /api/v1/vcenters': tenth,
+    },
+    webSocket: limits.webSocket,
+    // Each $connect runs the authorizer and writes the connection table.
+    webSocketRoutes: {
+      $connect: {
+        rateLimit: Math.max(1, Math.ceil(limits.webSocket.rateLimit / 4)),
+        burstLimit: Math.max(1, Math.ceil(limits.webSocket.burstLimit / 4)),
+      },
+    },
+  };
+}
+
 export interface EnvironmentConfig {
   readonly envName: EnvName;
   /** Account to deploy into; undefined leaves the stacks account-agnostic (synth works without credentials). */
@@ -92,6 +161,14 @@ export interface EnvironmentConfig {
    * as ESXI_MAX_CONCURRENT, ESXI_MIN_INTERVAL, VM_LIST_CACHE_TTL and THUMBNAIL_CACHE_TTL on the functions.
    */
   readonly ops: OpsSettings;
+  /** API Gateway stage and route throttles (HTTP and WebSocket). */
+  readonly apiThrottle: ApiThrottleConfig;
+  /**
+   * Per-principal token buckets (shared/ratelimit) of the routes that cause vCenter calls or queued work, set as
+   * `RATE_LIMIT_<CLASS>` on the functions: one caller's flood is refused long before the gateway's throttle,
+   * which all callers share, would trip.
+   */
+  readonly rateLimits: RateLimitSettings;
   /**
    * Lost inventory watches per hour, fleet-wide, above which on-call is paged. Single losses are normal (a
    * vCenter restarted, a session expired: each costs one full sync); a sustained rate means sessions or
@@ -114,6 +191,35 @@ export interface EnvironmentConfig {
     readonly maxNodes: number;
     readonly slotsPerNode: number;
   };
+  /** Who may see which vCenters, and which vCenters may be registered and connected to. */
+  readonly vcenterAccess: VcenterAccessConfig;
+}
+
+/** vCenter scoping per role or group claim (shared/auth), set on every function as VCENTER_SCOPES. */
+export interface VcenterAccessConfig {
+  /**
+   * Role or group → vCenter ids or `*`/`?` patterns of ids (`{ 'team-eu': ['vc-eu-*'], admin: ['*'] }`). Empty:
+   * everyone sees every vCenter. Non-empty: a caller whose roles and groups the map does not name sees none.
+   */
+  readonly scopes: Readonly<Record<string, readonly string[]>>;
+  /** The token claim that lists groups (Cognito: `cognito:groups`). */
+  readonly groupsClaim: string;
+  /**
+   * The endpoints vCenters may be registered at and connected to: CIDRs, addresses or host name patterns
+   * (`10.20.0.0/16`, `*.vc.corp.example`), checked at registration and on every connection against the address
+   * connected to. Empty allows every `https://` URL, so an admin could make workers inside the VPC call internal
+   * hosts: set it before production.
+   */
+  readonly allowedTargets: readonly string[];
+}
+
+/** The environment variables of {@link VcenterAccessConfig}. */
+export function vcenterAccessEnvironment(c: VcenterAccessConfig): Record<string, string> {
+  return {
+    [vcenterScopeEnvNames.scopes]: JSON.stringify(c.scopes),
+    [vcenterScopeEnvNames.groupsClaim]: c.groupsClaim,
+    [allowedTargetsEnvName]: c.allowedTargets.join(','),
+  };
 }
 
 const base = {
@@ -134,6 +240,8 @@ const base = {
   },
   manageApiGatewayAccountRole: true,
   syncWatchLostPerHour: 10,
+  rateLimits: defaultRateLimits,
+  vcenterAccess: { scopes: {}, groupsClaim: 'groups', allowedTargets: [] },
   sessionKeyVersion: 1,
 } as const;
 
@@ -143,6 +251,11 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     ...base,
     envName: 'dev',
     ops: opsPresets.small,
+    apiThrottle: apiThrottle({
+      http: { rateLimit: 50, burstLimit: 100 },
+      upstream: { rateLimit: 10, burstLimit: 20 },
+      webSocket: { rateLimit: 50, burstLimit: 100 },
+    }),
     availabilityZones: ['eu-west-1a', 'eu-west-1b'],
     natGateways: 1,
     aurora: { minAcu: 0.5, maxAcu: 4, backupRetentionDays: 1, deletionProtection: false },
@@ -157,6 +270,11 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     ...base,
     envName: 'staging',
     ops: opsPresets.medium,
+    apiThrottle: apiThrottle({
+      http: { rateLimit: 200, burstLimit: 400 },
+      upstream: { rateLimit: 40, burstLimit: 80 },
+      webSocket: { rateLimit: 200, burstLimit: 400 },
+    }),
     natGateways: 1,
     aurora: { minAcu: 0.5, maxAcu: 16, backupRetentionDays: 7, deletionProtection: true },
     redis: { kind: 'serverless', maxDataStorageGb: 5, maxEcpuPerSecond: 50_000 },
@@ -170,6 +288,12 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     ...base,
     envName: 'prod',
     ops: opsPresets.large,
+    // 2,000 users: the account's default (10,000 rps) stays well above, so other APIs keep their share.
+    apiThrottle: apiThrottle({
+      http: { rateLimit: 2_000, burstLimit: 4_000 },
+      upstream: { rateLimit: 200, burstLimit: 400 },
+      webSocket: { rateLimit: 1_000, burstLimit: 2_000 },
+    }),
     natGateways: 3,
     aurora: { minAcu: 2, maxAcu: 64, backupRetentionDays: 35, deletionProtection: true },
     redis: { kind: 'replication-group', nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1 },
@@ -265,6 +389,12 @@ export function validateConfig(c: EnvironmentConfig): void {
   } catch (error) {
     fail('ops', `is invalid: ${(error as Error).message}`);
   }
+  validateApiThrottle(c.apiThrottle, fail);
+  try {
+    validateRateLimits(c.rateLimits, (cls) => `rateLimits["${cls}"]`);
+  } catch (error) {
+    fail('rateLimits', `is invalid: ${(error as Error).message}`);
+  }
   if (!(c.reservedConcurrencyScale >= 0 && c.reservedConcurrencyScale <= 10)) {
     fail('reservedConcurrencyScale', 'must be in 0..10');
   }
@@ -281,6 +411,41 @@ export function validateConfig(c: EnvironmentConfig): void {
     fail('nodes.maxNodes', 'must be a whole number >= 1 and >= nodes.minNodes');
   if (!(Number.isInteger(slotsPerNode) && slotsPerNode >= 1 && slotsPerNode <= 64))
     fail('nodes.slotsPerNode', 'must be a whole number in 1..64');
+  try {
+    parseVcenterScopes(JSON.stringify(c.vcenterAccess.scopes), 'vcenterAccess.scopes');
+  } catch (error) {
+    fail('vcenterAccess.scopes', `is invalid: ${(error as Error).message}`);
+  }
+  if (!/^[\w:.-]{1,128}$/.test(c.vcenterAccess.groupsClaim))
+    fail('vcenterAccess.groupsClaim', 'must be a claim name');
+  try {
+    parseTargetPolicy(c.vcenterAccess.allowedTargets.join(','), 'vcenterAccess.allowedTargets');
+  } catch (error) {
+    fail('vcenterAccess.allowedTargets', `is invalid: ${(error as Error).message}`);
+  }
+}
+
+/** API Gateway accepts a rate of up to 10,000 rps and a burst of up to 5,000 by default; both must be > 0. */
+function validateApiThrottle(t: ApiThrottleConfig, fail: (setting: string, why: string) => never): void {
+  const check = (setting: string, limit: ThrottleConfig | undefined) => {
+    if (!limit) return;
+    if (!(Number.isFinite(limit.rateLimit) && limit.rateLimit > 0 && limit.rateLimit <= 10_000))
+      fail(
+        `${setting}.rateLimit`,
+        `must be a number in (0, 10000] requests per second (got ${limit.rateLimit})`,
+      );
+    if (!(Number.isInteger(limit.burstLimit) && limit.burstLimit >= 1 && limit.burstLimit <= 5_000))
+      fail(`${setting}.burstLimit`, `must be a whole number in 1..5000 (got ${limit.burstLimit})`);
+  };
+  check('apiThrottle.http', t.http);
+  check('apiThrottle.webSocket', t.webSocket);
+  for (const [key, limit] of Object.entries(t.httpRoutes)) {
+    if (!Object.hasOwn(routes, key))
+      fail(`apiThrottle.httpRoutes["${key}"]`, 'is not a route of the contract');
+    check(`apiThrottle.httpRoutes["${key}"]`, limit);
+  }
+  for (const [key, limit] of Object.entries(t.webSocketRoutes))
+    check(`apiThrottle.webSocketRoutes["${key}"]`, limit);
 }
 
 /** The data-store removal policy (tables and buckets have no SNAPSHOT; they keep their data instead). */

@@ -132,7 +132,7 @@ const placementTables = {
 export const functions = {
   health: {
     entry: 'functions/health/handler.ts',
-    description: 'GET /health: liveness and dependency status',
+    description: 'GET /health (cached status) and /api/v1/health/details (operator: each dependency)',
     serves: 'http',
     needs: ['redis', 'postgres', 'dynamodb'],
     dbRole: 'vfleet_query',
@@ -403,6 +403,7 @@ export type HttpRouteBindingErrors = RouteBindingHolds<RouteBindingErrors<HttpFu
  */
 const routeFunctions = {
   'GET /health': 'health',
+  'GET /api/v1/health/details': 'health',
   'GET /api/v1/openapi.json': 'apiDocs',
   'GET /api/v1/me': 'me',
   'GET /api/v1/vms': 'inventoryQuery',
@@ -420,6 +421,7 @@ const routeFunctions = {
   'POST /api/v1/vms/{id}/refresh': 'opsApi',
   'POST /api/v1/vms/{id}/console': 'opsConsole',
   'GET /api/v1/queue/stats': 'opsApi',
+  'GET /api/v1/audit/console': 'opsApi',
   'POST /api/v1/projects/{id}/compute': 'placement',
   'GET /api/v1/projects/{id}/placement': 'placement',
   'DELETE /api/v1/projects/{id}/placement': 'placement',

@@ -77,7 +77,13 @@ export async function startBenchEnv(options: {
       issuer,
       ...(options.topology ? { topology: options.topology } : {}),
       services: backingServices({ redis, postgres, dynamodb }),
-      env: { BLOB_DIR: join(dir, 'blobs'), LOG_LEVEL: 'ERROR', ...options.env },
+      env: {
+        BLOB_DIR: join(dir, 'blobs'),
+        LOG_LEVEL: 'ERROR',
+        // One token plays thousands of users: the per-principal buckets (shared/ratelimit) would refuse them.
+        RATE_LIMIT_DEFAULT: '60000/10000',
+        ...options.env,
+      },
     });
     return {
       runtime,

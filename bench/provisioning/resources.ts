@@ -75,6 +75,8 @@ async function main() {
       SECRET_STORE: `file:${join(process.env.TMPDIR ?? '/tmp', `vfleet-bench-resources-${process.pid}.json`)}`,
       // No in-process tier: clearing Redis and the blob store then clears every tier between first loads.
       PROVISIONING_L1_MB: '0',
+      // Simulated users load far faster than people do: the per-principal buckets would measure themselves.
+      RATE_LIMIT_DEFAULT: '60000/10000',
       ...Object.fromEntries(
         ['DATACENTERS', 'COMPUTE', 'POOLS', 'NETWORKS', 'DATASTORES', 'TEMPLATES'].map((k) => [
           `PROVISIONING_TTL_${k}`,

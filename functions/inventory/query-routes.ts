@@ -1,7 +1,7 @@
 // Primary adapter — the `inventoryQuery` function's routes: GET /api/v1/vms, /vms/{id}, /hosts, /datastores,
 // /clusters and /stats/summary (viewer). Parses the query string, calls the inventory reader, answers; one
 // function for the six read routes so they share one warm reader pool and Redis connection.
-import type { HttpResult, RouteHandler, RouteTable } from '#shared/http';
+import { callerScope, type HttpResult, type RouteHandler, type RouteTable } from '#shared/http';
 import { inventoryReader, type ListKind, parseListQuery, parseSummaryQuery } from '#shared/inventory';
 
 // Browsers and proxies must not keep answers: the server-side cache knows when a sync made them stale.
@@ -17,13 +17,21 @@ const ok = (answer: { readonly body: string }): HttpResult => ({
 const list =
   (kind: ListKind): RouteHandler =>
   async (event) =>
-    ok(await (await inventoryReader()).list(parseListQuery(kind, event.queryStringParameters ?? {})));
+    ok(
+      await (await inventoryReader()).list(
+        parseListQuery(kind, event.queryStringParameters ?? {}, callerScope(event)),
+      ),
+    );
 
 const getVm: RouteHandler = async (event) =>
   ok(await (await inventoryReader()).getVm(event.pathParameters?.id ?? ''));
 
 const summary: RouteHandler = async (event) =>
-  ok(await (await inventoryReader()).summary(parseSummaryQuery(event.queryStringParameters ?? {})));
+  ok(
+    await (await inventoryReader()).summary(
+      parseSummaryQuery(event.queryStringParameters ?? {}, callerScope(event)),
+    ),
+  );
 
 /** The `inventoryQuery` function's routes. */
 export const inventoryQueryRoutes = {

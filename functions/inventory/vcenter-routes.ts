@@ -1,11 +1,14 @@
 // Primary adapter — the `vcenters` function's routes: POST/GET /api/v1/vcenters, GET/DELETE
 // /api/v1/vcenters/{id}, POST /api/v1/vcenters/{id}/sync. Parses, calls the registry use cases, answers; roles
-// come from the contract (admin registers and deletes, operator requests syncs, viewer reads).
+// come from the contract (admin registers and deletes, operator requests syncs, viewer reads); the caller's
+// vCenter scope filters the list, and the middleware answers 404 for an `{id}` outside it.
 import { postgres, sqs } from '#shared/clients';
 import { requireEnv } from '#shared/config';
 import { envNames } from '#shared/contracts';
 import {
   callerHasRole,
+  callerScope,
+  ForbiddenError,
   type HttpEvent,
   json,
   jsonBody,
@@ -26,6 +29,7 @@ import {
   viewFor,
 } from '#shared/inventory/sync';
 import { logger } from '#shared/observability';
+import { chargeCaller } from '#shared/ratelimit';
 import { secretStore } from '#shared/secrets';
 
 const noStore = { 'cache-control': 'no-store' };
@@ -37,6 +41,14 @@ const idParam = (event: HttpEvent) => event.pathParameters?.id ?? '';
 const registerVcenterRoute: RouteHandler = async (event) => {
   const db = postgres('writer');
   const input = parseInput(registerSchema, jsonBody(event), 'body');
+  // A scoped admin registers only ids inside the scope (checked before the id is looked up: a 409 for an id
+  // outside it would reveal that it exists).
+  if (!callerScope(event).allows(input.id)) {
+    throw new ForbiddenError(
+      `vCenter id ${input.id} is outside the vCenters your roles and groups may manage`,
+    );
+  }
+  await chargeCaller(event);
   const vcenter = await registerVcenter(db, secretStore(), input, {
     minIntervalSeconds: dispatchPeriodSeconds(),
   });
@@ -50,7 +62,9 @@ const registerVcenterRoute: RouteHandler = async (event) => {
 
 const listVcentersRoute: RouteHandler = async (event) => {
   const caller = { admin: callerHasRole(event, 'admin') };
-  const items = (await listVcenters(postgres('writer'))).map((vcenter) => viewFor(vcenter, caller));
+  const items = (await listVcenters(postgres('writer'), callerScope(event))).map((vcenter) =>
+    viewFor(vcenter, caller),
+  );
   return json(200, { items }, noStore);
 };
 
@@ -70,6 +84,7 @@ const deleteVcenterRoute: RouteHandler = async (event) => {
 const requestSyncRoute: RouteHandler = async (event) => {
   const id = idParam(event);
   const { full } = parseInput(syncRequestSchema, jsonBody(event), 'body');
+  await chargeCaller(event);
   const sync = await requestSync(postgres('writer'), id, { ...queue(), reason: 'requested', full });
   if (!sync.queued) {
     throw new ServiceUnavailableError(

@@ -26,6 +26,7 @@ import {
   resourcesOf,
   resourcesQuerySchema,
 } from '#shared/provisioning';
+import { chargeCaller, upstreamCharge } from '#shared/ratelimit';
 
 const vcenterParam = z.string().regex(vcenterIdPattern, 'must be a registered vCenter id');
 const subjectOf = (event: HttpEvent) =>
@@ -38,18 +39,26 @@ const answer = (body: ProvisioningAnswer) => json(200, body, { 'cache-control': 
 
 const datacenters: RouteHandler = async (event) => {
   const { id } = params({ id: vcenterParam }, event);
-  return answer(await datacentersOf(provisioningService(), id, subjectOf(event)));
+  return answer(
+    await datacentersOf(provisioningService(), id, subjectOf(event), { charge: upstreamCharge(event) }),
+  );
 };
 
 const compute: RouteHandler = async (event) => {
   const { id, dc } = params({ id: vcenterParam, dc: moidParam }, event);
-  return answer(await computeOf(provisioningService(), id, dc, subjectOf(event)));
+  return answer(
+    await computeOf(provisioningService(), id, dc, subjectOf(event), { charge: upstreamCharge(event) }),
+  );
 };
 
 const resources: RouteHandler = async (event) => {
   const { id, cr } = params({ id: vcenterParam, cr: moidParam }, event);
   const query = parseInput(resourcesQuerySchema, event.queryStringParameters ?? {}, 'query');
-  return answer(await resourcesOf(provisioningService(), id, cr, query, subjectOf(event)));
+  return answer(
+    await resourcesOf(provisioningService(), id, cr, query, subjectOf(event), {
+      charge: upstreamCharge(event),
+    }),
+  );
 };
 
 /** The caller's subject; the middleware has already refused a token without one. */
@@ -62,6 +71,7 @@ const callerOf = (event: HttpEvent): string => {
 const putCredential: RouteHandler = async (event) => {
   const { id } = params({ id: vcenterParam }, event);
   const credential = parseInput(credentialSchema, jsonBody(event), 'body');
+  await chargeCaller(event);
   await registerCredential(provisioningService(), id, callerOf(event), credential);
   // Nothing of the credential comes back.
   return json(200, { vcenterId: id, identity: 'personal' }, { 'cache-control': 'no-store' });

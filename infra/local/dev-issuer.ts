@@ -16,7 +16,7 @@ export interface DevIssuer {
   readonly jwks: { keys: JWK[] };
   /**
    * Signs a token for `roles`, valid for `ttlSeconds` (default 12 h), for `audience` (default the API's) with
-   * extra `claims` (an ID token's `nonce`, `name`).
+   * extra `claims` (an ID token's `nonce`, `name`; `groups` for the vCenter scope).
    */
   mint(
     roles: readonly Role[],
@@ -24,7 +24,7 @@ export interface DevIssuer {
       subject?: string;
       ttlSeconds?: number;
       audience?: string;
-      claims?: Record<string, string>;
+      claims?: Record<string, string | readonly string[]>;
     },
   ): Promise<string>;
 }

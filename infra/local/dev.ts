@@ -2,7 +2,7 @@
 // vcsim, then the local cloud built from the topology; prints URLs and a token; Ctrl-C stops everything.
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { type LocalFleet, startLocalFleet } from '../../agent/fleet.ts';
+import { demoServices, type LocalFleet, startLocalFleet } from '../../agent/fleet.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { loadOpsSettings } from '../../shared/ops/settings.ts';
 import { buildDashboard } from './dashboard.ts';
@@ -119,11 +119,14 @@ async function main() {
     await writeFile(join(stateDir, 'dev-token'), `${token}\n`, { mode: 0o600 });
     // The simulated vCenter is registered through the API, as an operator would, so the inventory fills at once.
     await registerVcsim(runtime.httpUrl, token, vcsim);
-    // Three compute nodes (agent + reference compute service each), so placement works out of the box.
+    // Three compute nodes (agent + reference compute service each), so placement works out of the box; each
+    // agent also reports to the dashboard and supervises two demo services operators can act on.
     const control = runtime.httpUrl;
     fleet = await startLocalFleet({
       count: 3,
       controlUrl: control,
+      wsUrl: runtime.wsUrl,
+      services: demoServices,
       tokenFor: (nodeId) => issuer.mint(['node'], { subject: nodeId }),
       dir: join(stateDir, 'nodes'),
       heartbeatIntervalMs: 5_000,

@@ -12,7 +12,7 @@ import { createDevOidcProvider } from './dev-oidc.ts';
 import { startHttpApi } from './http-api.ts';
 import { createInvoker, type Invoke } from './lambda.ts';
 import { startSchedules } from './schedules.ts';
-import { startEventSourcePollers, startLocalSqs } from './sqs/index.ts';
+import { type SqsStore, startEventSourcePollers, startLocalSqs } from './sqs/index.ts';
 import { ensureTables } from './tables.ts';
 import { startWebSocketApi } from './websocket-api.ts';
 
@@ -73,6 +73,8 @@ export interface LocalRuntime {
   /** The environment the functions run with. */
   readonly env: Readonly<Record<string, string>>;
   readonly invoke: Invoke;
+  /** The local SQS's queues, for inspection and fault injection (the fault suite's duplicate deliveries). */
+  readonly sqsStore: SqsStore;
   queueUrl(queue: string): string;
   deadLetterQueueUrl(queue: string): string;
   stop(): Promise<void>;
@@ -175,6 +177,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       sqsEndpoint: sqs.endpoint,
       env,
       invoke,
+      sqsStore: sqs.store,
       queueUrl: (queue) => sqs.queueUrl(queue),
       deadLetterQueueUrl: (queue) => sqs.deadLetterQueueUrl(queue),
       stop,

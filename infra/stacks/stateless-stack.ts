@@ -4,6 +4,7 @@
 import { ArnFormat, CfnOutput, CustomResource, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { AccessLogFormat, CfnAccount } from 'aws-cdk-lib/aws-apigateway';
 import {
+  type CfnStage,
   HttpApi,
   HttpMethod,
   type HttpStage,
@@ -39,7 +40,13 @@ import { Provider } from 'aws-cdk-lib/custom-resources';
 import type { Construct } from 'constructs';
 import { secretNames } from '#shared/contracts';
 import { opsEnvironment } from '../../shared/ops/settings.ts';
-import { type EnvironmentConfig, scaledReservedConcurrency } from '../config.ts';
+import { rateLimitEnvironment } from '../../shared/ratelimit/settings.ts';
+import {
+  type EnvironmentConfig,
+  scaledReservedConcurrency,
+  type ThrottleConfig,
+  vcenterAccessEnvironment,
+} from '../config.ts';
 import { ComputeNodes } from '../constructs/compute-nodes.ts';
 import { DashboardSite } from '../constructs/dashboard-site.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
@@ -64,6 +71,15 @@ export interface StatelessStackProps extends StackProps {
   /** @default the project topology (infra/topology.ts) */
   readonly topology?: Topology;
 }
+
+/**
+ * A stage's route settings for one throttle. `RouteSettings` is a plain JSON map in CloudFormation's own casing
+ * (CDK passes it through unchanged, unlike `DefaultRouteSettings`).
+ */
+const throttleSettings = (t: ThrottleConfig) => ({
+  ThrottlingRateLimit: t.rateLimit,
+  ThrottlingBurstLimit: t.burstLimit,
+});
 
 /** Roles that need a bearer token: every HTTP route whose topology role is not null. */
 const httpAuthorizationHeader = '$request.header.Authorization';
@@ -183,6 +199,13 @@ export class StatelessStack extends Stack {
     // Limiter and cache settings (ESXI_*, *_CACHE_TTL) for every function that reaches the shared caches.
     if (spec.needs.includes('redis')) {
       for (const [key, value] of Object.entries(opsEnvironment(config.ops))) fn.addEnvironment(key, value);
+      // The per-principal buckets live in Redis too (shared/ratelimit).
+      for (const [key, value] of Object.entries(rateLimitEnvironment(config.rateLimits)))
+        fn.addEnvironment(key, value);
+    }
+    // Who sees which vCenter, on every function (the HTTP middleware builds each caller's scope from it).
+    for (const [key, value] of Object.entries(vcenterAccessEnvironment(config.vcenterAccess))) {
+      fn.addEnvironment(key, value);
     }
     this.bindNeeds(fn, spec, config, stateful);
     return fn;
@@ -265,6 +288,8 @@ export class StatelessStack extends Stack {
     const stage = api.addStage('HttpStage', {
       stageName: '$default',
       autoDeploy: true,
+      // The stage default (DefaultRouteSettings); the upstream routes get their own below.
+      throttle: config.apiThrottle.http,
       accessLogSettings: {
         destination: new LogGroupLogDestination(
           new LogGroup(this, 'HttpAccessLogs', { retention: config.logRetention }),
@@ -277,6 +302,8 @@ export class StatelessStack extends Stack {
       identitySource: [httpAuthorizationHeader],
     });
     const iamAuthorizer = new HttpIamAuthorizer();
+    const throttledRoutes: Record<string, ThrottleConfig> = { ...config.apiThrottle.httpRoutes };
+    const routeSettings: Record<string, ReturnType<typeof throttleSettings>> = {};
     const httpIntegrations = new Map<string, HttpLambdaIntegration>();
     for (const route of topology.httpRoutes) {
       let integration = httpIntegrations.get(route.function);
@@ -294,6 +321,12 @@ export class StatelessStack extends Stack {
         // Node agents sign with their instance role (SigV4); everyone else carries a JWT.
         authorizer: route.role === null ? undefined : route.role === 'node' ? iamAuthorizer : jwtAuthorizer,
       });
+      const throttle = throttledRoutes[`${route.method} ${route.path}`];
+      if (throttle && httpRoute) {
+        routeSettings[`${route.method} ${route.path}`] = throttleSettings(throttle);
+        // Route settings name the route by key: CloudFormation refuses them until the route exists.
+        stage.node.defaultChild?.node.addDependency(httpRoute);
+      }
       if (route.role === null && httpRoute) {
         acknowledge(
           httpRoute,
@@ -302,6 +335,10 @@ export class StatelessStack extends Stack {
         );
       }
     }
+    const unknown = Object.keys(throttledRoutes).filter((key) => !(key in routeSettings));
+    if (unknown.length > 0)
+      throw new Error(`apiThrottle.httpRoutes: no such route in the topology: ${unknown.join(', ')}`);
+    (stage.node.defaultChild as CfnStage).routeSettings = routeSettings;
     return { api, stage };
   }
 
@@ -321,6 +358,8 @@ export class StatelessStack extends Stack {
       },
     );
     const wsIntegrations = new Map<string, WebSocketLambdaIntegration>();
+    const wsRouteSettings: Record<string, ReturnType<typeof throttleSettings>> = {};
+    const wsRouteResources: Construct[] = [];
     for (const route of topology.wsRoutes) {
       let integration = wsIntegrations.get(route.function);
       if (!integration) {
@@ -334,6 +373,11 @@ export class StatelessStack extends Stack {
         integration,
         authorizer: route.routeKey === '$connect' ? wsAuthorizer : undefined,
       });
+      const throttle = config.apiThrottle.webSocketRoutes[route.routeKey];
+      if (throttle) {
+        wsRouteSettings[route.routeKey] = throttleSettings(throttle);
+        wsRouteResources.push(wsRoute);
+      }
       if (route.routeKey !== '$connect') {
         acknowledge(
           wsRoute,
@@ -347,6 +391,7 @@ export class StatelessStack extends Stack {
       webSocketApi: api,
       stageName: config.envName,
       autoDeploy: true,
+      throttle: config.apiThrottle.webSocket,
       accessLogSettings: {
         destination: new LogGroupLogDestination(
           new LogGroup(this, 'WebSocketAccessLogs', { retention: config.logRetention }),
@@ -354,6 +399,14 @@ export class StatelessStack extends Stack {
         format: AccessLogFormat.jsonWithStandardFields(),
       },
     });
+    const unknown = Object.keys(config.apiThrottle.webSocketRoutes).filter(
+      (key) => !(key in wsRouteSettings),
+    );
+    if (unknown.length > 0)
+      throw new Error(`apiThrottle.webSocketRoutes: no such route in the topology: ${unknown.join(', ')}`);
+    const cfnStage = stage.node.defaultChild as CfnStage;
+    cfnStage.routeSettings = wsRouteSettings;
+    for (const route of wsRouteResources) cfnStage.node.addDependency(route);
     return { api, stage };
   }
 

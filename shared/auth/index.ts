@@ -121,3 +121,12 @@ export function bearerToken(header: string | undefined): string | undefined {
   const match = header?.match(/^Bearer\s+(\S+)$/i);
   return match?.[1];
 }
+
+export {
+  loadVcenterScopes,
+  parseVcenterScopes,
+  VcenterScope,
+  type VcenterScopeMap,
+  vcenterScopeEnvNames,
+  vcenterScopeFor,
+} from './vcenter-scope.ts';

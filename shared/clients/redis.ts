@@ -21,6 +21,13 @@ export function redis(): RedisClient {
         redisOptions: { ...common, tls },
       })
     : new Redis(url.toString(), common);
+  // Commands wait for the first connection (a cold start), but once connected, a lost connection fails them at
+  // once rather than holding each through the reconnect attempts (seconds per read while Redis is down): the
+  // callers fall back (the inventory answers from the database, flagged uncached) until Redis is back.
+  const client = redisClient;
+  client.once('ready', () => {
+    client.options.enableOfflineQueue = false;
+  });
   // Without a listener ioredis prints every reconnect failure; commands still fail and report on their own.
   redisClient.on('error', (error: NodeJS.ErrnoException) =>
     logger.warn('redis connection error', { code: error.code ?? error.name }),

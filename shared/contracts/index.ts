@@ -44,6 +44,7 @@ export interface RouteContract {
  */
 export const routes = {
   'GET /health': { method: 'GET', path: '/health', role: null },
+  'GET /api/v1/health/details': { method: 'GET', path: '/api/v1/health/details', role: 'operator' },
   'GET /api/v1/openapi.json': { method: 'GET', path: '/api/v1/openapi.json', role: null },
   'GET /api/v1/me': { method: 'GET', path: '/api/v1/me', role: 'viewer' },
   'GET /api/v1/vms': { method: 'GET', path: '/api/v1/vms', role: 'viewer' },
@@ -140,6 +141,8 @@ export const routes = {
     path: '/api/v1/vcenters/{id}/credentials/me',
     role: 'viewer',
   },
+  // The console audit trail (shared/ops): who opened which VM's console, when, from where.
+  'GET /api/v1/audit/console': { method: 'GET', path: '/api/v1/audit/console', role: 'operator' },
 } as const satisfies Record<string, RouteContract>;
 
 export type RouteKey = keyof typeof routes;

@@ -2,7 +2,11 @@
 // agent. Each command is recorded first (who, what, when; then its result), sent to the agent's own
 // connection as `service_command` / `reporter_command`, and acknowledged by the agent (`service_ack` /
 // `reporter_ack`), which completes the record and wakes the HTTP call waiting on it (BLPOP on a list in
-// the node's hash slot) until its deadline; after that the caller follows the command by its id.
+// the node's hash slot) until its deadline; after that the caller follows the command by its id. A node is
+// offline (409) only without an agent connection AND without a heartbeat within the placement timeout: a node
+// that heartbeats while its agent reconnects gets the command queued, delivered on the agent's next ping (it
+// pings as soon as it connects; API Gateway cannot post during $connect), or marked undeliverable if the
+// agent is not back within a minute.
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -39,6 +43,16 @@ export interface CommandsDeps {
   readonly clock: () => number;
   /** How long an HTTP call waits for the acknowledgement (below API Gateway's 30 s). */
   readonly waitMs: number;
+  /** Whether the node's last heartbeat (the placement registry's) is within the timeout. */
+  readonly heartbeatAlive: (nodeId: string) => Promise<boolean>;
+}
+
+/** A command queued for a reconnecting agent is dropped (undeliverable) after this. */
+export const queuedCommandMs = 60_000;
+
+interface QueuedCommand {
+  readonly queuedAt: number;
+  readonly message: { readonly command_id: string } & Record<string, unknown>;
 }
 
 /** Time-ordered, so the audit trail of a node reads newest first by its sort key. */
@@ -50,8 +64,9 @@ export class Commands {
   constructor(private readonly deps: CommandsDeps) {}
 
   /**
-   * Records the command, sends it to the node's agent and waits for its acknowledgement until the deadline.
-   * @throws ConflictError when the node has no agent connection (offline)
+   * Records the command, sends it to the node's agent (or queues it for the agent's next connection while
+   * the node still heartbeats) and waits for its acknowledgement until the deadline.
+   * @throws ConflictError when the node is offline: no agent connection and no heartbeat within the timeout
    */
   async run(
     nodeId: string,
@@ -60,7 +75,7 @@ export class Commands {
   ): Promise<{ record: CommandRecord; finished: boolean }> {
     const { redis, keys } = this.deps;
     const connectionId = await redis.get(keys.agent(nodeId));
-    if (!connectionId) throw offline(nodeId);
+    if (!connectionId && !(await this.deps.heartbeatAlive(nodeId))) throw offline(nodeId);
     const now = this.deps.clock();
     const record: CommandRecord = {
       nodeId,
@@ -78,18 +93,69 @@ export class Commands {
       ...(command.service ? { service: command.service } : {}),
       ...(command.interval_seconds ? { interval_seconds: command.interval_seconds } : {}),
     };
-    if (!(await this.deps.send(connectionId, message))) {
-      await this.finish(nodeId, record.commandId, 'undeliverable', undefined);
-      await this.agentDisconnected(nodeId, connectionId);
-      throw offline(nodeId);
+    const delivered = connectionId !== null && (await this.deps.send(connectionId, message));
+    if (!delivered) {
+      if (connectionId) {
+        await this.agentDisconnected(nodeId, connectionId);
+        if (!(await this.deps.heartbeatAlive(nodeId))) {
+          await this.finish(nodeId, record.commandId, 'undeliverable', undefined);
+          throw offline(nodeId);
+        }
+      }
+      await this.enqueue(nodeId, { queuedAt: now, message });
     }
     // A connection of its own: BLPOP blocks it, and concurrent calls must not queue behind one another.
     const waiter = redis.duplicate();
+    // The copy inherits the shared client's options, whose offline queue is off once it is connected; the new
+    // connection is not yet, and its BLPOP must wait for it instead of failing ("Stream isn't writeable").
+    waiter.options.enableOfflineQueue = true;
     try {
       const answer = await waiter.blpop(keys.ack(nodeId, record.commandId), this.deps.waitMs / 1000);
       return answer ? { record: JSON.parse(answer[1]), finished: true } : { record, finished: false };
     } finally {
       waiter.disconnect();
+    }
+  }
+
+  /**
+   * Queues a command for the agent's next connection. If the agent connected meanwhile (its connection was
+   * recorded before this looked), this delivers the queue itself; otherwise its next ping will.
+   */
+  private async enqueue(nodeId: string, command: QueuedCommand): Promise<void> {
+    const key = this.deps.keys.queued(nodeId);
+    await this.deps.redis
+      .multi()
+      .rpush(key, JSON.stringify(command))
+      .pexpire(key, queuedCommandMs * 2)
+      .exec();
+    const connectionId = await this.deps.redis.get(this.deps.keys.agent(nodeId));
+    if (connectionId) await this.deliverQueued(nodeId, connectionId);
+  }
+
+  /**
+   * Sends the node's queued commands to its agent's connection (each taken once, atomically); those older
+   * than a minute are marked undeliverable instead. What cannot be sent goes back to the queue.
+   */
+  async deliverQueued(nodeId: string, connectionId: string): Promise<void> {
+    const key = this.deps.keys.queued(nodeId);
+    const answer = await this.deps.redis.multi().lrange(key, 0, -1).del(key).exec();
+    const taken = (answer?.[0]?.[1] as string[] | undefined) ?? [];
+    const commands = taken.map((text) => JSON.parse(text) as QueuedCommand);
+    for (let i = 0; i < commands.length; i++) {
+      const command = commands[i]!;
+      if (this.deps.clock() - command.queuedAt > queuedCommandMs) {
+        await this.finish(nodeId, command.message.command_id, 'undeliverable', undefined);
+        continue;
+      }
+      if (!(await this.deps.send(connectionId, command.message))) {
+        const rest = commands.slice(i).map((left) => JSON.stringify(left));
+        await this.deps.redis
+          .multi()
+          .lpush(key, ...rest.reverse())
+          .pexpire(key, queuedCommandMs * 2)
+          .exec();
+        return;
+      }
     }
   }
 
@@ -189,6 +255,6 @@ export class Commands {
 
 function offline(nodeId: string): ConflictError {
   return new ConflictError(
-    `Node ${nodeId} is offline: its agent has no WebSocket connection; retry once the agent is back`,
+    `Node ${nodeId} is offline: its agent has no WebSocket connection and no heartbeat within the timeout; retry once the agent is back`,
   );
 }

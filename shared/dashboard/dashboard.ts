@@ -221,6 +221,10 @@ export class Dashboard {
     const { history: points = 20 } = parseInput(pingFrameSchema, frame ?? { action: 'ping' }, 'frame');
     if (!isViewer(caller)) {
       await this.deps.push(caller.connectionId, { type: 'pong' });
+      // A node agent pings as soon as it connects: commands queued while it was away go now.
+      if (caller.roles.includes('node')) {
+        await this.deps.commands.deliverQueued(caller.subject, caller.connectionId);
+      }
       return;
     }
     await this.deps.push(caller.connectionId, { type: 'pong' }, await this.update(points));

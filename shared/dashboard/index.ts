@@ -5,6 +5,7 @@ import { keyPrefixFromEnv } from '#shared/cache';
 import { dynamo, redis } from '#shared/clients';
 import { numberEnv, requireEnv } from '#shared/config';
 import { envNames } from '#shared/contracts';
+import { getNode, loadPlacementSettings, nodeState, placementStore } from '#shared/placement';
 import { push, saveSubscription, sendToConnection } from '#shared/realtime';
 import { Commands } from './commands.ts';
 import { Dashboard } from './dashboard.ts';
@@ -25,6 +26,15 @@ export { DashboardStore, expireAfterMs, historyPoints, type NodeView, removeAfte
 /** Settings read once: how long a command's HTTP call waits for the agent's acknowledgement. */
 export function commandWaitMs(): number {
   return numberEnv('DASHBOARD_COMMAND_WAIT_SECONDS', 10, { min: 0.1, max: 24 }) * 1000;
+}
+
+/** The placement registry's answer to "did this node heartbeat within the timeout?". */
+function heartbeatAlive(clock: () => number): (nodeId: string) => Promise<boolean> {
+  const settings = loadPlacementSettings();
+  return async (nodeId) => {
+    const node = await getNode(placementStore(), nodeId);
+    return node !== undefined && nodeState(node, clock(), settings) !== 'expired';
+  };
 }
 
 let shared: Dashboard | undefined;
@@ -52,6 +62,7 @@ export function dashboard(): Dashboard {
       send: sendToConnection,
       clock,
       waitMs: commandWaitMs(),
+      heartbeatAlive: heartbeatAlive(clock),
     }),
     push,
     saveSubscription: async (connectionId, filters) => {

@@ -26,13 +26,17 @@ export function dashboardKeys(prefix: string) {
     agent: (id: string) => `${node(id)}:agent`,
     /** The interval an operator set for the node's reporter (seconds). */
     interval: (id: string) => `${node(id)}:interval`,
+    /** LIST of commands waiting for the agent's next connection (JSON `{queuedAt, message}`). */
+    queued: (id: string) => `${node(id)}:queued`,
     /** LIST the acknowledgement of one command is pushed to, for the HTTP call waiting on it. */
     ack: (id: string, commandId: string) => `${node(id)}:ack:${commandId}`,
     /** HASH connection id → filters (JSON) of subscribers to one node's logs, or to all (`*`). */
     subscribers: (id: string | '*') => `${prefix}dash:subs:{${id}}`,
     /** Every key of one node, for removal. */
     ofNode: (id: string) =>
-      ['latest', 'history', 'logs', 'lastseq', 'loggers', 'interval'].map((part) => `${node(id)}:${part}`),
+      ['latest', 'history', 'logs', 'lastseq', 'loggers', 'interval', 'queued'].map(
+        (part) => `${node(id)}:${part}`,
+      ),
   };
 }
 

@@ -75,3 +75,10 @@ export class ServiceUnavailableError extends HttpError {
     super(503, 'service_unavailable', message, { 'retry-after': String(retryAfterSeconds) }, extra);
   }
 }
+
+/** 429 with `Retry-After` (whole seconds): the caller spent its allowance and may come back then. */
+export class TooManyRequestsError extends HttpError {
+  constructor(message: string, retryAfterSeconds: number, extra: Record<string, unknown> = {}) {
+    super(429, 'too_many_requests', message, { 'retry-after': String(retryAfterSeconds) }, extra);
+  }
+}

@@ -8,7 +8,14 @@ import type {
   Context,
 } from 'aws-lambda';
 import type { z } from 'zod';
-import { checkTokenTimes, InvalidTokenError, parseRoles, roleSatisfies } from '#shared/auth';
+import {
+  checkTokenTimes,
+  InvalidTokenError,
+  parseRoles,
+  roleSatisfies,
+  type VcenterScope,
+  vcenterScopeFor,
+} from '#shared/auth';
 import { type ObjectRef, parseId, type Role, type RouteKey, routes } from '#shared/contracts';
 import { logger } from '#shared/observability';
 import { BadRequestError, ForbiddenError, HttpError, NotFoundError, UnauthorizedError } from './errors.ts';
@@ -30,6 +37,51 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 const requiredRoles = new Map<string, Role | null>(
   Object.entries(routes).map(([key, route]) => [key, route.role]),
 );
+
+/**
+ * What a route's `{id}` names, read from its path: `/api/v1/vms/{id}…` a VM (`<vcenterId>:<moid>`),
+ * `/api/v1/vcenters/{id}…` a vCenter. Every such route is scoped by the middleware, so a route added under
+ * either prefix is scoped without a line of its own.
+ */
+export function scopedParamOf(path: string): 'vm' | 'vcenter' | undefined {
+  if (path.startsWith('/api/v1/vms/{id}')) return 'vm';
+  if (path.startsWith('/api/v1/vcenters/{id}')) return 'vcenter';
+  return undefined;
+}
+
+const scopedParams = new Map(Object.entries(routes).map(([key, route]) => [key, scopedParamOf(route.path)]));
+
+/** Each event's caller scope, as the middleware computed it. */
+const scopes = new WeakMap<HttpEvent, VcenterScope>();
+
+/**
+ * The vCenters the caller may see and act on (`VCENTER_SCOPES`, shared/auth): lists filter with it; routes on
+ * one VM or vCenter are already refused with a 404 by the middleware when it is outside.
+ */
+export function callerScope(event: HttpEvent): VcenterScope {
+  let scope = scopes.get(event);
+  if (!scope) {
+    scope = vcenterScopeFor(event.requestContext.authorizer?.jwt?.claims);
+    scopes.set(event, scope);
+  }
+  return scope;
+}
+
+/** A vCenter outside the caller's scope is answered as if it did not exist: a 404 that reveals nothing. */
+export function requireInScope(scope: VcenterScope, vcenterId: string, what = `vCenter ${vcenterId}`): void {
+  if (!scope.allows(vcenterId)) throw new NotFoundError(`No ${what} is visible to you`);
+}
+
+/** The route's `{id}` checked against the caller's scope (a malformed id is left to the handler's 400). */
+function checkScope(event: HttpEvent): void {
+  const kind = scopedParams.get(event.routeKey);
+  const id = event.pathParameters?.id;
+  if (!kind || id === undefined) return;
+  const vcenterId = kind === 'vm' ? parseId(id)?.vcenterId : id;
+  if (vcenterId === undefined) return;
+  // Same words for "not there" and "not yours".
+  requireInScope(callerScope(event), vcenterId, kind === 'vm' ? `VM ${id}` : `vCenter ${id}`);
+}
 
 /** Checks the caller's roles against the role the contract declares for the route (`event.routeKey`). */
 const authorize = (): MiddlewareObj<HttpEvent, HttpResult> => ({
@@ -54,6 +106,7 @@ const authorize = (): MiddlewareObj<HttpEvent, HttpResult> => ({
     if (!roleSatisfies(parseRoles(claims.roles), required)) {
       throw new ForbiddenError(`This route needs the ${required} role`);
     }
+    checkScope(event);
   },
 });
 

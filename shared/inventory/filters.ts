@@ -2,6 +2,7 @@
 // validated, normalised filters (one canonical form per meaning), which the SQL builder, the cursor
 // fingerprint and the cache key all derive from — never from the raw input.
 import * as z from 'zod';
+import { VcenterScope } from '#shared/auth';
 import { BadRequestError, parseInput } from '#shared/http';
 import { decodeCursor, InvalidCursorError, queryFingerprint, type SortKey } from './cursor.ts';
 import { parseId, vcenterIdPattern } from './ids.ts';
@@ -29,6 +30,24 @@ export interface Filters {
   readonly template?: 'exclude' | 'only';
   readonly connectionState?: (typeof hostConnectionStates)[number];
   readonly datastoreType?: string;
+  /**
+   * The caller's vCenter scope as SQL LIKE patterns (`vcenter_id LIKE ANY`), set when the caller is restricted
+   * and the query is not confined to one vCenter inside the scope; empty matches nothing. Part of the
+   * normalised filters, so of the cache key and the cursor's fingerprint: answers never cross scopes.
+   */
+  readonly vcenterPatterns?: readonly string[];
+}
+
+/**
+ * The filters as `scope` lets the caller see them: unchanged for an unrestricted caller or a query confined to
+ * one vCenter in scope (such answers are the same for everyone who may see them, so they share cache entries).
+ */
+export function scopeFilters(filters: Filters, scope: VcenterScope): Filters {
+  if (scope.all) return filters;
+  if (filters.vcenterId !== undefined) {
+    return scope.allows(filters.vcenterId) ? filters : { ...filters, vcenterPatterns: [] };
+  }
+  return { ...filters, vcenterPatterns: scope.likePatterns() };
 }
 
 /** A parsed list request. */
@@ -163,6 +182,7 @@ export function normaliseFilters(kind: ListKind | 'summary', filters: Filters): 
     ['template', filters.template],
     ['connectionState', filters.connectionState],
     ['datastoreType', filters.datastoreType],
+    ['vcenterPatterns', filters.vcenterPatterns],
   ];
   return JSON.stringify(Object.fromEntries(ordered.filter(([, value]) => value !== undefined)));
 }
@@ -171,7 +191,11 @@ export function normaliseFilters(kind: ListKind | 'summary', filters: Filters): 
  * Parses a list request's query string.
  * @throws BadRequestError naming each offending parameter (unknown ones included).
  */
-export function parseListQuery(kind: ListKind, params: Record<string, string | undefined> = {}): ListQuery {
+export function parseListQuery(
+  kind: ListKind,
+  params: Record<string, string | undefined> = {},
+  scope: VcenterScope = VcenterScope.everything,
+): ListQuery {
   const schema = schemas[kind];
   rejectUnknown(params, Object.keys(schema.shape));
   const input = parseInput(schema, params, 'query') as z.infer<(typeof schemas)['vms']> &
@@ -182,18 +206,21 @@ export function parseListQuery(kind: ListKind, params: Record<string, string | u
     cluster: input.cluster,
     host: input.host,
   });
-  const filters: Filters = {
-    vcenterId,
-    datacenterMoid: moids.datacenter,
-    clusterMoid: moids.cluster,
-    hostMoid: moids.host,
-    powerState: input.power_state,
-    guestOs: input.guest_os,
-    q: input.q?.toLowerCase(),
-    template: kind === 'vms' ? (input.template === 'true' ? 'only' : 'exclude') : undefined,
-    connectionState: input.connection_state,
-    datastoreType: input.type,
-  };
+  const filters: Filters = scopeFilters(
+    {
+      vcenterId,
+      datacenterMoid: moids.datacenter,
+      clusterMoid: moids.cluster,
+      hostMoid: moids.host,
+      powerState: input.power_state,
+      guestOs: input.guest_os,
+      q: input.q?.toLowerCase(),
+      template: kind === 'vms' ? (input.template === 'true' ? 'only' : 'exclude') : undefined,
+      connectionState: input.connection_state,
+      datastoreType: input.type,
+    },
+    scope,
+  );
   const fingerprint = queryFingerprint(normaliseFilters(kind, filters));
   return {
     kind,
@@ -220,9 +247,12 @@ export function openCursor(query: ListQuery, signingKey: Uint8Array): ListQuery 
   }
 }
 
-/** Parses the summary's query string (`vcenter` only). */
-export function parseSummaryQuery(params: Record<string, string | undefined> = {}): Filters {
+/** Parses the summary's query string (`vcenter` only), within the caller's scope. */
+export function parseSummaryQuery(
+  params: Record<string, string | undefined> = {},
+  scope: VcenterScope = VcenterScope.everything,
+): Filters {
   rejectUnknown(params, Object.keys(summarySchema.shape));
   const input = parseInput(summarySchema, params, 'query');
-  return { vcenterId: input.vcenter };
+  return scopeFilters({ vcenterId: input.vcenter }, scope);
 }

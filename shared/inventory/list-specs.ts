@@ -216,6 +216,8 @@ export function baseConditions(
   const { filters } = query;
   const where: string[] = [];
   if (filters.vcenterId !== undefined) where.push(`vcenter_id = ${param(filters.vcenterId)}`);
+  const scoped = scopeCondition(filters, 'vcenter_id', param);
+  if (scoped) where.push(scoped);
   where.push(...specs[query.kind].conditions({ ...filters, q: undefined }, param));
   if (after) {
     // With the vCenter fixed, (name, moid) continues the (vcenter_id, [ref,] name, moid) indexes directly;
@@ -227,6 +229,17 @@ export function baseConditions(
     );
   }
   return where;
+}
+
+/** The caller's vCenter scope as a condition on `column`, or undefined when the caller is not restricted. */
+export function scopeCondition(
+  filters: Filters,
+  column: string,
+  param: (value: unknown) => string,
+): string | undefined {
+  const patterns = filters.vcenterPatterns;
+  if (patterns === undefined) return undefined;
+  return patterns.length === 0 ? 'false' : `${column} LIKE ANY(${param(patterns)}::text[])`;
 }
 
 export const whereSql = (where: readonly string[]) => (where.length ? `WHERE ${where.join(' AND ')}` : '');

@@ -1,7 +1,7 @@
 // Inventory — secondary adapter (PostgreSQL reads): the summary (`GET /api/v1/stats/summary`), exact counts per
 // vCenter and their totals.
 import type { Filters } from './filters.ts';
-import type { Queryable, Row } from './list-specs.ts';
+import { params, type Queryable, type Row, scopeCondition } from './list-specs.ts';
 
 /** Per-vCenter counts of the summary. */
 export interface VcenterCounts {
@@ -30,8 +30,15 @@ export interface Summary {
  * (vcenter_id, power_state, template); the cache in front of it absorbs repeats.
  */
 export async function summary(db: Queryable, filters: Filters = {}): Promise<Summary> {
-  const scoped = filters.vcenterId !== undefined;
-  const only = (column: string) => (scoped ? `WHERE ${column} = $1` : '');
+  const { values, param } = params();
+  const only = (column: string) => {
+    const scoped = scopeCondition(filters, column, param);
+    const where = [
+      ...(filters.vcenterId === undefined ? [] : [`${column} = ${param(filters.vcenterId)}`]),
+      ...(scoped === undefined ? [] : [scoped]),
+    ];
+    return where.length ? `WHERE ${where.join(' AND ')}` : '';
+  };
   const { rows } = await db.query<Row>(
     `WITH v AS (
        SELECT vcenter_id,
@@ -54,7 +61,7 @@ export async function summary(db: Queryable, filters: Filters = {}): Promise<Sum
        LEFT JOIN d ON d.vcenter_id = vc.id LEFT JOIN c ON c.vcenter_id = vc.id
       ${only('vc.id')}
       ORDER BY vc.id`,
-    scoped ? [filters.vcenterId] : [],
+    values,
   );
   const vcenters = rows.map(
     (row): VcenterCounts => ({

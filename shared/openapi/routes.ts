@@ -16,6 +16,7 @@ import {
 } from '#shared/dashboard';
 import { listQuerySchemas, summaryQuerySchema } from '#shared/inventory';
 import { registerSchema, syncRequestSchema } from '#shared/inventory/sync';
+import { consoleAuditQuerySchema } from '#shared/ops';
 import {
   computeRequestSchema,
   heartbeatSchema,
@@ -106,14 +107,42 @@ const provisioningAnswer = z.object({
 });
 const provisioningErrors = { '404': 'No such vCenter or object, or not visible to your vCenter identity' };
 
+const publicHealthAnswer = z.object({
+  status: z.enum(['ok', 'degraded']),
+  checkedAt: z.string().describe('When the cached probe round ran (ISO 8601)'),
+});
+const healthReport = z.object({
+  status: z.enum(['ok', 'degraded']),
+  dependencies: z.record(
+    z.string(),
+    z.object({
+      status: z.enum(['up', 'down']),
+      latencyMs: z.number(),
+      reason: z.string().optional().describe('An error code or class; never an address or credential'),
+    }),
+  ),
+});
+
 export const routeDocs = {
   'GET /health': {
     operationId: 'getHealth',
-    summary: 'Liveness of the API and its dependencies',
+    summary: 'Liveness (public): the overall status of a probe round, cached a few seconds per container',
     tag: 'health',
     responses: {
-      '200': { description: 'Every dependency is up' },
-      '503': { description: 'A dependency is down (the body names it)' },
+      '200': { description: 'Every dependency was up at `checkedAt`', body: publicHealthAnswer },
+      '503': {
+        description: 'A dependency was down at `checkedAt` (details: /api/v1/health/details)',
+        body: publicHealthAnswer,
+      },
+    },
+  },
+  'GET /api/v1/health/details': {
+    operationId: 'getHealthDetails',
+    summary: "Each dependency's status and probe latency, probed on every call (operator)",
+    tag: 'health',
+    responses: {
+      '200': { description: 'Every dependency is up', body: healthReport },
+      '503': { description: 'A dependency is down (the body names it and why)', body: healthReport },
     },
   },
   'GET /api/v1/openapi.json': {
@@ -436,5 +465,21 @@ export const routeDocs = {
     params: { id: vcenterId },
     responses: { '204': { description: 'Removed' } },
     errors: { '404': 'No such vCenter, or you have no identity on it' },
+  },
+  'GET /api/v1/audit/console': {
+    operationId: 'listConsoleAudit',
+    summary:
+      "Console audit trail, newest first: who opened which VM's console, when, from where (source address, user agent), and the outcome",
+    tag: 'operations',
+    query: consoleAuditQuerySchema,
+    responses: {
+      '200': {
+        description: 'A page of the trail (only vCenters in your scope)',
+        body: z.object({
+          items: z.array(z.record(z.string(), z.unknown())),
+          nextCursor: z.string().nullable().describe('Pass as `cursor` for the next page; null on the last'),
+        }),
+      },
+    },
   },
 } as const satisfies Record<RouteKey, RouteDoc>;

@@ -3,6 +3,16 @@
 // drift check plug their jobs into it), queue statistics and the settings.
 export { type ConsoleTicket, consoleTicketLifetimeMs, openConsole } from './console.ts';
 export {
+  type AuditCaller,
+  type AuditDb,
+  type ConsoleAuditEntry,
+  type ConsoleAuditPage,
+  type ConsoleAuditQuery,
+  consoleAuditQuerySchema,
+  listConsoleAudit,
+  openAuditedConsole,
+} from './console-audit.ts';
+export {
   deduplicationId,
   type EnqueueOutcome,
   type InventoryVerifyJob,
@@ -25,7 +35,7 @@ export {
   LimiterTimeoutError,
   type TargetSnapshot,
 } from './limiter.ts';
-export { opsMetricNames, recordLaneWait } from './metrics.ts';
+export { opsMetricNames, recordConsoleOpen, recordLaneWait } from './metrics.ts';
 export { type OpsService, opsService } from './service.ts';
 export {
   registryVcenterSessions,

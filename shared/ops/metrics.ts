@@ -9,6 +9,7 @@ export const opsMetricNames = {
   laneWait: 'LaneWaitMs',
   requeued: 'LaneJobsRequeued',
   expired: 'LaneJobsExpired',
+  consoleOpens: 'ConsoleTickets',
 } as const;
 
 /** Records the wait of one granted call on `lane`. */
@@ -24,4 +25,11 @@ export function recordJobEvent(lane: Lane, name: 'requeued' | 'expired'): void {
   const single = metrics.singleMetric();
   single.addDimension('Lane', lane);
   single.addMetric(opsMetricNames[name], MetricUnit.Count, 1);
+}
+
+/** Counts a console ticket request that reached vCenter, by outcome (the audit trail has the details). */
+export function recordConsoleOpen(outcome: 'issued' | 'failed'): void {
+  const single = metrics.singleMetric();
+  single.addDimension('Outcome', outcome);
+  single.addMetric(opsMetricNames.consoleOpens, MetricUnit.Count, 1);
 }

@@ -10,7 +10,7 @@ import {
   type TieredCache,
 } from '#shared/cache';
 import type { ObjectRef } from '#shared/contracts';
-import { NotFoundError, parseIdParam, ServiceUnavailableError } from '#shared/http';
+import { NotFoundError, parseIdParam, ServiceUnavailableError, TooManyRequestsError } from '#shared/http';
 import { logger } from '#shared/observability';
 import { NetworkError, SoapFault, TimeoutError } from '#shared/vsphere';
 import type { JobQueue, ThumbnailJob } from './jobs.ts';
@@ -60,16 +60,30 @@ function job(vmId: string, lane: Lane): ThumbnailJob {
 
 /**
  * The route's use case: the VM's thumbnail from cache, first loads through NORMAL, refreshes through LOW.
+ * `charge` spends the caller's allowance before anything is enqueued: a first load over the limit is refused
+ * (its error, a 429, propagates), a stale one is served without its refresh.
  * @throws BadRequestError for a malformed id, NotFoundError for an unknown vCenter or VM,
  *   ServiceUnavailableError (Retry-After) when a first load is still running or the vCenter is unreachable
  */
-export async function getThumbnail(deps: ThumbnailDeps, vmId: string): Promise<ThumbnailAnswer> {
+export async function getThumbnail(
+  deps: ThumbnailDeps,
+  vmId: string,
+  options: { readonly charge?: () => Promise<void> } = {},
+): Promise<ThumbnailAnswer> {
   const ref = parseIdParam(vmId);
   const key = await thumbnailKey(deps, ref);
   const { cache } = deps;
   const found = await cache.peek(key);
   if (found?.freshness === 'fresh') return answer(cache, found, 'hit');
   if (found?.freshness === 'stale') {
+    const allowed = await (options.charge?.() ?? Promise.resolve()).then(
+      () => true,
+      (error: unknown) => {
+        if (error instanceof TooManyRequestsError) return false;
+        throw error;
+      },
+    );
+    if (!allowed) return answer(cache, found, 'stale');
     await deps.jobs
       .enqueue(job(vmId, 'LOW'), `thumb:${vmId}`, refreshWindowMs(cache))
       .catch((error: unknown) => {
@@ -79,6 +93,7 @@ export async function getThumbnail(deps: ThumbnailDeps, vmId: string): Promise<T
   }
   // A miss, or only the last-known-good PNG: load it through NORMAL, and wait briefly for the worker.
   const failed = await cache.failure(key);
+  await options.charge?.();
   await deps.jobs.enqueue(job(vmId, 'NORMAL'), `thumb:${vmId}`, firstLoadWindowMs);
   if (failed && found) return answer(cache, found, 'stale', failed);
   const waited = await cache.waitFor(key, {

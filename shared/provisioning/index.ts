@@ -36,6 +36,7 @@ export {
   type ProvisioningIdentity,
   resourcesOf,
   runProvisioningLoad,
+  type ServeOptions,
 } from './resources.ts';
 export { type ProvisioningService, provisioningService } from './service.ts';
 export { loadProvisioningSettings, type ProvisioningSettings } from './settings.ts';

@@ -79,6 +79,17 @@ interface KindContext {
   /** Load from PostgreSQL (service account, fresh sync) rather than live. */
   readonly fromInventory: boolean;
   readonly lane: 'NORMAL' | 'LOW';
+  /** Spends the waiting caller's allowance before a live load (see {@link ServeOptions}). */
+  readonly charge?: () => Promise<void>;
+}
+
+/** A waiting caller's options. */
+export interface ServeOptions {
+  /**
+   * Spends the caller's allowance (shared/ratelimit) before a kind is loaded live or completed on LOW; a 429 it
+   * throws is the request's answer. Cache hits and inventory answers spend nothing.
+   */
+  readonly charge?: () => Promise<void>;
 }
 
 const cacheKey = (ctx: KindContext, kind: string, target: string): CacheKey => ({
@@ -121,9 +132,16 @@ async function context(
   vcenterId: string,
   subject: string | undefined,
   lane: KindContext['lane'],
+  options: ServeOptions = {},
 ): Promise<KindContext> {
   const identity = await deps.identity(vcenterId, subject);
-  return { vcenterId, identity, fromInventory: await inventoryAnswers(deps, vcenterId, identity), lane };
+  return {
+    vcenterId,
+    identity,
+    fromInventory: await inventoryAnswers(deps, vcenterId, identity),
+    lane,
+    ...(options.charge ? { charge: options.charge } : {}),
+  };
 }
 
 /** The compute resource `moid` as the context's source knows it. @throws NotFoundError when it has none */
@@ -202,6 +220,11 @@ async function serveKind(
   const controller = new AbortController();
   const timer = setTimeout(() => controller.abort(), deadlineMs);
   const load = loaderOf(deps, ctx, kind, target);
+  // Before the cache's load, not inside it: a refusal there would be recorded as the key's failure for everyone.
+  if (ctx.charge && !ctx.fromInventory) {
+    const cached = await deps.caches[kind].peek(cacheKey(ctx, kind, target));
+    if (cached?.freshness !== 'fresh') await ctx.charge();
+  }
   let answer: CacheAnswer<KindValue>;
   try {
     answer = await deps.caches[kind].get(
@@ -298,8 +321,9 @@ export async function datacentersOf(
   deps: ProvisioningDeps,
   vcenterId: string,
   subject: string | undefined,
+  options: ServeOptions = {},
 ): Promise<ProvisioningAnswer> {
-  const ctx = await context(deps, vcenterId, subject, 'NORMAL');
+  const ctx = await context(deps, vcenterId, subject, 'NORMAL', options);
   return answerOf(vcenterId, { datacenters: await serveKind(deps, ctx, 'datacenters', '') });
 }
 
@@ -309,8 +333,9 @@ export async function computeOf(
   vcenterId: string,
   datacenter: string,
   subject: string | undefined,
+  options: ServeOptions = {},
 ): Promise<ProvisioningAnswer> {
-  const ctx = await context(deps, vcenterId, subject, 'NORMAL');
+  const ctx = await context(deps, vcenterId, subject, 'NORMAL', options);
   if (ctx.fromInventory && !(await storedDatacenterExists(deps.db, vcenterId, datacenter))) {
     throw notFound(`Datacenter ${datacenter}`);
   }
@@ -324,8 +349,9 @@ export async function resourcesOf(
   computeResource: string,
   query: ResourcesQuery,
   subject: string | undefined,
+  options: ServeOptions = {},
 ): Promise<ProvisioningAnswer> {
-  const ctx = await context(deps, vcenterId, subject, 'NORMAL');
+  const ctx = await context(deps, vcenterId, subject, 'NORMAL', options);
   if (ctx.fromInventory && !(await storedComputeResource(deps.db, vcenterId, computeResource))) {
     throw notFound(`Compute resource ${computeResource}`);
   }

@@ -45,6 +45,17 @@ export type {
   WithSubtypes,
 } from './retrieve.ts';
 export { DEFAULT_PROPERTIES } from './specs.ts';
+export {
+  allowedTargetsEnvName,
+  parseTargetPolicy,
+  type ResolvedAddress,
+  setTargetResolver,
+  TargetPolicy,
+  TargetRefusedError,
+  type TargetResolver,
+  targetPolicyFromEnv,
+  targetRefusal,
+} from './targets.ts';
 export type { Admission, CallOptions, TransportOptions } from './transport.ts';
 export type * from './types.ts';
 export {

@@ -7,6 +7,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { AbortedError, NetworkError, TimeoutError } from './errors.ts';
 import { SoapResponseParser, type SoapResult, type XNode } from './parse.ts';
+import { policyLookup, type TargetPolicy, TargetRefusedError, targetPolicyFromEnv } from './targets.ts';
 
 /** Connection settings shared by every call of one client. */
 export interface TransportOptions {
@@ -24,6 +25,8 @@ export interface TransportOptions {
   timeoutMs?: number;
   /** vim25 version sent in SOAPAction. @default '7.0' (understood by vCenter/ESXi 7 and 8) */
   apiVersion?: string;
+  /** The endpoints it may connect to, checked on every connection. @default VCENTER_ALLOWED_TARGETS */
+  targets?: TargetPolicy;
 }
 
 /** Per-call settings. */
@@ -113,6 +116,8 @@ export class Transport {
   private readonly handedOut = new WeakSet<net.Socket>();
   /** Calls between readying a socket and taking it: each counts on one idle or spare socket. */
   private admitting = 0;
+  /** Set when the URL's host is an address outside the allow-list: every call fails without connecting. */
+  private readonly refused: TargetRefusedError | undefined;
 
   constructor(opts: TransportOptions) {
     this.url = new URL(opts.url);
@@ -121,12 +126,21 @@ export class Transport {
     const maxSockets = opts.maxSockets ?? 8;
     this.sem = new Semaphore(opts.maxConcurrent ?? maxSockets);
     // Idle pooled sockets are dropped after 30 s, before servers' own keep-alive limits close them.
+    // Every connection (the agent's and the spares, which reuse its options) resolves through the allow-list
+    // and connects to the address it checked. An address in the URL is never looked up, so it is checked here.
+    const targets = opts.targets ?? targetPolicyFromEnv();
+    const host = this.url.hostname.replace(/^\[|\]$/g, '');
+    this.refused =
+      net.isIP(host) !== 0 && !targets.open && !targets.allowsAddress(host)
+        ? new TargetRefusedError(`${host} is not in VCENTER_ALLOWED_TARGETS`)
+        : undefined;
     const common = {
       keepAlive: true,
       maxSockets,
       maxFreeSockets: maxSockets,
       scheduling: 'lifo' as const,
       timeout: 30_000,
+      lookup: policyLookup(targets),
     };
     this.agent =
       this.url.protocol === 'http:'
@@ -311,6 +325,13 @@ export class Transport {
   ): Promise<T> {
     const timeoutMs = opts.timeoutMs ?? this.timeoutMs;
     const signal = opts.signal;
+    if (this.refused) {
+      throw new NetworkError(`${label}: ${this.refused.code}: ${this.refused.message}`, {
+        method: label,
+        code: this.refused.code,
+        cause: this.refused,
+      });
+    }
     if (signal?.aborted) throw new AbortedError(`${label} aborted`, { method: label, cause: signal.reason });
     // Admission first, holding nothing; the call's timeout runs from there.
     const admission = opts.admit ? await this.admitted(label, opts.admit, timeoutMs) : undefined;

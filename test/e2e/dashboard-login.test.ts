@@ -8,7 +8,7 @@ import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDashboard } from '../../infra/local/dashboard.ts';
-import { launchChromium } from '../setup/browser.ts';
+import { launchChromium, logInToDashboard } from '../setup/browser.ts';
 import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
 
 let harness: TestRuntime;
@@ -27,17 +27,8 @@ afterAll(async () => {
   await harness?.stop();
 });
 
-/** Opens the dashboard at `hash` and logs in through the dev issuer's page as `user` with `role`. */
-async function logIn(user: string, role: string, hash = '#overview'): Promise<Page> {
-  const page = await browser.newPage();
-  await page.goto(`${base}/dashboard/${hash}`);
-  await page.waitForURL(/\/dev-issuer\/authorize\?/);
-  await page.fill('input[name=username]', user);
-  await page.selectOption('select[name=role]', role);
-  await page.click('button[type=submit]');
-  await page.waitForSelector('[role=tablist]');
-  return page;
-}
+const logIn = (user: string, role: string, hash?: string): Promise<Page> =>
+  logInToDashboard(browser, base, user, role, hash);
 
 describe('dashboard login (authorization code + PKCE through the dev issuer)', () => {
   it('comes back to the tab it left from, as the chosen user, with no token in browser storage', async () => {

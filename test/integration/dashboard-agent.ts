@@ -1,8 +1,9 @@
-// Test double of the node agent (the real one comes to agent/ with the placement issue): it speaks the node
-// side of the dashboard protocol over a real WebSocket — `service_command` → `service_ack`,
+// Test double of the node agent, for what the real one (agent/, tested in agent-dashboard.test.ts) will not
+// do: stay silent (the control plane's 202), acknowledge another node's command, report chosen values. It
+// speaks the node side of the dashboard protocol over a real WebSocket — `service_command` → `service_ack`,
 // `reporter_command` → `reporter_ack` — and reports over HTTPS with its node token. Its services are real
-// child processes under a small supervisor (start, stop, restart), as the agent's own supervisor of
-// configured processes will run them in dev and tests.
+// child processes under a small supervisor (start, stop, restart); the browser tests' fleet
+// (test/e2e/dashboard-fleet.ts) uses it too until it moves to the real agent (agent/fleet.ts).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import WebSocket from 'ws';
@@ -21,7 +22,10 @@ export class Supervisor {
 
   state(service: string): ServiceState {
     const child = this.children.get(service);
-    return child && child.exitCode === null && child.signalCode === null ? 'running' : 'stopped';
+    if (!child) return 'stopped';
+    if (child.exitCode === null && child.signalCode === null) return 'running';
+    // Exited by itself with a failure (not stopped by a signal): crashed.
+    return child.exitCode !== null && child.exitCode !== 0 ? 'error' : 'stopped';
   }
 
   pid(service: string): number | undefined {

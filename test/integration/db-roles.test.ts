@@ -130,4 +130,16 @@ describe('capability database roles', () => {
       new pg.Client({ ...ns.pg, user: 'vfleet_ops', password: 'wrong' }).connect(),
     ).rejects.toThrow();
   });
+
+  it('lets the ops role append to and read the console audit, and no role change or remove a row', async () => {
+    const row = `INSERT INTO console_audit (subject, vcenter_id, vm_moid, outcome) VALUES ('s', 'vc-r', 'vm-1', 'issued')`;
+    expect(await as('vfleet_ops', row)).toBe('ok');
+    expect(await as('vfleet_ops', 'SELECT subject, source_ip FROM console_audit')).toBe('ok');
+    expect(await as('vfleet_ops', "UPDATE console_audit SET subject = 'other'")).toBe(denied);
+    expect(await as('vfleet_ops', 'DELETE FROM console_audit')).toBe(denied);
+    for (const role of ['vfleet_query', 'vfleet_provisioning', 'vfleet_inventory']) {
+      expect(await as(role, 'SELECT subject FROM console_audit'), role).toBe(denied);
+      expect(await as(role, row), role).toBe(denied);
+    }
+  });
 });

@@ -5,11 +5,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { upsertVms } from '../../shared/inventory/index.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 
 describe('inventory API over HTTP', () => {
   // Its own database: the handlers read PG_* from the environment, which has no search_path option.
@@ -32,7 +33,7 @@ describe('inventory API over HTTP', () => {
     await pool.end();
 
     stateDir = await mkdtemp(join(tmpdir(), 'vfleet-inv-http-'));
-    const issuer = await loadDevIssuer(stateDir);
+    const issuer = await loadTestIssuer(stateDir);
     viewer = await issuer.mint(['viewer']);
     runtime = await startLocalRuntime({
       root: resolve(import.meta.dirname, '../..'),

@@ -7,13 +7,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { refreshWindowMs } from '../../shared/inventory/vm-refresh.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const tag = randomBytes(4).toString('hex');
 let db: TestDatabase;
@@ -55,9 +57,9 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, deadl
 beforeAll(async () => {
   db = await freshDatabase('ops_refresh');
   await migrate(db.postgres, { vmPartitions: 2 });
-  vcsim = await startVcsim({ vms: 24, password });
+  vcsim = await startTestVcsim({ vms: 24, password });
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-refresh-'));
-  const issuer = await loadDevIssuer(stateDir);
+  const issuer = await loadTestIssuer(stateDir);
   const adminToken = await issuer.mint(['admin']);
   viewer = await issuer.mint(['viewer']);
   runtime = await startLocalRuntime({

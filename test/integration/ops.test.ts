@@ -7,19 +7,24 @@ import { join, resolve } from 'node:path';
 import { ReceiveMessageCommand, SendMessageBatchCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { freePort, startVcsim } from '../../infra/local/services/index.ts';
+import { freePort } from '../../infra/local/services/index.ts';
 import type { VcsimService } from '../../infra/local/services/vcsim.ts';
+import { migrate } from '../../shared/inventory/migrate.ts';
 import type { Lane } from '../../shared/ops/lanes.ts';
 import { type Lease, Limiter } from '../../shared/ops/limiter.ts';
 import { StaticVcenterSessions, setVcenterSessions } from '../../shared/ops/sessions.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
+import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const settings = { maxConcurrent: 4, minIntervalMs: 40 };
 const vcenterId = 'vc-ops';
 let ns: TestNamespace;
+let db: TestDatabase;
 let runtime: LocalRuntime;
 let vcsim: VcsimService;
 let vcsimPort: number;
@@ -89,9 +94,12 @@ const vcsimOptions = () => ({ vms: 40, port: vcsimPort, delays: { screen: 250, A
 beforeAll(async () => {
   recordLimiterAttempts();
   ns = await freshNamespace('ops');
+  // A migrated database: console opens are recorded in its audit trail before the ticket is handed out.
+  db = await freshDatabase('ops');
+  await migrate(db.postgres, { vmPartitions: 2 });
   vcsimPort = await freePort();
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-ops-'));
-  vcsim = await startVcsim(vcsimOptions());
+  vcsim = await startTestVcsim(vcsimOptions());
   setVcenterSessions(
     new StaticVcenterSessions().register(vcenterId, {
       url: vcsim.url,
@@ -115,13 +123,13 @@ beforeAll(async () => {
     vms.push(vm.moid);
   }
   await client.close();
-  const issuer = await loadDevIssuer(stateDir);
+  const issuer = await loadTestIssuer(stateDir);
   viewer = await issuer.mint(['viewer']);
   operator = await issuer.mint(['operator']);
   runtime = await startLocalRuntime({
     root: resolve(import.meta.dirname, '../..'),
     issuer,
-    services: ns.services,
+    services: db.services,
     tablePrefix: `vfleet-${ns.id}`,
     env: {
       ESXI_MAX_CONCURRENT: String(settings.maxConcurrent),
@@ -146,6 +154,7 @@ afterAll(async () => {
   await VsphereClient.closeAll();
   await vcsim?.stop();
   await ns?.dispose();
+  await db?.dispose();
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
 });
 
@@ -379,7 +388,7 @@ describe('interactive VM operations through the lanes', () => {
     expect(stale.status).toBe(200);
     expect(Buffer.from(await stale.arrayBuffer()).equals(before)).toBe(true);
 
-    vcsim = await startVcsim(vcsimOptions());
+    vcsim = await startTestVcsim(vcsimOptions());
     const fresh = await until(
       'a fresh answer',
       async () => {

@@ -12,10 +12,11 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
 import { localDynamoDbClient } from '../../infra/local/services/dynamodb.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import type { TestDatabase } from '../setup/database.ts';
 import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const tag = randomBytes(4).toString('hex');
 const vcenterId = `vc-ident-${tag}`;
@@ -57,7 +58,7 @@ const datacenterNames = async (token: string) => {
 };
 
 beforeAll(async () => {
-  vcsim = await startVcsim({
+  vcsim = await startTestVcsim({
     datacenters: 2,
     vms: 8,
     users: {

@@ -5,12 +5,13 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { syncVcenter } from '../../shared/inventory/sync/index.ts';
 import { createFileSecretStore } from '../../shared/secrets/index.ts';
 import { el, type MoRef, VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 // A set: govmomi's simulator lists a port group once per host of the compute resource that it was added to.
 const moids = (value: unknown): string[] =>
@@ -31,7 +32,7 @@ describe('inventory sync of what a compute resource can use', () => {
   beforeAll(async () => {
     [ns, vcsim] = await Promise.all([
       freshNamespace('prov_sync'),
-      startVcsim({
+      startTestVcsim({
         clusters: 2,
         hostsPerCluster: 2,
         standaloneHosts: 1,

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRuntime } from '../../infra/local/runtime.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import {
   type CollectedObject,
   el,
@@ -21,6 +21,7 @@ import {
 } from '../../shared/vsphere/index.ts';
 import type { TestDatabase } from '../setup/database.ts';
 import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const tag = randomBytes(4).toString('hex');
 const inv = `vc-inv-${tag}`;
@@ -119,7 +120,7 @@ const ids = (objects: CollectedObject[]) => objects.map((o) => o.moid).sort();
 
 beforeAll(async () => {
   [vcsim, slowVcsim] = await Promise.all([
-    startVcsim({
+    startTestVcsim({
       clusters: 2,
       hostsPerCluster: 2,
       standaloneHosts: 1,
@@ -130,7 +131,7 @@ beforeAll(async () => {
       templates: 12,
     }),
     // A far vCenter for views: every CreateContainerView takes 1.5 s.
-    startVcsim({ vms: 12, templates: 4, delays: { CreateContainerView: 1_500 } }),
+    startTestVcsim({ vms: 12, templates: 4, delays: { CreateContainerView: 1_500 } }),
   ]);
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-provisioning-'));
   harness = await startTestRuntime('provisioning', {

@@ -1,13 +1,14 @@
-// Integration tests — the local HTTP API over a real socket: GET /health against the real services (and
-// 503 when one is down), bearer tokens (401), roles (403), unknown routes and methods.
+// Integration tests — the local HTTP API over a real socket: GET /health and its operator-only details against
+// the real services (and 503 when one is down), bearer tokens (401), roles (403), unknown routes and methods.
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { clockSkewSeconds } from '#shared/auth';
-import { type DevIssuer, loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+import type { DevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { freePort } from '../../infra/local/services/free-port.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -17,7 +18,7 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   ns = await freshNamespace('http');
-  issuer = await loadDevIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-')));
+  issuer = await loadTestIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-')));
   runtime = await startLocalRuntime({
     root,
     issuer,
@@ -40,10 +41,13 @@ const get = (path: string, token?: string) =>
   fetch(`${runtime.httpUrl}${path}`, { headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 describe('GET /health', () => {
-  it('answers 200 with every dependency up, without a token', async () => {
+  it('answers 200 without a token, naming no dependency; the details name each for an operator', async () => {
     const response = await get('/health');
     expect(response.status).toBe(200);
-    const body = (await response.json()) as HealthBody;
+    expect(await response.json()).toEqual({ status: 'ok', checkedAt: expect.any(String) });
+    const details = await get('/api/v1/health/details', await issuer.mint(['operator']));
+    expect(details.status).toBe(200);
+    const body = (await details.json()) as HealthBody;
     expect(body.status).toBe('ok');
     for (const name of ['redis', 'postgres', 'dynamodb']) {
       expect(body.dependencies[name]).toMatchObject({ status: 'up' });
@@ -114,7 +118,7 @@ describe('authentication and roles', () => {
 });
 
 describe('GET /health with a dependency down', () => {
-  it('answers 503 naming the dependency that is down, and no connection details', async () => {
+  it('answers 503 (the details naming the dependency that is down), and no connection details', async () => {
     await runtime.stop();
     const closedPort = await freePort();
     runtime = await startLocalRuntime({
@@ -123,7 +127,11 @@ describe('GET /health with a dependency down', () => {
       services: { ...ns.services, redisUrl: `redis://127.0.0.1:${closedPort}` },
       tablePrefix: `vfleet-${ns.id}`,
     });
-    const response = await get('/health');
+    // A new runtime's public check probes afresh: no answer cached before the restart.
+    const open = await get('/health');
+    expect(open.status).toBe(503);
+    expect(await open.json()).toEqual({ status: 'degraded', checkedAt: expect.any(String) });
+    const response = await get('/api/v1/health/details', await issuer.mint(['operator']));
     expect(response.status).toBe(503);
     const body = (await response.json()) as HealthBody;
     expect(body.status).toBe('degraded');

@@ -5,8 +5,9 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Topology, topology } from '#infra/topology';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -33,7 +34,7 @@ beforeAll(async () => {
   ns = await freshNamespace('sched');
   runtime = await startLocalRuntime({
     root,
-    issuer: await loadDevIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-'))),
+    issuer: await loadTestIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-'))),
     services: ns.services,
     topology: testTopology,
     tablePrefix: `vfleet-${ns.id}`,

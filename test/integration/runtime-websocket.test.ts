@@ -7,8 +7,9 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { dynamo } from '#shared/clients';
-import { type DevIssuer, loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+import type { DevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
 
 const root = resolve(import.meta.dirname, '../..');
@@ -18,7 +19,7 @@ let runtime: LocalRuntime;
 
 beforeAll(async () => {
   ns = await freshNamespace('ws');
-  issuer = await loadDevIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-')));
+  issuer = await loadTestIssuer(await mkdtemp(join(tmpdir(), 'vfleet-issuer-')));
   runtime = await startLocalRuntime({ root, issuer, services: ns.services, tablePrefix: `vfleet-${ns.id}` });
 });
 
@@ -67,7 +68,7 @@ describe('$connect authorizer', () => {
   it('refuses a connection without a token or with a bad one with 401', async () => {
     await expect(connect('')).rejects.toMatchObject({ status: 401 });
     await expect(connect('?token=not-a-jwt')).rejects.toMatchObject({ status: 401 });
-    const foreign = await (await loadDevIssuer(await mkdtemp(join(tmpdir(), 'vfleet-other-')))).mint([
+    const foreign = await (await loadTestIssuer(await mkdtemp(join(tmpdir(), 'vfleet-other-')))).mint([
       'admin',
     ]);
     await expect(connect(`?token=${foreign}`)).rejects.toMatchObject({ status: 401 });

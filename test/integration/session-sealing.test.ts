@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { secretNames } from '../../shared/contracts/index.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import {
@@ -25,6 +25,7 @@ import {
 import { createFileSecretStore, keyWrapperFromEnv, kmsKeyWrapper } from '../../shared/secrets/index.ts';
 import type { SerializedSession } from '../../shared/vsphere/index.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const run = promisify(execFile);
 
@@ -41,7 +42,7 @@ describe('saved session sealing', () => {
   const keyring = (version: number) => new SessionKeys(pool, wrapper, version);
 
   beforeAll(async () => {
-    [ns, vcsim] = await Promise.all([freshNamespace('seal'), startVcsim({ vms: 20 })]);
+    [ns, vcsim] = await Promise.all([freshNamespace('seal'), startTestVcsim({ vms: 20 })]);
     pool = new pg.Pool({ ...ns.pg, max: 4 });
     await migrate(pool, { vmPartitions: 2 });
     redis = new Redis(ns.services.redisUrl);

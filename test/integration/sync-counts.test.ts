@@ -6,7 +6,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import {
   applyBatch,
@@ -19,6 +19,7 @@ import {
 import { createFileSecretStore } from '../../shared/secrets/index.ts';
 import type { MoRef, ObjectUpdate } from '../../shared/vsphere/index.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import { type ChangeTarget, changeTarget, createVm, seeded } from './sync-helpers.ts';
 
 const countColumns = [
@@ -288,7 +289,7 @@ describe('registry counts through real passes on a vcsim', () => {
   );
 
   beforeAll(async () => {
-    [ns, vcsim] = await Promise.all([freshNamespace('sync_counts_vc'), startVcsim({ vms: 24 })]);
+    [ns, vcsim] = await Promise.all([freshNamespace('sync_counts_vc'), startTestVcsim({ vms: 24 })]);
     pool = new pg.Pool({ ...ns.pg, max: 4 });
     await migrate(pool, { vmPartitions: 2 });
     redis = new Redis(ns.services.redisUrl, { keyPrefix: ns.redisKeyPrefix });

@@ -8,11 +8,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import { changeTarget, createVm } from './sync-helpers.ts';
 
 describe('sync pipeline through the local runtime', () => {
@@ -32,13 +34,20 @@ describe('sync pipeline through the local runtime', () => {
     db = await freshDatabase('sync_fleet');
     await migrate(db.postgres, { vmPartitions: 2 });
     const [small, medium, large] = await Promise.all([
-      startVcsim({ vms: 24, password }),
-      startVcsim({ vms: 160, datacenters: 2, clusters: 2, hostsPerCluster: 2, datastores: 2, password }),
-      startVcsim({ vms: 600, clusters: 3, hostsPerCluster: 4, datastores: 3, poolsPerCluster: 2, password }),
+      startTestVcsim({ vms: 24, password }),
+      startTestVcsim({ vms: 160, datacenters: 2, clusters: 2, hostsPerCluster: 2, datastores: 2, password }),
+      startTestVcsim({
+        vms: 600,
+        clusters: 3,
+        hostsPerCluster: 4,
+        datastores: 3,
+        poolsPerCluster: 2,
+        password,
+      }),
     ]);
     vcsims = { small, medium, large };
     stateDir = await mkdtemp(join(tmpdir(), 'vfleet-sync-fleet-'));
-    const issuer = await loadDevIssuer(stateDir);
+    const issuer = await loadTestIssuer(stateDir);
     [admin, operator, viewer] = await Promise.all([
       issuer.mint(['admin']),
       issuer.mint(['operator']),

@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import {
   InventoryResolver,
@@ -20,6 +20,7 @@ import {
 import { createFileSecretStore } from '../../shared/secrets/index.ts';
 import type { InventoryType, ObjectUpdate, UpdateBatch } from '../../shared/vsphere/index.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import {
   type ChangeTarget,
   changeTarget,
@@ -43,7 +44,7 @@ describe('incremental sync', () => {
   beforeAll(async () => {
     [ns, vcsim] = await Promise.all([
       freshNamespace('sync_inc'),
-      startVcsim({ vms: 120, datastores: 2, clusters: 2 }),
+      startTestVcsim({ vms: 120, datastores: 2, clusters: 2 }),
     ]);
     pool = new pg.Pool({ ...ns.pg, max: 4 });
     await migrate(pool, { vmPartitions: 2 });

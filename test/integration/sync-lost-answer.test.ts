@@ -6,11 +6,12 @@
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { syncVcenter } from '../../shared/inventory/sync/index.ts';
 import { createFileSecretStore } from '../../shared/secrets/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import { type ChangeTarget, changeTarget, snapshot } from './sync-helpers.ts';
 
 describe('a lost WaitForUpdatesEx answer', () => {
@@ -25,7 +26,7 @@ describe('a lost WaitForUpdatesEx answer', () => {
   );
 
   beforeAll(async () => {
-    [db, vcsim] = await Promise.all([freshDatabase('sync_lost'), startVcsim({ vms: 24 })]);
+    [db, vcsim] = await Promise.all([freshDatabase('sync_lost'), startTestVcsim({ vms: 24 })]);
     pool = new pg.Pool({ ...db.postgres, max: 4 });
     await migrate(pool, { vmPartitions: 2 });
     redis = new Redis(db.services.redisUrl);

@@ -12,7 +12,7 @@ import {
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { type LocalSqs, startLocalSqs } from '../../infra/local/sqs/index.ts';
 import { queues } from '../../infra/topology.ts';
 import { BadRequestError } from '../../shared/http/index.ts';
@@ -27,6 +27,7 @@ import {
 } from '../../shared/inventory/sync/index.ts';
 import { createFileSecretStore } from '../../shared/secrets/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 describe('sync schedule', () => {
   let db: TestDatabase;
@@ -44,7 +45,7 @@ describe('sync schedule', () => {
     [db, sqs, vcsim] = await Promise.all([
       freshDatabase('sync_schedule'),
       startLocalSqs({ queues }),
-      startVcsim({ vms: 8 }),
+      startTestVcsim({ vms: 8 }),
     ]);
     pool = new pg.Pool({ ...db.postgres, max: 4 });
     redis = new Redis(db.services.redisUrl);

@@ -9,12 +9,14 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const tag = randomBytes(4).toString('hex');
 const vcenterId = `vc-verify-${tag}`;
@@ -77,9 +79,9 @@ beforeAll(async () => {
   db = await freshDatabase('sync_verify_http');
   await migrate(db.postgres, { vmPartitions: 2 });
   pool = new pg.Pool({ ...db.postgres, max: 2 });
-  vcsim = await startVcsim({ vms: 16, password });
+  vcsim = await startTestVcsim({ vms: 16, password });
   stateDir = await mkdtemp(join(tmpdir(), 'vfleet-sync-verify-'));
-  const issuer = await loadDevIssuer(stateDir);
+  const issuer = await loadTestIssuer(stateDir);
   admin = await issuer.mint(['admin']);
   viewer = await issuer.mint(['viewer']);
   runtime = await startLocalRuntime({

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import {
   getVcenter,
@@ -27,6 +27,7 @@ import { Limiter } from '../../shared/ops/limiter.ts';
 import { createFileSecretStore } from '../../shared/secrets/index.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshNamespace, type TestNamespace } from '../setup/namespace.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import { snapshot } from './sync-helpers.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: the view's verification member is read loosely
@@ -86,7 +87,7 @@ describe('inventory drift check', () => {
   const soapCalls = async () => (await vcsim.stats()).soap.byMethod;
 
   beforeAll(async () => {
-    [ns, vcsim] = await Promise.all([freshNamespace('sync_verify'), startVcsim({ vms: 24 })]);
+    [ns, vcsim] = await Promise.all([freshNamespace('sync_verify'), startTestVcsim({ vms: 24 })]);
     pool = new pg.Pool({ ...ns.pg, max: 6 });
     await migrate(pool, { vmPartitions: 2 });
     redis = new Redis(ns.services.redisUrl);

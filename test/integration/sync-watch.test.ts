@@ -10,15 +10,17 @@ import { join, resolve } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+
 import { type LocalRuntime, startLocalRuntime } from '../../infra/local/runtime.ts';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
 import { secretNames } from '../../shared/contracts/index.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { openSession, SessionKeys } from '../../shared/inventory/sync/index.ts';
 import { createFileSecretStore, keyWrapperFromEnv } from '../../shared/secrets/index.ts';
 import { VsphereClient } from '../../shared/vsphere/index.ts';
 import { freshDatabase, type TestDatabase } from '../setup/database.ts';
+import { loadTestIssuer } from '../setup/issuer.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 import { type ChangeTarget, changeTarget, randomChange, seeded } from './sync-helpers.ts';
 
 const intervalSeconds = 2;
@@ -49,10 +51,10 @@ describe('polling sync through the dispatcher, the sync queue and the worker', (
         original(...args);
       };
     }
-    [db, vcsim] = await Promise.all([freshDatabase('sync_watch'), startVcsim({ vms: 40 })]);
+    [db, vcsim] = await Promise.all([freshDatabase('sync_watch'), startTestVcsim({ vms: 40 })]);
     await migrate(db.postgres, { vmPartitions: 2 });
     stateDir = await mkdtemp(join(tmpdir(), 'vfleet-sync-watch-'));
-    const issuer = await loadDevIssuer(stateDir);
+    const issuer = await loadTestIssuer(stateDir);
     token = await issuer.mint(['admin']);
     runtime = await startLocalRuntime({
       root: resolve(import.meta.dirname, '../..'),

@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const agent = new Agent({ keepAlive: true, rejectUnauthorized: false, maxSockets: 32 });
 
@@ -167,7 +168,12 @@ describe('vcsim fixture (about 350 VMs)', () => {
   let vms: string[] = [];
 
   beforeAll(async () => {
-    vc = await startVcsim({ vms: 350, username: 'vfleet', password: 's3cret', delays: { CurrentTime: 400 } });
+    vc = await startTestVcsim({
+      vms: 350,
+      username: 'vfleet',
+      password: 's3cret',
+      delays: { CurrentTime: 400 },
+    });
     sc = await serviceContent(vc);
     cookie = await loggedIn(vc, sc);
   });
@@ -419,7 +425,7 @@ describe('vcsim fixture (small inventory, short token lifetime)', () => {
   let cookie: string;
 
   beforeAll(async () => {
-    vc = await startVcsim({
+    vc = await startTestVcsim({
       vms: 20,
       pageSize: 5,
       pageTtlMs: 300,
@@ -506,7 +512,7 @@ describe('vcsim fixture (small inventory, short token lifetime)', () => {
     expect(existsSync(tmpDir)).toBe(false);
     expect(() => process.kill(pid, 0)).toThrow();
 
-    vc = await startVcsim({ vms: 4, port });
+    vc = await startTestVcsim({ vms: 4, port });
     expect(vc.port).toBe(port);
     sc = await serviceContent(vc);
     cookie = await loggedIn(vc, sc);
@@ -520,7 +526,7 @@ describe('vcsim fixture: WaitForUpdatesEx versions and truncated sets (20 VMs)',
   let cookie: string;
 
   beforeAll(async () => {
-    vc = await startVcsim({ vms: 20 });
+    vc = await startTestVcsim({ vms: 20 });
     sc = await serviceContent(vc);
     cookie = await loggedIn(vc, sc);
   });

@@ -18,7 +18,8 @@ import {
   type UpdateBatch,
   VsphereClient,
 } from '#shared/vsphere';
-import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
+import type { VcsimService } from '../../infra/local/services/vcsim.ts';
+import { startTestVcsim } from '../setup/vcsim.ts';
 
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
@@ -45,7 +46,7 @@ function connectToSim(inbound: net.Socket, live: Set<net.Socket>): net.Socket {
 }
 
 beforeAll(async () => {
-  sim = await startVcsim({ vms: 350 });
+  sim = await startTestVcsim({ vms: 350 });
   client = await VsphereClient.connect(opts());
 });
 
@@ -186,7 +187,7 @@ describe('session', () => {
 describe('idle session expiry', () => {
   let idle: VcsimService;
   beforeAll(async () => {
-    idle = await startVcsim({ vms: 4, sessionIdleTimeoutMs: 400 });
+    idle = await startTestVcsim({ vms: 4, sessionIdleTimeoutMs: 400 });
   });
   afterAll(async () => {
     await idle?.stop();
@@ -627,7 +628,7 @@ describe('timeouts, aborts and the in-flight cap (injected delay)', () => {
   let slow: VcsimService;
   const SI: MoRef = { type: 'ServiceInstance', value: 'ServiceInstance' };
   beforeAll(async () => {
-    slow = await startVcsim({ vms: 4, delays: { CurrentTime: 1500 } });
+    slow = await startTestVcsim({ vms: 4, delays: { CurrentTime: 1500 } });
   });
   afterAll(async () => {
     await slow?.stop();

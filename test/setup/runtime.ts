@@ -5,10 +5,12 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import pg from 'pg';
-import { type DevIssuer, loadDevIssuer } from '../../infra/local/dev-issuer.ts';
+import type { DevIssuer } from '../../infra/local/dev-issuer.ts';
 import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '../../infra/local/runtime.ts';
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { freshDatabase, type TestDatabase } from './database.ts';
+import { loadTestIssuer } from './issuer.ts';
+import { plantSecretStore } from './leaks.ts';
 
 /** A running runtime and what a test reads of it; `stop()` ends it and drops its database. */
 export interface TestRuntime {
@@ -32,7 +34,7 @@ export async function startTestRuntime(
   await migrate(pool, { vmPartitions: 2 });
   await pool.end();
   const issuerDir = await mkdtemp(join(tmpdir(), `vfleet-${label}-`));
-  const issuer = await loadDevIssuer(issuerDir);
+  const issuer = await loadTestIssuer(issuerDir);
   const runtime = await startLocalRuntime({
     root: resolve(import.meta.dirname, '../..'),
     issuer,
@@ -46,6 +48,9 @@ export async function startTestRuntime(
     issuerDir,
     db,
     async stop() {
+      // What the functions stored (vCenter passwords, signing keys) must not have reached any output either.
+      const store = runtime.env.SECRET_STORE;
+      if (store?.startsWith('file:')) await plantSecretStore(store.slice('file:'.length));
       await runtime.stop();
       await db.dispose();
       await rm(issuerDir, { recursive: true, force: true });

@@ -1,9 +1,19 @@
 // The dashboard's entry: reads config.json (where the API, the WebSocket and the issuer are), finishes or
 // starts the login, then shows the tabs and keeps the WebSocket open for as long as the session lasts.
 import type { DashboardConfig } from '../../shared/contracts/index.ts';
+import { createApi } from './api.ts';
 import { completeLogin, hasRole, type Session, startLogin } from './auth.ts';
-import { type ConnectionState, connectSocket } from './socket.ts';
+import { type ConnectionState, connectSocket, type DashboardSocket } from './socket.ts';
+import { DashboardStore } from './store.ts';
 import { createTabs } from './tabs.ts';
+import { mountLogs } from './views/logs.ts';
+import { mountOverview } from './views/overview.ts';
+import { mountServices } from './views/services.ts';
+import { mountWorkers } from './views/workers.ts';
+
+/** The protocol's keep-alive: every 4 s, asking for each node's full 100-point history for the charts. */
+const pingEveryMs = 4_000;
+const pingFrame = { action: 'ping', history: 100 };
 
 const tabIds = ['overview', 'workers', 'services', 'logs'] as const;
 
@@ -64,9 +74,27 @@ function showSession(config: DashboardConfig, session: Session, returnTo: string
 
   let live: Session | undefined = session;
   const token = () => (live && live.expiresAtMs > Date.now() ? live.accessToken : undefined);
-  const socket = connectSocket({
+  const relogin = () => {
+    if (!live) return;
+    live = undefined;
+    socket.close();
+    void startLogin(config, currentTab());
+  };
+  const api = createApi({ baseUrl: config.apiUrl, token, onUnauthorized: relogin });
+  let socket: DashboardSocket;
+  const store = new DashboardStore({
+    fetchLogs: (query) => api.logs(query),
+    send: (frame) => socket.send(frame),
+  });
+  mountOverview(panels.overview, store, api);
+  mountWorkers(panels.workers, store);
+  mountServices(panels.services, store, api, { canControl });
+  mountLogs(panels.logs, store);
+  socket = connectSocket({
     url: config.wsUrl,
     token,
+    pingEveryMs,
+    pingFrame,
     onState(state) {
       connection.dataset.state = state.kind;
       connection.textContent = describe(state);
@@ -74,25 +102,21 @@ function showSession(config: DashboardConfig, session: Session, returnTo: string
       if (state.kind === 'closed' && state.reason === 'signed out' && live)
         void startLogin(config, currentTab());
     },
-    onMessage() {},
+    onOpen(send) {
+      store.opened();
+      // The charts need not wait 4 s for their first history.
+      send(pingFrame);
+    },
+    onMessage: (message) => store.apply(message),
   });
   // The token's expiry ends the session even while the socket stays open.
-  const expiry = setTimeout(
-    () => {
-      live = undefined;
-      socket.close();
-      void startLogin(config, currentTab());
-    },
-    Math.max(0, session.expiresAtMs - Date.now()),
-  );
+  const expiry = setTimeout(relogin, Math.max(0, session.expiresAtMs - Date.now()));
   signOut.addEventListener('click', () => {
     clearTimeout(expiry);
-    live = undefined;
-    socket.close();
-    void startLogin(config, currentTab());
+    relogin();
   });
-  // Tests and operators can drop the connection to see the page recover.
-  (window as unknown as { vfleetSocket: typeof socket }).vfleetSocket = socket;
+  // Tests and operators can drop the connection to see the page recover, and read what the page holds.
+  Object.assign(window as unknown as Record<string, unknown>, { vfleetSocket: socket, vfleetStore: store });
 }
 
 async function main() {

@@ -18,6 +18,8 @@ export interface SocketOptions {
   readonly onOpen?: (send: (message: Record<string, unknown>) => void) => void;
   /** @default 60_000 */
   readonly pingEveryMs?: number;
+  /** The keep-alive frame. @default {action: 'ping'} */
+  readonly pingFrame?: Record<string, unknown>;
   /** @default 500 */
   readonly firstRetryMs?: number;
   /** @default 30_000 */
@@ -72,7 +74,7 @@ export function connectSocket(options: SocketOptions): DashboardSocket {
     current.addEventListener('open', () => {
       attempt = 0;
       options.onState({ kind: 'open' });
-      ping = setInterval(() => send({ action: 'ping' }), pingEveryMs);
+      ping = setInterval(() => send(options.pingFrame ?? { action: 'ping' }), pingEveryMs);
       options.onOpen?.(send);
     });
     current.addEventListener('message', (event) => {

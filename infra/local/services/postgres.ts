@@ -9,9 +9,11 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './free-port.ts';
 import {
-  type ManagedService,
+  type RestartableService,
+  restartable,
   retryOnAddressInUse,
   runToCompletion,
+  type ServiceProcess,
   spawnService,
   waitUntilReady,
 } from './process.ts';
@@ -38,8 +40,11 @@ export interface StartPostgresOptions {
   readonly readyTimeoutMs?: number;
 }
 
-/** A running PostgreSQL with database `database` (pg_trgm enabled) and a password-protected superuser. */
-export interface PostgresService extends ManagedService {
+/**
+ * A running PostgreSQL with database `database` (pg_trgm enabled) and a password-protected superuser.
+ * `kill()`/`restart()` crash it and bring it back on the same port and data directory (crash recovery runs).
+ */
+export interface PostgresService extends RestartableService {
   readonly host: string;
   readonly database: string;
   readonly user: string;
@@ -151,54 +156,60 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
 
   // A Unix socket path is limited to 107 bytes; past that, TCP only.
   const socketDir = dataDir.length + 20 < 107 ? dataDir : '';
+  const spawnPostgres = async (port: number): Promise<ServiceProcess> => {
+    const proc = await spawnService({
+      name: 'postgres',
+      command: join(binDir, 'postgres'),
+      args: [
+        '-D',
+        dataDir,
+        '-p',
+        String(port),
+        '-c',
+        'listen_addresses=127.0.0.1',
+        '-c',
+        `unix_socket_directories=${socketDir}`,
+        // Disposable data: trade durability for speed.
+        '-c',
+        'fsync=off',
+        '-c',
+        'synchronous_commit=off',
+        '-c',
+        'full_page_writes=off',
+        '-c',
+        `shared_buffers=${options.sharedBuffers ?? '512MB'}`,
+        '-c',
+        `max_connections=${options.maxConnections ?? 200}`,
+        '-c',
+        'maintenance_work_mem=256MB',
+        '-c',
+        'max_wal_size=4GB',
+        '-c',
+        'huge_pages=off',
+        '-c',
+        'logging_collector=off',
+      ],
+      dir: options.dir,
+      cwd: base,
+      env,
+      ...runAs,
+      // SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, stop at once.
+      stopSignal: 'SIGINT',
+      stopTimeoutMs: 10_000,
+      cleanupPaths: [base],
+    });
+    const admin: pg.ClientConfig = { host: '127.0.0.1', port, user: USER, password, database: 'postgres' };
+    await waitUntilReady(proc, () => query(admin, 'SELECT 1'), {
+      timeoutMs: options.readyTimeoutMs ?? 60_000,
+    });
+    return proc;
+  };
+
   try {
     return await retryOnAddressInUse(async () => {
       const port = await freePort();
-      const proc = await spawnService({
-        name: 'postgres',
-        command: join(binDir, 'postgres'),
-        args: [
-          '-D',
-          dataDir,
-          '-p',
-          String(port),
-          '-c',
-          'listen_addresses=127.0.0.1',
-          '-c',
-          `unix_socket_directories=${socketDir}`,
-          // Disposable data: trade durability for speed.
-          '-c',
-          'fsync=off',
-          '-c',
-          'synchronous_commit=off',
-          '-c',
-          'full_page_writes=off',
-          '-c',
-          `shared_buffers=${options.sharedBuffers ?? '512MB'}`,
-          '-c',
-          `max_connections=${options.maxConnections ?? 200}`,
-          '-c',
-          'maintenance_work_mem=256MB',
-          '-c',
-          'max_wal_size=4GB',
-          '-c',
-          'huge_pages=off',
-          '-c',
-          'logging_collector=off',
-        ],
-        dir: options.dir,
-        cwd: base,
-        env,
-        ...runAs,
-        // SIGINT is PostgreSQL's "fast" shutdown: disconnect clients, stop at once.
-        stopSignal: 'SIGINT',
-        stopTimeoutMs: 10_000,
-        cleanupPaths: [base],
-      });
+      const proc = await spawnPostgres(port);
       const admin: pg.ClientConfig = { host: '127.0.0.1', port, user: USER, password, database: 'postgres' };
-      await waitUntilReady(proc, () => query(admin, 'SELECT 1'), {
-        timeoutMs: options.readyTimeoutMs ?? 60_000,
-      });
       try {
         await query(admin, `CREATE DATABASE ${pg.escapeIdentifier(database)}`);
         await query({ ...admin, database }, 'CREATE EXTENSION IF NOT EXISTS pg_trgm');
@@ -206,7 +217,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
         await proc.stop();
         throw error;
       }
-      return {
+      return restartable(proc, () => spawnPostgres(port), {
         name: 'postgres',
         host: '127.0.0.1',
         port,
@@ -215,10 +226,7 @@ export async function startPostgres(options: StartPostgresOptions): Promise<Post
         password,
         dataDir,
         url: `postgres://${USER}:${password}@127.0.0.1:${port}/${database}`,
-        pid: proc.pid,
-        logFile: proc.logFile,
-        stop: proc.stop,
-      };
+      });
     });
   } catch (error) {
     await rm(base, { recursive: true, force: true });

@@ -57,6 +57,12 @@ export interface ServiceProcess {
   logTail(lines?: number): Promise<string>;
   /** Stops the whole process group (clean signal, then SIGKILL) and removes `cleanupPaths`; idempotent. */
   stop(): Promise<void>;
+  /**
+   * Sends `signal` to the whole group and waits for the leader's exit, keeping `cleanupPaths` (the state a
+   * restart reuses); a later stop() still removes them.
+   * @default signal 'SIGKILL' (a crash)
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
 }
 
 /** A service that did not come up; the message quotes the end of its log. */
@@ -256,6 +262,20 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Servic
     return stopping;
   };
 
+  const kill = async (signal: NodeJS.Signals = 'SIGKILL'): Promise<void> => {
+    if (!isExited()) {
+      child.ref();
+      signalGroup(pid, signal);
+      await exitedPromise;
+    }
+    // Children the leader left behind (PostgreSQL's backends after a SIGKILL of the postmaster) go too.
+    signalGroup(pid, 'SIGKILL');
+    const deadline = Date.now() + 3_000;
+    while (signalGroup(pid, 0) && Date.now() < deadline) await sleep(25);
+    // Its watchdog sees the group gone and exits without cleaning up; the exit hooks need not signal it.
+    live.delete(entry);
+  };
+
   return {
     name,
     pid,
@@ -266,6 +286,65 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Servic
     exitDescription: () => exitDescriptionOf(child),
     logTail: (lines?: number) => readTail(logFile, lines),
     stop,
+    kill,
+  };
+}
+
+/**
+ * A service that can crash and come back on the same port with the same state: the fault suite kills Redis
+ * and PostgreSQL under load and starts them again while the runtime's clients keep their addresses.
+ */
+export interface RestartableService extends ManagedService {
+  /** False between kill() and the end of restart(). */
+  readonly running: boolean;
+  /**
+   * Kills the service's process group (SIGKILL by default: a crash; the clean stop signal for a clean
+   * shutdown), keeping its port and its state.
+   */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port with the state it had (kills it first if it runs); resolves once ready. */
+  restart(): Promise<void>;
+}
+
+/**
+ * Wraps a started service process into a {@link RestartableService}: `spawnAgain` starts the same program on
+ * the same port and state and resolves once it is ready. `pid` and `logFile` follow the current process.
+ */
+export function restartable<T extends object>(
+  first: ServiceProcess,
+  spawnAgain: () => Promise<ServiceProcess>,
+  fields: T & { readonly name: string; readonly port: number; readonly url: string },
+): T & RestartableService {
+  let current = first;
+  let running = true;
+  let stopped = false;
+  const kill = async (signal?: NodeJS.Signals) => {
+    running = false;
+    await current.kill(signal);
+  };
+  return {
+    ...fields,
+    get pid() {
+      return current.pid;
+    },
+    get logFile() {
+      return current.logFile;
+    },
+    get running() {
+      return running && !current.exited;
+    },
+    kill,
+    async restart() {
+      if (stopped) throw new Error(`${fields.name}: stopped, cannot restart`);
+      await kill('SIGKILL');
+      current = await spawnAgain();
+      running = true;
+    },
+    stop: () => {
+      stopped = true;
+      running = false;
+      return current.stop();
+    },
   };
 }
 

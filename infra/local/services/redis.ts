@@ -2,7 +2,14 @@
 // persistence, standing in for ElastiCache in `npm run dev` and the integration tests.
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.ts';
-import { type ManagedService, retryOnAddressInUse, spawnService, waitUntilReady } from './process.ts';
+import {
+  type RestartableService,
+  restartable,
+  retryOnAddressInUse,
+  type ServiceProcess,
+  spawnService,
+  waitUntilReady,
+} from './process.ts';
 
 /** Options for {@link startRedis}. */
 export interface StartRedisOptions {
@@ -17,8 +24,8 @@ export interface StartRedisOptions {
   readonly readyTimeoutMs?: number;
 }
 
-/** A running Redis; `url` is `redis://127.0.0.1:<port>`. */
-export interface RedisService extends ManagedService {
+/** A running Redis; `url` is `redis://127.0.0.1:<port>`. `kill()`/`restart()` crash it and bring it back empty. */
+export interface RedisService extends RestartableService {
   readonly host: string;
 }
 
@@ -43,40 +50,43 @@ async function ping(port: number): Promise<void> {
   }
 }
 
+async function spawnRedis(options: StartRedisOptions, port: number): Promise<ServiceProcess> {
+  const proc = await spawnService({
+    name: 'redis',
+    command: options.command ?? 'redis-server',
+    // Disposable cache: no RDB snapshots, no AOF, nothing written to `dir` but the log.
+    args: [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      options.dir,
+      '--daemonize',
+      'no',
+    ],
+    dir: options.dir,
+    stopSignal: 'SIGTERM',
+  });
+  await waitUntilReady(proc, () => ping(port), { timeoutMs: options.readyTimeoutMs ?? 30_000 });
+  return proc;
+}
+
 /** Starts `redis-server` on a free 127.0.0.1 port and resolves once it answers PING. */
 export async function startRedis(options: StartRedisOptions): Promise<RedisService> {
   return retryOnAddressInUse(async () => {
     const port = await freePort();
-    const proc = await spawnService({
-      name: 'redis',
-      command: options.command ?? 'redis-server',
-      // Disposable cache: no RDB snapshots, no AOF, nothing written to `dir` but the log.
-      args: [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        options.dir,
-        '--daemonize',
-        'no',
-      ],
-      dir: options.dir,
-      stopSignal: 'SIGTERM',
-    });
-    await waitUntilReady(proc, () => ping(port), { timeoutMs: options.readyTimeoutMs ?? 30_000 });
-    return {
+    const proc = await spawnRedis(options, port);
+    // Without persistence a restarted Redis comes back empty, as a replaced cache node does.
+    return restartable(proc, () => spawnRedis(options, port), {
       name: 'redis',
       host: '127.0.0.1',
       port,
       url: `redis://127.0.0.1:${port}`,
-      pid: proc.pid,
-      logFile: proc.logFile,
-      stop: proc.stop,
-    };
+    });
   });
 }

@@ -156,6 +156,8 @@ export interface VcsimService extends ManagedService {
   resetStats(): Promise<void>;
   /** Ends every SOAP session (a vCenter restart or an admin's "terminate session"); answers how many. */
   terminateSessions(): Promise<number>;
+  /** The live sessions' keys (`vmware_soap_session` cookie values); the tests plant them as secrets. */
+  sessionKeys(): Promise<string[]>;
 }
 
 interface ReadyLine {
@@ -364,6 +366,8 @@ export async function startVcsim(options: VcsimOptions = {}): Promise<VcsimServi
     resetStats: async () => {
       await fixtureCall(`${line.statsUrl}/reset`, 'POST');
     },
+    sessionKeys: async () =>
+      ((await fixtureCall(`${baseUrl}/_fixture/sessions`, 'GET')) as { keys: string[] }).keys,
     terminateSessions: async () => {
       const answer = (await fixtureCall(`${baseUrl}/_fixture/sessions/terminate`, 'POST')) as {
         terminated: number;

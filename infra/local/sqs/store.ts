@@ -227,6 +227,7 @@ export class SqsStore {
   readonly accountId: string;
   private readonly now: () => number;
   private readonly queues = new Map<string, Queue>();
+  private duplicates: { everyNth: number; deletes: number; delivered: Set<string> } | undefined;
 
   constructor(options: SqsStoreOptions = {}) {
     this.now = options.now ?? Date.now;
@@ -491,7 +492,35 @@ export class SqsStore {
     if (message.receiptHandle !== receiptHandle || message.invisibleUntil <= this.now()) {
       throw invalidParameter('ReceiptHandle', receiptHandle, 'The receipt handle has expired.');
     }
+    if (this.duplicates && !this.duplicates.delivered.has(message.id)) {
+      this.duplicates.deletes++;
+      if (this.duplicates.deletes % this.duplicates.everyNth === 0) {
+        // The delete is "lost": the message comes back at once, same id and body, one more receive.
+        this.duplicates.delivered.add(message.id);
+        message.invisibleUntil = 0;
+        message.receiptHandle = undefined;
+        this.wake(queue);
+        return;
+      }
+    }
     queue.messages.delete(message.id);
+  }
+
+  /**
+   * Fault injection (the fault suite): every `everyNth` successful delete is lost, so that message is delivered
+   * a second time, as SQS's at-least-once delivery allows (a consumer that finished but whose delete failed).
+   * A message is delivered twice at most. `undefined` turns it off.
+   */
+  injectDuplicates(everyNth: number | undefined): void {
+    if (everyNth !== undefined && (!Number.isInteger(everyNth) || everyNth < 1)) {
+      throw new Error('injectDuplicates: everyNth must be a positive integer');
+    }
+    this.duplicates = everyNth ? { everyNth, deletes: 0, delivered: new Set() } : undefined;
+  }
+
+  /** Ids of the messages the injection delivered twice, and the deletes it counted. */
+  injectedDuplicates(): { readonly messageIds: readonly string[]; readonly deletes: number } {
+    return { messageIds: [...(this.duplicates?.delivered ?? [])], deletes: this.duplicates?.deletes ?? 0 };
   }
 
   /** Sets a received message's remaining visibility timeout; 0 makes it deliverable at once. */

@@ -4,9 +4,11 @@
 // the password, its reference or the session.
 import type pg from 'pg';
 import * as z from 'zod';
+import { VcenterScope } from '#shared/auth';
 import type { RedisClient } from '#shared/clients';
 import { BadRequestError, ConflictError, NotFoundError } from '#shared/http';
 import type { SecretStore } from '#shared/secrets';
+import { targetRefusal } from '#shared/vsphere';
 import { bumpGeneration } from '../writes.ts';
 import { forgetPassword, loadSyncRow, openClient } from './engine.ts';
 import type { SessionKeyring } from './session-crypto.ts';
@@ -255,6 +257,14 @@ export async function registerVcenter(
       syncIntervalSeconds: `must be at least ${options.minIntervalSeconds} (the sync dispatcher runs every ${options.minIntervalSeconds} s)`,
     });
   }
+  // The allow-list (VCENTER_ALLOWED_TARGETS) here, on the host as it resolves now; every connection checks it
+  // again against the address it connects to, so a DNS answer that changes later is refused there.
+  const refusal = await targetRefusal(input.url);
+  if (refusal) {
+    throw new BadRequestError('Invalid vCenter registration', {
+      url: `is not an allowed vCenter endpoint: ${refusal}`,
+    });
+  }
   const db = await pool.connect();
   try {
     await db.query('BEGIN');
@@ -299,9 +309,13 @@ export async function registerVcenter(
 }
 
 /** Every registered vCenter with its sync state, by id. */
-export async function listVcenters(db: pg.Pool | pg.ClientBase): Promise<VcenterView[]> {
+/** Every vCenter the caller's scope shows (shared/auth), by id. */
+export async function listVcenters(
+  db: pg.Pool | pg.ClientBase,
+  scope: VcenterScope = VcenterScope.everything,
+): Promise<VcenterView[]> {
   const { rows } = await db.query<ViewRow>(`SELECT ${viewColumns} FROM vcenters ORDER BY id`);
-  return rows.map(toView);
+  return rows.filter((row) => scope.allows(row.id)).map(toView);
 }
 
 /** One vCenter; 404 when unknown. */

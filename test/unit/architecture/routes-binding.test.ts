@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path';
 import type { Context } from 'aws-lambda';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { routeKeys } from '#shared/contracts';
+import { routeKeys, routes } from '#shared/contracts';
 import { type HttpEvent, json, type RouteHandler, type RouteTable, routeHandler } from '#shared/http';
 import {
   dashboardApiRoutes,
@@ -193,6 +193,15 @@ describe('routes dispatched at run time', () => {
     }
     const served = Object.values(tables).flatMap((table) => Object.keys(table));
     expect(served.sort()).toEqual([...routeKeys].sort());
+  });
+
+  it('serves the public liveness check and the operator-only detailed one from the health function', () => {
+    expect(routes['GET /health'].role).toBeNull();
+    expect(routes['GET /api/v1/health/details'].role).toBe('operator');
+    for (const key of ['GET /health', 'GET /api/v1/health/details'] as const) {
+      expect(topology.httpRoutes.find((r) => `${r.method} ${r.path}` === key)?.function, key).toBe('health');
+      expect(typeof tables.health[key], key).toBe('function');
+    }
   });
 
   it('builds each HTTP entry from its own routes table, with no route matching of its own', async () => {

@@ -64,6 +64,22 @@ describe('validateConfig', () => {
       /auth.issuer must be an https URL/,
     );
     expect(withChange({ reservedConcurrencyScale: -1 })).toThrow(/reservedConcurrencyScale must be in 0..10/);
+    const access = environments.dev.vcenterAccess;
+    expect(withChange({ vcenterAccess: { ...access, scopes: { 'team-a': ['vc a'] } } })).toThrow(
+      /vcenterAccess.scopes is invalid/,
+    );
+    expect(withChange({ vcenterAccess: { ...access, allowedTargets: ['10.0.0.0/40'] } })).toThrow(
+      /vcenterAccess.allowedTargets is invalid/,
+    );
+    expect(
+      withChange({
+        vcenterAccess: {
+          ...access,
+          scopes: { admin: ['*'] },
+          allowedTargets: ['10.20.0.0/16', '*.vc.example'],
+        },
+      }),
+    ).not.toThrow();
   });
 });
 

@@ -362,3 +362,30 @@ describe('SQS FIFO store: long polling', () => {
     expect(await waiting).toEqual([]);
   });
 });
+
+describe('duplicate delivery injection (the fault suite)', () => {
+  beforeEach(() => setup());
+
+  it('loses every 10th delete once, so that message comes back with its id and body, and never a third time', () => {
+    store.injectDuplicates(10);
+    sendAll(Array.from({ length: 20 }, (_, i) => [`g${i}`, `m${i}`] as [string, string]));
+    const deliveries: { id: string; body: string; receives: string | undefined }[] = [];
+    for (;;) {
+      const [message] = store.receive(Q);
+      if (!message) break;
+      deliveries.push({
+        id: message.messageId,
+        body: message.body,
+        receives: message.attributes.ApproximateReceiveCount,
+      });
+      store.deleteMessage(Q, message.receiptHandle);
+    }
+
+    const twice = deliveries.filter((d) => d.receives === '2');
+    expect(deliveries).toHaveLength(22);
+    expect(twice.map((d) => d.body)).toEqual(['m9', 'm19']);
+    expect(new Set(twice.map((d) => d.id))).toEqual(new Set(store.injectedDuplicates().messageIds));
+    expect(deliveries.filter((d) => d.receives === '3')).toEqual([]);
+    expect(store.queueAttributes(Q).ApproximateNumberOfMessages).toBe('0');
+  });
+});

@@ -1,0 +1,414 @@
+// Integration tests — real node agents (agent/, started through startLocalFleet) against the local runtime
+// (real Redis, DynamoDB Local, the local HTTP and WebSocket APIs): service control round trips through the
+// agent's own control connection and supervisor (start, stop, restart, unknown service), a node offline (no
+// connection and no heartbeat) answered 409 while a node that still heartbeats gets its command once its
+// agent is back, reporter controls and the adaptive interval, logs of a supervised process arriving with
+// one gapless sequence across an agent restart, and the control connection coming back after a drop and
+// renewing itself without the dashboard ever seeing the agent gone.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envNames } from '#shared/contracts';
+import { type LocalFleet, type LocalFleetOptions, startLocalFleet } from '../../agent/fleet.ts';
+import type { SystemSample } from '../../agent/metrics.ts';
+import type { ServicesConfig } from '../../agent/supervisor.ts';
+import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
+import { DashboardClient } from './dashboard-client.ts';
+
+let harness: TestRuntime;
+let viewer: string;
+let operator: string;
+let dir: string;
+let db: DynamoDBDocumentClient;
+const fleets: LocalFleet[] = [];
+const clients: DashboardClient[] = [];
+
+beforeAll(async () => {
+  harness = await startTestRuntime('agentdash', {
+    env: { DASHBOARD_COMMAND_WAIT_SECONDS: '10', NODE_HEARTBEAT_TIMEOUT: '30' },
+  });
+  viewer = await harness.issuer.mint(['viewer'], { subject: 'vera' });
+  operator = await harness.issuer.mint(['operator'], { subject: 'otto' });
+  dir = await mkdtemp(join(tmpdir(), 'vfleet-agentdash-'));
+  db = DynamoDBDocumentClient.from(
+    new DynamoDBClient({ endpoint: harness.runtime.env.AWS_ENDPOINT_URL_DYNAMODB }),
+  );
+}, 120_000);
+
+afterAll(async () => {
+  for (const client of clients) await client.close();
+  for (const fleet of fleets) await fleet.stop();
+  db?.destroy();
+  await harness?.stop();
+  if (dir) await rm(dir, { recursive: true, force: true });
+});
+
+/** A process that prints a numbered line every `everyMs` (INFO on stdout, every fifth an ERROR on stderr). */
+const chatty = (everyMs: number) => ({
+  command: process.execPath,
+  args: [
+    '-e',
+    `let n = 0; setInterval(() => { n++; if (n % 5 === 0) console.error('ERROR tick ' + n); else console.log('tick ' + n); }, ${everyMs});`,
+  ],
+});
+const idle = { command: process.execPath, args: ['-e', 'setInterval(() => {}, 1000)'] };
+
+async function fleet(
+  prefix: string,
+  services: ServicesConfig,
+  extra: Partial<LocalFleetOptions> = {},
+): Promise<LocalFleet> {
+  const started = await startLocalFleet({
+    count: 1,
+    prefix: `${prefix}-`,
+    controlUrl: harness.runtime.httpUrl,
+    wsUrl: harness.runtime.wsUrl,
+    tokenFor: (nodeId) => harness.issuer.mint(['node'], { subject: nodeId }),
+    dir: join(dir, prefix),
+    heartbeatIntervalMs: 500,
+    services: () => services,
+    ...extra,
+  });
+  fleets.push(started);
+  return started;
+}
+
+async function call(
+  method: string,
+  path: string,
+  token: string,
+  body?: unknown,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(`${harness.runtime.httpUrl}${path}`, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    ...(body ? { body: JSON.stringify(body) } : {}),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : {} };
+}
+
+/** Polls `read` until `test` holds (no deadline of its own: the test's timeout bounds it). */
+async function until<T>(read: () => Promise<T>, test: (value: T) => boolean): Promise<T> {
+  for (;;) {
+    const value = await read();
+    if (test(value)) return value;
+    await sleep(20);
+  }
+}
+
+type NodeView = { agent_connected: boolean; metrics: { services: Record<string, string> } | null };
+const nodeView = async (nodeId: string) =>
+  ((await call('GET', '/api/dashboard/metrics', viewer)).body.nodes as Record<string, NodeView>)[nodeId];
+
+/** Until the dashboard shows the node's agent connected and a report listing its services. */
+const ready = (nodeId: string) =>
+  until(
+    () => nodeView(nodeId),
+    (view) => Boolean(view?.agent_connected && view.metrics),
+  );
+
+const control = (worker_id: string, service_name: string, action: string) =>
+  call('POST', '/api/dashboard/control-service', operator, { worker_id, service_name, action });
+
+async function client(): Promise<DashboardClient> {
+  const created = new DashboardClient(harness.runtime.wsUrl, viewer);
+  clients.push(created);
+  await created.connect();
+  return created;
+}
+
+describe('service control through a real agent', () => {
+  it('starts, stops and restarts supervised processes, reports their states, and refuses an unknown service', async () => {
+    const { nodes } = await fleet('svc', { web: idle, worker: { ...idle, autostart: false } });
+    const { agent } = nodes[0]!;
+    const supervisor = agent.dashboard!.supervisor;
+    const view = await ready('svc-1');
+    expect(view!.metrics!.services).toEqual({ web: 'running', worker: 'stopped' });
+
+    const started = await control('svc-1', 'worker', 'start');
+    expect(started).toMatchObject({
+      status: 200,
+      body: { success: true, result: { ok: true, status: 'running' } },
+    });
+    expect(await supervisor.status('worker')).toBe('running');
+    const pid = supervisor.pid('worker');
+    expect(pid).toBeGreaterThan(0);
+    expect(() => process.kill(pid!, 0)).not.toThrow();
+
+    const restarted = await control('svc-1', 'worker', 'restart');
+    expect(restarted.body).toMatchObject({ success: true, result: { status: 'running' } });
+    const newPid = supervisor.pid('worker');
+    expect(newPid).not.toBe(pid);
+    // The old process is gone, not just forgotten.
+    expect(() => process.kill(pid!, 0)).toThrow();
+
+    expect((await control('svc-1', 'worker', 'stop')).body).toMatchObject({
+      success: true,
+      result: { status: 'stopped' },
+    });
+    expect(supervisor.pid('worker')).toBeUndefined();
+    expect(() => process.kill(newPid!, 0)).toThrow();
+
+    expect(await control('svc-1', 'no-such-service', 'start')).toMatchObject({
+      status: 404,
+      body: { error: 'not_found' },
+    });
+
+    // The next report shows the states the commands left.
+    await call('POST', '/api/dashboard/nodes/svc-1/reporter', operator, { action: 'report_now' });
+    expect((await nodeView('svc-1'))!.metrics!.services).toEqual({ web: 'running', worker: 'stopped' });
+    const trail = await call('GET', '/api/dashboard/nodes/svc-1/commands', operator);
+    expect(
+      (trail.body.commands as Record<string, unknown>[])
+        .filter((c) => c.kind === 'service')
+        .map((c) => [c.action, c.service_name, c.status, c.requested_by]),
+    ).toEqual([
+      ['stop', 'worker', 'succeeded', 'otto'],
+      ['restart', 'worker', 'succeeded', 'otto'],
+      ['start', 'worker', 'succeeded', 'otto'],
+    ]);
+  });
+
+  it('answers 409 for a node with no agent connection and no heartbeat; a node still heartbeating gets the command when its agent is back', async () => {
+    const { nodes } = await fleet(
+      'off',
+      { web: { ...idle, autostart: false } },
+      // A slow reconnect, so the command surely arrives while the agent is away.
+      { dashboard: { control: { reconnectMinMs: 1_500, reconnectMaxMs: 1_500 } } },
+    );
+    const { agent } = nodes[0]!;
+    await ready('off-1');
+
+    // Connection dropped, heartbeats go on: not offline. The command waits for the agent's return.
+    agent.dashboard!.control!.dropForTest();
+    await until(
+      () => nodeView('off-1'),
+      (view) => view?.agent_connected === false,
+    );
+    const queued = await control('off-1', 'web', 'start');
+    expect(queued.body).toMatchObject({ service_name: 'web', action: 'start' });
+    if (queued.status === 202) {
+      // The wait ran out first on a slow machine: the result lands in the audit trail all the same.
+      await until(
+        () => call('GET', '/api/dashboard/nodes/off-1/commands', operator),
+        (trail) => (trail.body.commands as { status: string }[])[0]?.status === 'succeeded',
+      );
+    } else {
+      expect(queued).toMatchObject({ status: 200, body: { success: true, result: { status: 'running' } } });
+    }
+    expect(await agent.dashboard!.supervisor.status('web')).toBe('running');
+
+    // The agent gone for good and its last heartbeat past the timeout: offline, 409, and nothing recorded.
+    await nodes[0]!.agent.stop();
+    await until(
+      () => nodeView('off-1'),
+      (view) => view?.agent_connected === false,
+    );
+    await db.send(
+      new UpdateCommand({
+        TableName: harness.runtime.env[envNames.tableName('placement-nodes')],
+        Key: { nodeId: 'off-1' },
+        UpdateExpression: 'SET lastHeartbeatAt = :longAgo',
+        ExpressionAttributeValues: { ':longAgo': 0 },
+      }),
+    );
+    const before = (await call('GET', '/api/dashboard/nodes/off-1/commands', operator)).body
+      .commands as unknown[];
+    expect(await control('off-1', 'web', 'stop')).toMatchObject({ status: 409, body: { error: 'conflict' } });
+    const after = (await call('GET', '/api/dashboard/nodes/off-1/commands', operator)).body
+      .commands as unknown[];
+    expect(after).toHaveLength(before.length);
+  });
+});
+
+describe('the reporter', () => {
+  /** A sampler whose CPU the test sets. */
+  const scripted = () => {
+    const state = { cpu: 10, reports: 0 };
+    const sample = async (): Promise<SystemSample> => {
+      state.reports++;
+      return {
+        cpu_percent: state.cpu,
+        memory: { percent: 40, total: 8_000, available: 4_800, used: 3_200 },
+        disk: { percent: 50, mounts: [{ mount: '/', total: 100, used: 50, free: 50, percent: 50 }] },
+      };
+    };
+    return { state, sample };
+  };
+  const reporterView = async (nodeId: string) =>
+    (await call('GET', `/api/dashboard/nodes/${nodeId}/reporter`, operator)).body as {
+      reporter: { active: boolean; total_reports: number; current_interval_seconds: number } | null;
+      interval_override_seconds: number | null;
+    };
+
+  it('lengthens the interval while values are stable and shortens it when they move', async () => {
+    const script = scripted();
+    // One interval second lasts 2 ms: 30-300 s pass in 60-600 ms.
+    await fleet('adapt', {}, { dashboard: { sample: script.sample, reporter: { secondMs: 2 } } });
+    await ready('adapt-1');
+    await until(
+      () => reporterView('adapt-1'),
+      (view) => view.reporter?.current_interval_seconds === 300,
+    );
+    let flip = false;
+    const mover = setInterval(() => {
+      flip = !flip;
+      script.state.cpu = flip ? 85 : 10;
+    }, 5);
+    try {
+      await until(
+        () => reporterView('adapt-1'),
+        (view) => view.reporter?.current_interval_seconds === 30,
+      );
+    } finally {
+      clearInterval(mover);
+    }
+  });
+
+  it('stops, starts, reports now and takes an operator interval over the suggestion', async () => {
+    const script = scripted();
+    const { nodes } = await fleet(
+      'rep',
+      {},
+      { dashboard: { sample: script.sample, reporter: { secondMs: 2 } } },
+    );
+    const reporter = nodes[0]!.agent.dashboard!.reporter;
+    await ready('rep-1');
+    const command = (body: Record<string, unknown>) =>
+      call('POST', '/api/dashboard/nodes/rep-1/reporter', operator, body);
+
+    const stopped = await command({ action: 'stop' });
+    expect(stopped).toMatchObject({
+      status: 200,
+      body: { success: true, result: { reporter: { active: false } } },
+    });
+    await reporter.settled();
+    const reportsWhenStopped = script.state.reports;
+    // Several of the longest intervals (300 s = 600 ms here) pass without a report.
+    await sleep(1_500);
+    expect(script.state.reports).toBe(reportsWhenStopped);
+
+    const status = await command({ action: 'status' });
+    expect(status.body).toMatchObject({ result: { reporter: { active: false } } });
+    const now = await command({ action: 'report_now' });
+    const total = (now.body.result as { reporter: { total_reports: number } }).reporter.total_reports;
+    expect(script.state.reports).toBe(reportsWhenStopped + 1);
+    expect((await reporterView('rep-1')).reporter).toMatchObject({ active: false, total_reports: total - 1 });
+
+    expect((await command({ action: 'start' })).body).toMatchObject({
+      result: { reporter: { active: true } },
+    });
+    await until(
+      async () => script.state.reports,
+      (reports) => reports > reportsWhenStopped + 2,
+    );
+
+    // The operator's 45 s wins: the values are stable (the suggestion would be 300 s).
+    expect((await command({ action: 'set_interval', interval_seconds: 45 })).body).toMatchObject({
+      result: { reporter: { current_interval_seconds: 45 } },
+    });
+    const seen = script.state.reports;
+    await until(
+      async () => script.state.reports,
+      (reports) => reports >= seen + 4,
+    );
+    const view = await reporterView('rep-1');
+    expect(view).toMatchObject({ interval_override_seconds: 45, reporter: { current_interval_seconds: 45 } });
+    expect(reporter.stats().current_interval_seconds).toBe(45);
+  });
+});
+
+describe('logs from supervised processes', () => {
+  it('arrive at a dashboard client live, with one gapless sequence across an agent restart', async () => {
+    const started = await fleet('logs', { chatty: chatty(15) });
+    await ready('logs-1');
+    const watcher = await client();
+    await watcher.subscribe({ node: 'logs-1', logger: 'service.chatty' });
+    await watcher.waitForLines(10);
+
+    const seqBefore = started.nodes[0]!.agent.dashboard!.logs.stats().lastSeq;
+    await started.restart('logs-1');
+    const pidAfter = started.nodes[0]!.agent.dashboard!.supervisor.pid('chatty');
+    expect(pidAfter).toBeGreaterThan(0);
+    const linesAtRestart = watcher.lines.length;
+    await watcher.waitForLines(linesAtRestart + 10);
+
+    // The restarted process counts from 1 again, and its lines reach the client live, numbered after the
+    // lines of the agent's first run.
+    expect(watcher.lines.find((line) => line.message === 'tick 1' && line.seq > seqBefore)).toBeDefined();
+    expect(watcher.lines.find((line) => line.message === 'ERROR tick 5')).toMatchObject({
+      level: 'ERROR',
+      logger_name: 'service.chatty',
+    });
+
+    // Every line of the node, read back by cursor: sequence 1, 2, 3 … without a gap or repeat.
+    const all: { seq: number; logger_name: string; message: string }[] = [];
+    let cursor = Buffer.from(JSON.stringify({ 'logs-1': 0 })).toString('base64url');
+    for (;;) {
+      const page = await call('GET', `/api/dashboard/logs?node=logs-1&limit=1000&cursor=${cursor}`, viewer);
+      const lines = page.body.logs as { seq: number; logger_name: string; message: string }[];
+      if (lines.length === 0) break;
+      all.push(...lines);
+      cursor = page.body.cursor as string;
+    }
+    expect(all.length).toBeGreaterThan(seqBefore);
+    expect(all.map((line) => line.seq)).toEqual(Array.from({ length: all.length }, (_, i) => i + 1));
+    expect(all.filter((line) => line.message === 'tick 1')).toHaveLength(2);
+    // The agent's own lines share the sequence: one "started" line per run.
+    const starts = all.filter(
+      (line) => line.logger_name === 'agent.lifecycle' && line.message.includes('started'),
+    );
+    expect(starts).toHaveLength(2);
+  });
+});
+
+describe('the control connection', () => {
+  it('comes back after a drop, and renews itself before the age limit without the dashboard seeing it gone', async () => {
+    const { nodes } = await fleet(
+      'conn',
+      { web: idle },
+      { dashboard: { control: { reconnectMinMs: 50, reconnectMaxMs: 200 } } },
+    );
+    const connection = nodes[0]!.agent.dashboard!.control!;
+    await ready('conn-1');
+    const watcher = await client();
+    await watcher.subscribe({ node: 'conn-1' });
+
+    const gone = watcher.next((m) => m.type === 'node_status' && m.agent_connected === false);
+    const back = gone.then(() => watcher.next((m) => m.type === 'node_status' && m.agent_connected === true));
+    const openedBefore = connection.opened;
+    connection.dropForTest();
+    await back;
+    expect(connection.opened).toBe(openedBefore + 1);
+    expect((await control('conn-1', 'web', 'restart')).body).toMatchObject({ success: true });
+  });
+
+  it('renews before the age limit: the new connection opens before the old one closes', async () => {
+    const { nodes } = await fleet('renew', { web: idle }, { dashboard: { control: { maxAgeMs: 300 } } });
+    const connection = nodes[0]!.agent.dashboard!.control!;
+    await ready('renew-1');
+    const watcher = await client();
+    await watcher.subscribe({ node: 'renew-1' });
+    const statuses: unknown[] = [];
+    watcher.onMessage = (message) => {
+      if (message.type === 'node_status') statuses.push(message.agent_connected);
+    };
+    const renewedBefore = connection.renewed;
+    const results: number[] = [];
+    while (connection.renewed < renewedBefore + 3) {
+      results.push((await control('renew-1', 'web', 'restart')).status);
+    }
+    expect(results.every((status) => status === 200)).toBe(true);
+    // Each renewal announced the new connection; none showed the agent gone.
+    await until(
+      async () => statuses.length,
+      (count) => count >= 3,
+    );
+    expect(statuses.every((connected) => connected === true)).toBe(true);
+  });
+});
