@@ -55,6 +55,21 @@ export type Dependency =
   // Make and unwrap the data keys that seal saved vSphere sessions (shared/inventory/sync/session-keys.ts).
   | 'session-key';
 
+/**
+ * The database role a function connects as (migration 006, one per capability, each its own RDS Proxy secret);
+ * `owner` is the cluster's master user, for the migrations alone.
+ */
+export const databaseRoles = [
+  'vfleet_inventory',
+  'vfleet_query',
+  'vfleet_ops',
+  'vfleet_provisioning',
+] as const;
+export type DatabaseRole = 'owner' | (typeof databaseRoles)[number];
+
+/** What a function may do with one DynamoDB table: read its items, or read and write them. */
+export type TableAccess = 'read' | 'write';
+
 export interface FunctionSpec {
   /** Handler module, relative to the repository root; it exports `handler`. */
   readonly entry: string;
@@ -68,6 +83,12 @@ export interface FunctionSpec {
   /** What invokes the function. */
   readonly serves: 'http' | 'ws' | 'ws-authorizer' | 'queue' | 'schedule' | 'deploy';
   readonly needs: readonly Dependency[];
+  /** With `postgres`: the role it connects as. */
+  readonly dbRole?: DatabaseRole;
+  /** With `dynamodb`: the tables it uses, each with its access (grants name these tables only). */
+  readonly tables?: Readonly<Partial<Record<TableName, TableAccess>>>;
+  /** With `queues`: the queues it sends to (consumers get receive and delete from their event source). */
+  readonly sendsTo?: readonly QueueName[];
   /** Directories (relative to the repository root) copied beside the bundle, for files read at run time. */
   readonly bundleFiles?: readonly string[];
   /**
@@ -87,8 +108,26 @@ function opsWorker(lane: string, reservedConcurrency: number): FunctionSpec {
     reservedConcurrency,
     serves: 'queue',
     needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets'],
+    // HIGH runs the inventory's VM refresh, which writes the VM's row as the sync does.
+    dbRole: lane === 'HIGH' ? 'vfleet_inventory' : 'vfleet_ops',
+    // Jobs move between lanes; the LOW lane's drift check asks the sync queue for a pass.
+    sendsTo: [...opsLanes, 'sync'],
   };
 }
+
+const opsLanes = [
+  'ops-critical',
+  'ops-high',
+  'ops-normal',
+  'ops-low',
+] as const satisfies readonly QueueName[];
+/** The dashboard's connection records and command audit trail. */
+const dashboardTables = { connections: 'write', commands: 'write' } as const;
+const placementTables = {
+  'placement-nodes': 'write',
+  'placement-projects': 'write',
+  'placement-tickets': 'write',
+} as const;
 
 export const functions = {
   health: {
@@ -96,6 +135,8 @@ export const functions = {
     description: 'GET /health (cached status) and /api/v1/health/details (operator: each dependency)',
     serves: 'http',
     needs: ['redis', 'postgres', 'dynamodb'],
+    dbRole: 'vfleet_query',
+    tables: { connections: 'read' },
   },
   apiDocs: {
     entry: 'functions/docs/openapi.ts',
@@ -120,6 +161,7 @@ export const functions = {
     memoryMb: 512,
     serves: 'http',
     needs: ['postgres', 'redis', 'cursor-key'],
+    dbRole: 'vfleet_query',
   },
   inventoryMigrate: {
     entry: 'functions/inventory/migrate.ts',
@@ -128,6 +170,7 @@ export const functions = {
     timeoutSeconds: 300,
     serves: 'deploy',
     needs: ['postgres'],
+    dbRole: 'owner',
     // Read by shared/inventory/migrate.ts from `migrations/` beside the bundle.
     bundleFiles: ['shared/inventory/migrations'],
   },
@@ -137,6 +180,8 @@ export const functions = {
     serves: 'http',
     // session-key: a deleted vCenter's saved session is opened to log it out.
     needs: ['postgres', 'redis', 'queues', 'secrets', 'secrets-write', 'session-key'],
+    dbRole: 'vfleet_inventory',
+    sendsTo: ['sync'],
   },
   syncDispatcher: {
     entry: 'functions/inventory/sync-dispatcher.ts',
@@ -144,6 +189,9 @@ export const functions = {
     timeoutSeconds: 60,
     serves: 'schedule',
     needs: ['postgres', 'queues'],
+    dbRole: 'vfleet_inventory',
+    // Due syncs, and due drift checks (LOW lane jobs).
+    sendsTo: ['sync', 'ops-low'],
   },
   syncWorker: {
     entry: 'functions/inventory/sync-worker.ts',
@@ -158,6 +206,8 @@ export const functions = {
     reservedConcurrency: 100,
     serves: 'queue',
     needs: ['postgres', 'redis', 'queues', 'secrets', 'session-key'],
+    dbRole: 'vfleet_inventory',
+    sendsTo: ['sync'],
   },
   wsAuthorizer: {
     entry: 'functions/ws/authorizer.ts',
@@ -171,12 +221,14 @@ export const functions = {
       'WebSocket $connect/$disconnect: records connections in DynamoDB, node agents and subscriptions in Redis',
     serves: 'ws',
     needs: ['dynamodb', 'redis', 'ws-management'],
+    tables: dashboardTables,
   },
   wsMessage: {
     entry: 'functions/ws/message.ts',
     description: 'WebSocket frames: ping, dashboard subscribe, agent acknowledgements, $default',
     serves: 'ws',
     needs: ['dynamodb', 'redis', 'ws-management'],
+    tables: dashboardTables,
   },
   // Live cluster dashboard (shared/dashboard): agents' reports in, reads, operator commands, the janitor.
   dashboardIngest: {
@@ -184,12 +236,14 @@ export const functions = {
     description: 'POST /api/v1/nodes/{id}/metrics and /logs: agent reports, fanned out to dashboard clients',
     serves: 'http',
     needs: ['redis', 'dynamodb', 'ws-management'],
+    tables: dashboardTables,
   },
   dashboardApi: {
     entry: 'functions/dashboard/api.ts',
     description: 'Dashboard reads: metrics, history, stats, logs, reporter state, the command audit trail',
     serves: 'http',
     needs: ['redis', 'dynamodb'],
+    tables: { connections: 'read', commands: 'read' },
   },
   dashboardControl: {
     entry: 'functions/dashboard/control.ts',
@@ -198,6 +252,7 @@ export const functions = {
     timeoutSeconds: 28,
     serves: 'http',
     needs: ['redis', 'dynamodb', 'ws-management'],
+    tables: dashboardTables,
   },
   dashboardJanitor: {
     entry: 'functions/dashboard/janitor.ts',
@@ -206,6 +261,7 @@ export const functions = {
     timeoutSeconds: 30,
     serves: 'schedule',
     needs: ['redis', 'dynamodb', 'ws-management'],
+    tables: dashboardTables,
   },
   // Interactive VM operations (shared/ops): thumbnails and stats, console (its own function so thumbnail
   // floods cannot throttle it), and one worker per lane so each lane has its own reserved-concurrency cap.
@@ -217,6 +273,8 @@ export const functions = {
     timeoutSeconds: 15,
     serves: 'http',
     needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets'],
+    dbRole: 'vfleet_ops',
+    sendsTo: opsLanes,
   },
   opsConsole: {
     entry: 'functions/ops/console.ts',
@@ -224,6 +282,7 @@ export const functions = {
     timeoutSeconds: 20,
     serves: 'http',
     needs: ['redis', 'postgres', 'secrets'],
+    dbRole: 'vfleet_ops',
   },
   // Provisioning (shared/provisioning): a user waits at most the templates deadline (10 s) plus the answer.
   provisioningApi: {
@@ -234,6 +293,10 @@ export const functions = {
     timeoutSeconds: 15,
     serves: 'http',
     needs: ['redis', 'postgres', 'queues', 'blobs', 'secrets', 'dynamodb', 'credentials-key'],
+    dbRole: 'vfleet_provisioning',
+    tables: { credentials: 'write' },
+    // LOW completions of provisioning kinds go through the ops lanes.
+    sendsTo: opsLanes,
   },
   opsWorkerCritical: opsWorker('CRITICAL', 2),
   opsWorkerHigh: opsWorker('HIGH', 4),
@@ -246,6 +309,7 @@ export const functions = {
     memoryMb: 1024,
     timeoutSeconds: 120,
     needs: [...opsWorker('LOW', 4).needs, 'dynamodb', 'credentials-key'],
+    tables: { credentials: 'read' },
   },
   // Project placement on compute nodes (shared/placement): the forward waits up to 24 s for the node, below
   // API Gateway's 30 s, so the function's timeout sits between the two.
@@ -255,12 +319,14 @@ export const functions = {
     timeoutSeconds: 28,
     serves: 'http',
     needs: ['dynamodb', 'placement-key', 'nodes'],
+    tables: placementTables,
   },
   placementNodes: {
     entry: 'functions/placement/nodes.ts',
     description: 'POST /api/v1/nodes/{id}/heartbeat (node agents, IAM in AWS) and GET /api/v1/nodes',
     serves: 'http',
     needs: ['dynamodb', 'placement-key', 'nodes'],
+    tables: placementTables,
   },
   placementJanitor: {
     entry: 'functions/placement/janitor.ts',
@@ -268,6 +334,7 @@ export const functions = {
     timeoutSeconds: 60,
     serves: 'schedule',
     needs: ['dynamodb', 'nodes'],
+    tables: placementTables,
   },
 } as const satisfies Record<string, FunctionSpec>;
 

@@ -39,8 +39,10 @@ export interface PostgresEndpoint {
   readonly readerHost: string;
   readonly port: number;
   readonly database: string;
-  /** Database user the IAM token is issued for (`rds-db:connect`). */
+  /** The master user (the migrations' owner): the IAM token of the deploy step is issued for it. */
   readonly user: string;
+  /** The capability roles' logins (migration 006), each with its own proxy secret, by role name. */
+  readonly roleSecrets: Readonly<Record<string, ISecret>>;
 }
 
 export interface VfleetFunctionProps {
@@ -166,23 +168,29 @@ export class VfleetFunction extends NodejsFunction {
     return this;
   }
 
-  /** PostgreSQL through the RDS Proxy with IAM tokens: grants `rds-db:connect` for the user; no password. */
-  bindPostgres(db: PostgresEndpoint): this {
+  /**
+   * PostgreSQL through the RDS Proxy with IAM tokens as `user` (a capability role, or the master user for the
+   * migrations): grants `rds-db:connect` for that user alone; no password.
+   */
+  bindPostgres(db: PostgresEndpoint, user: string): this {
     this.requireVpc('PostgreSQL');
-    db.proxy.grantConnect(this, db.user);
+    if (user !== db.user && !db.roleSecrets[user])
+      throw new Error(`VfleetFunction ${this.node.id}: no proxy secret for database user ${user}`);
+    db.proxy.grantConnect(this, user);
     this.setEnv('PG_WRITER_HOST', db.writerHost);
     this.setEnv('PG_READER_HOST', db.readerHost);
     this.setEnv('PG_PORT', String(db.port));
     this.setEnv('PG_DATABASE', db.database);
-    this.setEnv('PG_USER', db.user);
+    this.setEnv('PG_USER', user);
     this.setEnv('PG_IAM_AUTH', 'true');
     this.setEnv('PG_SSL', 'true');
     return this;
   }
 
-  /** A DynamoDB table from the topology: read/write data, `TABLE_<NAME>`. */
-  bindTable(name: string, table: ITable): this {
-    table.grantReadWriteData(this);
+  /** A DynamoDB table from the topology: its data actions on this one table (read, or read and write), `TABLE_<NAME>`. */
+  bindTable(name: string, table: ITable, access: 'read' | 'write' = 'write'): this {
+    if (access === 'read') table.grantReadData(this);
+    else table.grantReadWriteData(this);
     this.setEnv(envNames.tableName(name), table.tableName);
     return this;
   }

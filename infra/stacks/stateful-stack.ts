@@ -26,6 +26,7 @@ import {
   Credentials,
   DatabaseCluster,
   DatabaseClusterEngine,
+  DatabaseSecret,
 } from 'aws-cdk-lib/aws-rds';
 import {
   BlockPublicAccess,
@@ -34,13 +35,18 @@ import {
   type IBucket,
   ObjectOwnership,
 } from 'aws-cdk-lib/aws-s3';
-import { type ISecret, Secret } from 'aws-cdk-lib/aws-secretsmanager';
+import {
+  type ISecret,
+  Secret,
+  SecretRotation,
+  SecretRotationApplication,
+} from 'aws-cdk-lib/aws-secretsmanager';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
 import { type EnvironmentConfig, removalPolicyFor } from '../config.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import type { PostgresEndpoint, RedisEndpoint } from '../constructs/vfleet-function.ts';
-import { topology as projectTopology, type Topology } from '../topology.ts';
+import { databaseRoles, topology as projectTopology, type Topology } from '../topology.ts';
 import { pascal } from './naming.ts';
 
 /** A topology queue and the DLQ its messages move to after `maxReceiveCount` receives. */
@@ -287,7 +293,8 @@ export class StatefulStack extends Stack implements StatefulResources {
       allowAllOutbound: false,
     });
     const cluster = this.createAuroraCluster(config, databaseSecurityGroup);
-    const endpoint = this.createProxy(cluster, proxySecurityGroup);
+    const roleSecrets = this.createRoleSecrets(cluster);
+    const endpoint = this.createProxy(cluster, proxySecurityGroup, roleSecrets);
     acknowledge(
       cluster,
       'Functions reach PostgreSQL only through the RDS Proxy (which listens on 5432 whatever the cluster port), ' +
@@ -346,12 +353,39 @@ export class StatefulStack extends Stack implements StatefulResources {
     return cluster;
   }
 
+  /**
+   * One login per capability role (migration 006): a generated secret each, rotated every 30 days like the master
+   * (single user: the role changes its own password), which the proxy uses to reach the database as that role.
+   * The deploy step sets each role's password from its secret (functions/inventory/migrate.ts).
+   */
+  private createRoleSecrets(cluster: DatabaseCluster): Record<string, DatabaseSecret> {
+    return Object.fromEntries(
+      databaseRoles.map((role) => {
+        const secret = new DatabaseSecret(this, `${pascal(role)}DbSecret`, { username: role });
+        new SecretRotation(this, `${pascal(role)}DbSecretRotation`, {
+          application: SecretRotationApplication.POSTGRES_ROTATION_SINGLE_USER,
+          secret,
+          target: cluster,
+          vpc: this.vpc,
+          vpcSubnets: { subnetType: SubnetType.PRIVATE_WITH_EGRESS },
+          automaticallyAfter: Duration.days(30),
+        });
+        return [role, secret];
+      }),
+    );
+  }
+
   /** The RDS Proxy (IAM auth, TLS): its default endpoint reaches the writer, a READ_ONLY one the readers. */
-  private createProxy(cluster: DatabaseCluster, proxySecurityGroup: SecurityGroup): PostgresEndpoint {
+  private createProxy(
+    cluster: DatabaseCluster,
+    proxySecurityGroup: SecurityGroup,
+    roleSecrets: Record<string, DatabaseSecret>,
+  ): PostgresEndpoint {
     const secret = cluster.secret;
     if (!secret) throw new Error('Aurora cluster has no generated secret; the RDS Proxy needs one');
     const proxy = cluster.addProxy('Proxy', {
-      secrets: [secret],
+      // The master (the migrations) and one secret per capability role: each function's IAM token names one.
+      secrets: [secret, ...Object.values(roleSecrets)],
       vpc: this.vpc,
       vpcSubnets: { subnetType: SubnetType.PRIVATE_ISOLATED },
       securityGroups: [proxySecurityGroup],
@@ -377,6 +411,7 @@ export class StatefulStack extends Stack implements StatefulResources {
       port: 5432,
       database: databaseName,
       user: databaseUser,
+      roleSecrets,
     };
   }
 

@@ -207,25 +207,34 @@ export class StatelessStack extends Stack {
     for (const [key, value] of Object.entries(vcenterAccessEnvironment(config.vcenterAccess))) {
       fn.addEnvironment(key, value);
     }
-    this.bindNeeds(fn, spec.needs, config, stateful);
+    this.bindNeeds(fn, spec, config, stateful);
     return fn;
   }
 
   /** Binds each dependency a function declares (`ws-management` comes later: see the constructor). */
   private bindNeeds(
     fn: VfleetFunction,
-    needs: FunctionSpec['needs'],
+    spec: FunctionSpec,
     config: EnvironmentConfig,
     stateful: StatefulResources,
   ): void {
-    for (const need of needs) {
+    for (const need of spec.needs) {
       if (need === 'redis') fn.bindRedis(stateful.redis);
-      else if (need === 'postgres') fn.bindPostgres(stateful.postgres);
-      else if (need === 'dynamodb')
-        for (const [t, table] of Object.entries(stateful.tables)) fn.bindTable(t, table);
-      else if (need === 'queues')
-        for (const [q, pair] of Object.entries(stateful.queues)) fn.bindQueue(q, pair.queue);
-      else if (need === 'secrets') {
+      else if (need === 'postgres') this.bindDatabaseRole(fn, spec, stateful);
+      else if (need === 'dynamodb') {
+        // Only the tables the function declares, each with its declared access.
+        for (const [t, access] of Object.entries(spec.tables ?? {})) {
+          const table = stateful.tables[t];
+          if (!table) throw new Error(`topology: ${spec.entry} uses unknown table "${t}"`);
+          fn.bindTable(t, table, access);
+        }
+      } else if (need === 'queues') {
+        for (const q of spec.sendsTo ?? []) {
+          const pair = stateful.queues[q];
+          if (!pair) throw new Error(`topology: ${spec.entry} sends to unknown queue "${q}"`);
+          fn.bindQueue(q, pair.queue);
+        }
+      } else if (need === 'secrets') {
         fn.bindSecrets(stateful.vcenterSecret);
         this.bindVcenterSecrets(fn, config, false);
       } else if (need === 'secrets-write') this.bindVcenterSecrets(fn, config, true);
@@ -243,6 +252,28 @@ export class StatelessStack extends Stack {
         fn.addEnvironment('SESSION_KEY_VERSION', String(config.sessionKeyVersion));
       }
     }
+  }
+
+  /**
+   * PostgreSQL as the function's capability role (its own proxy secret); the migrations connect as the master
+   * user and read every role's secret, to give each role its login (functions/inventory/migrate.ts).
+   */
+  private bindDatabaseRole(fn: VfleetFunction, spec: FunctionSpec, stateful: StatefulResources): void {
+    const role = spec.dbRole;
+    if (!role) throw new Error(`topology: ${spec.entry} needs postgres but names no dbRole`);
+    if (role !== 'owner') {
+      fn.bindPostgres(stateful.postgres, role);
+      return;
+    }
+    fn.bindPostgres(stateful.postgres, stateful.postgres.user);
+    const secrets = stateful.postgres.roleSecrets;
+    for (const secret of Object.values(secrets)) secret.grantRead(fn);
+    fn.addEnvironment(
+      'PG_ROLE_SECRETS',
+      Stack.of(this).toJsonString(
+        Object.fromEntries(Object.entries(secrets).map(([r, s]) => [r, s.secretArn])),
+      ),
+    );
   }
 
   /**
@@ -693,6 +724,15 @@ export function validateTopology(topology: Topology): void {
   const need = (what: string, name: string): void => {
     if (!names.has(name)) throw new Error(`topology: ${what} names unknown function "${name}"`);
   };
+  // Least privilege is declared, never defaulted: a need without its list would have to grant everything.
+  for (const [name, spec] of Object.entries(topology.functions)) {
+    if (spec.needs.includes('postgres') && !spec.dbRole)
+      throw new Error(`topology: function "${name}" needs postgres but names no dbRole`);
+    if (spec.needs.includes('dynamodb') && Object.keys(spec.tables ?? {}).length === 0)
+      throw new Error(`topology: function "${name}" needs dynamodb but lists no tables`);
+    if (spec.needs.includes('queues') && (spec.sendsTo ?? []).length === 0)
+      throw new Error(`topology: function "${name}" needs queues but lists none in sendsTo`);
+  }
   for (const r of topology.httpRoutes) need(`HTTP route ${r.method} ${r.path}`, r.function);
   for (const r of topology.wsRoutes) need(`WebSocket route ${r.routeKey}`, r.function);
   need('wsAuthorizerFunction', topology.wsAuthorizerFunction);

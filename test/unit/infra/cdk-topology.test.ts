@@ -19,12 +19,15 @@ const fixture: Topology = {
       timeoutSeconds: 30,
       reservedConcurrency: 10,
       needs: ['redis', 'postgres', 'queues', 'secrets', 'blobs'],
+      dbRole: 'vfleet_ops',
+      sendsTo: ['ops-low'],
     },
     dispatcher: {
       entry: 'functions/health/handler.ts',
       description: 'fixture: sync dispatcher',
       serves: 'schedule',
       needs: ['queues'],
+      sendsTo: ['sync'],
     },
   },
   httpRoutes: [
@@ -74,8 +77,9 @@ describe('CDK stacks built from a fixture topology (env=staging)', () => {
       Description: 'vfleet staging: fixture: ops lane worker',
     });
     const env = (resource.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    // Exactly the queues it lists (sendsTo), no other.
     for (const queue of Object.keys(topology.queues))
-      expect(env[envNames.queueUrl(queue)], queue).toBeDefined();
+      expect(env[envNames.queueUrl(queue)] !== undefined, queue).toBe(queue === 'ops-low');
     for (const name of [
       'VCENTER_SECRET_ARN',
       'BLOB_BUCKET',
