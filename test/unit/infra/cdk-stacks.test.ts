@@ -287,7 +287,8 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
     s.stateful.allResourcesProperties('AWS::RDS::DBInstance', { DBInstanceClass: 'db.serverless' });
     onlyResource(s.stateful, 'AWS::RDS::DBProxy', {
       RequireTLS: true,
-      Auth: [Match.objectLike({ IAMAuth: 'REQUIRED' })],
+      // The master and one secret per capability role, each IAM-only.
+      Auth: Array(5).fill(Match.objectLike({ IAMAuth: 'REQUIRED' })),
     });
     onlyResource(s.stateful, 'AWS::RDS::DBProxyEndpoint', { TargetRole: 'READ_ONLY' });
     s.stateful.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
