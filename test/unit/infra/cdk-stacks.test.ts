@@ -291,7 +291,8 @@ describe.each(envNamesList)('CDK app, env=%s', (envName) => {
       Auth: Array(5).fill(Match.objectLike({ IAMAuth: 'REQUIRED' })),
     });
     onlyResource(s.stateful, 'AWS::RDS::DBProxyEndpoint', { TargetRole: 'READ_ONLY' });
-    s.stateful.resourceCountIs('AWS::SecretsManager::RotationSchedule', 1);
+    // The master's and each capability role's secret rotate.
+    s.stateful.resourceCountIs('AWS::SecretsManager::RotationSchedule', 5);
   });
 
   it('creates ElastiCache Valkey as configured, encrypted in transit', () => {
