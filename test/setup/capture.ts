@@ -53,7 +53,9 @@ if (captureDir && !state[installed]) {
           : data instanceof ArrayBuffer
             ? Buffer.from(data).toString('utf8')
             : String(data);
-      capture(`[ws frame] ${this.url}: ${text}`);
+      // The label names the endpoint only: a client's own URL carries its token (`?token=`), which is the
+      // test's input, not something the product wrote.
+      capture(`[ws frame] ${this.url.split('?')[0]}: ${text}`);
     }
     return emit.call(this, event, ...args);
   } as typeof emit;
@@ -67,7 +69,7 @@ if (captureDir && !state[installed]) {
         .clone()
         .text()
         .catch(() => '');
-      const url = input instanceof Request ? input.url : String(input);
+      const url = (input instanceof Request ? input.url : String(input)).split('?')[0];
       capture(`[error body] ${response.status} ${init?.method ?? 'GET'} ${url}: ${body}`);
     }
     return response;

@@ -75,6 +75,10 @@ export default async function setup(project: TestProject): Promise<() => Promise
 
   return async () => {
     try {
+      // Both projects' set-ups run in vitest's one main process, and the later one's paths are what the test
+      // processes inherited: plant into this project's own registry, which this teardown reads.
+      process.env[leakEnv.registry] = registryFile;
+      process.env[leakEnv.captureDir] = captureDir;
       // Local runtimes keep their secret store at $TMPDIR/<prefix>-secrets.json by default (infra/local/runtime.ts):
       // whatever this run's functions stored there (vCenter passwords, signing keys) is planted too.
       for (const name of await readdir(tmpdir())) {
