@@ -29,6 +29,13 @@ function createPool(role: 'writer' | 'reader'): pg.Pool {
   pool.on('error', (error: NodeJS.ErrnoException) =>
     logger.warn('postgres idle client error', { role, code: error.code ?? error.name }),
   );
+  // A client checked out when its server goes away (a restart, a failover) emits 'error' on itself, where the
+  // pool no longer listens: unhandled, that too would end the process. Its query, if any, still rejects.
+  pool.on('connect', (client) =>
+    client.on('error', (error: NodeJS.ErrnoException) =>
+      logger.warn('postgres client error', { role, code: error.code ?? error.name }),
+    ),
+  );
   return pool;
 }
 
