@@ -8,7 +8,7 @@ import { closeSqs } from './sqs.ts';
 
 export { dynamo } from './dynamodb.ts';
 export { postgres } from './postgres.ts';
-export { type RedisClient, redis } from './redis.ts';
+export { dedicatedConnection, type RedisClient, redis } from './redis.ts';
 export { sqs } from './sqs.ts';
 
 /** Closes every client that was opened (the local runtime and tests call this on shutdown). */

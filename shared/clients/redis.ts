@@ -35,6 +35,17 @@ export function redis(): RedisClient {
   return redisClient;
 }
 
+/**
+ * A connection of its own beside `client`, for blocking commands (BLPOP). A plain `duplicate()` copies the
+ * shared client's options, whose offline queue is off once it has connected; this one queues its commands until
+ * its own first connection, as the shared client did.
+ */
+export function dedicatedConnection(client: RedisClient): RedisClient {
+  return client.isCluster
+    ? (client as Cluster).duplicate(undefined, { enableOfflineQueue: true })
+    : (client as Redis).duplicate({ enableOfflineQueue: true });
+}
+
 /** Closes the Redis client if it was opened. */
 export async function closeRedis(): Promise<void> {
   const client = redisClient;

@@ -10,8 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Cluster, Redis } from 'ioredis';
-import type { RedisClient } from '#shared/clients';
+import { dedicatedConnection, type RedisClient } from '#shared/clients';
 import { ConflictError } from '#shared/http';
 import type { DashboardKeys } from './keys.ts';
 import type { AckFrame } from './schemas.ts';
@@ -106,11 +105,7 @@ export class Commands {
       await this.enqueue(nodeId, { queuedAt: now, message });
     }
     // A connection of its own: BLPOP blocks it, and concurrent calls must not queue behind one another.
-    // The shared client stops queueing commands once connected (shared/clients/redis.ts), and a duplicate
-    // copies that: this one must queue its BLPOP until its own first connection.
-    const waiter = redis.isCluster
-      ? (redis as Cluster).duplicate(undefined, { enableOfflineQueue: true })
-      : (redis as Redis).duplicate({ enableOfflineQueue: true });
+    const waiter = dedicatedConnection(redis);
     try {
       const answer = await waiter.blpop(keys.ack(nodeId, record.commandId), this.deps.waitMs / 1000);
       return answer ? { record: JSON.parse(answer[1]), finished: true } : { record, finished: false };
