@@ -3,6 +3,7 @@
 // error or a stale copy, never a 500 or a hang; once Redis is back, on the same address, caching and the
 // operations recover in the same runtime (no restart).
 
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redis } from '#shared/clients';
 import { startVcsim, type VcsimService } from '../../infra/local/services/vcsim.ts';
@@ -76,8 +77,10 @@ describe('fault: Redis killed and restarted under load', () => {
       const down = load.mark();
       // The runtime's own client (handlers run in this process): a command sent while Redis is down fails at
       // once, before the client's next reconnect attempt, rather than waiting in its offline queue through
-      // them (which held every read for seconds).
+      // them (which held every read for seconds). "While down" starts when the client has seen its connection
+      // close: a command already in flight at the kill is retried on reconnect (maxRetriesPerRequest) instead.
       const client = redis();
+      if (client.status === 'ready') await once(client, 'close');
       const order: string[] = [];
       const onReconnect = () => order.push('reconnect attempt');
       client.on('reconnecting', onReconnect);
