@@ -479,9 +479,13 @@ async function incrementalPass(
     let truncated = true;
     let first = true;
     while (truncated) {
+      const maxWaitSeconds = first ? wait : 0;
       const batch = await watcher.waitForUpdates(version, {
-        maxWaitSeconds: first ? wait : 0,
+        maxWaitSeconds,
         maxObjectUpdates: options.maxObjectUpdates ?? 5_000,
+        // A large backlog can take the server longer to compute than the transport's usual timeout, and an
+        // answer given up on is lost (the next pass is a full sync): wait for it while the pass can use it.
+        timeoutMs: Math.max(client.transport.timeoutMs, holdUntil - Date.now() - maxWaitSeconds * 1000),
       });
       first = false;
       truncated = batch.truncated;
