@@ -1,12 +1,12 @@
 // Node agent — the control connection: the agent's own WebSocket to the control plane's WebSocket API
-// (`?token=<node token>`, as the $connect authorizer reads it), where operators' commands arrive. It pings
-// within API Gateway's 10-minute idle window, replaces a connection that stopped answering, reconnects with
-// capped exponential back-off and jitter, and renews the connection before API Gateway's 2-hour limit: the
-// new one opens before the old one closes (the control plane sends to the newest), so no command falls
-// between them. It pings at once on each new connection, which is when the control plane hands over commands
-// queued while the agent was away. Commands are answered as docs/architecture.md's node-side table says: `service_command` →
-// `service_ack`, `reporter_command` → `reporter_ack`, each with its `command_id`; a repeated command id gets
-// the same answer again without acting twice.
+// (`?token=<node token or one-time connect ticket>`, as the $connect authorizer reads it), where operators'
+// commands arrive. It pings within API Gateway's 10-minute idle window, replaces a connection that stopped
+// answering, reconnects with capped exponential back-off and jitter, and renews the connection before API
+// Gateway's 2-hour limit: the new one opens before the old one closes (the control plane sends to the newest),
+// so no command falls between them. It pings at once on each new connection, which is when the control plane
+// hands over commands queued while the agent was away. Commands are answered as docs/architecture.md's
+// node-side table says: `service_command` → `service_ack`, `reporter_command` → `reporter_ack`, each with its
+// `command_id`; a repeated command id gets the same answer again without acting twice.
 import WebSocket from 'ws';
 import type { LogLevel } from './logs.ts';
 import type { Reporter, ReporterStats } from './reporter.ts';
@@ -17,7 +17,7 @@ type Frame = Record<string, unknown>;
 export interface ControlConnectionOptions {
   /** The WebSocket API, e.g. `ws://127.0.0.1:3001` (`wss://…/<stage>` in AWS). */
   readonly wsUrl: string;
-  /** The node token, read at each connect (a token file may be renewed meanwhile). */
+  /** The node token or a fresh connect ticket, asked for at each connect (a token file may be renewed). */
   readonly token: () => Promise<string>;
   /** Answers one command frame; undefined: nothing to answer. */
   readonly onCommand: (frame: Frame) => Promise<Frame | undefined>;

@@ -2,7 +2,7 @@
 // the supervisor of the configured services, the metrics reporter, and the control connection that carries
 // operators' commands to them. `startAgent` starts it when given `dashboard` options.
 import { ControlConnection, type ControlConnectionOptions, commandHandler } from './control.ts';
-import { type NodeRoute, nodeRoutePoster } from './http.ts';
+import { type NodeRoute, nodeRoutePoster, type PostNodeRoute } from './http.ts';
 import { type LogLevel, type LogRecord, LogShipper, type LogShipperOptions } from './logs.ts';
 import { type SystemSample, systemSampler } from './metrics.ts';
 import { Reporter, type ReporterOptions } from './reporter.ts';
@@ -11,9 +11,12 @@ import { type OutputLine, type ServicesConfig, Supervisor } from './supervisor.t
 export interface NodeDashboardOptions {
   /** The services operators may act on (name → process or systemd unit). @default {} */
   readonly services?: ServicesConfig;
-  /** The WebSocket API for the control connection; without it (or a token) no commands reach this node. */
+  /** The WebSocket API for the control connection; without it no commands reach this node. */
   readonly wsUrl?: string;
-  /** The node token for the control connection (read at each connect). */
+  /**
+   * The node token for the control connection (read at each connect). Without one, each connect asks the
+   * control plane for a one-time ticket on the node routes, authenticated as every report is (SigV4 in AWS).
+   */
   readonly token?: () => Promise<string>;
   /** Mounts whose usage is reported. @default ['/'] */
   readonly mounts?: readonly string[];
@@ -71,6 +74,15 @@ export function outputRecord(line: OutputLine): LogRecord {
   };
 }
 
+/** A one-time ticket for the control connection, from POST /api/v1/nodes/{id}/connect-ticket. */
+async function connectTicket(post: PostNodeRoute): Promise<string> {
+  const answer = await post('connect-ticket', {});
+  const ticket = (answer.body as { ticket?: unknown } | null)?.ticket;
+  if (answer.status !== 201 || typeof ticket !== 'string')
+    throw new Error(`connect ticket refused: ${answer.status} ${JSON.stringify(answer.body)}`);
+  return ticket;
+}
+
 export async function startNodeDashboard(
   route: NodeRoute,
   options: NodeDashboardOptions,
@@ -94,16 +106,15 @@ export async function startNodeDashboard(
   });
   await supervisor.startAll();
   reporter.begin();
-  const control =
-    options.wsUrl && options.token
-      ? new ControlConnection({
-          wsUrl: options.wsUrl,
-          token: options.token,
-          onCommand: commandHandler(supervisor, reporter),
-          log: (level, message) => log(level, 'control', message),
-          ...options.control,
-        })
-      : undefined;
+  const control = options.wsUrl
+    ? new ControlConnection({
+        wsUrl: options.wsUrl,
+        token: options.token ?? (() => connectTicket(post)),
+        onCommand: commandHandler(supervisor, reporter),
+        log: (level, message) => log(level, 'control', message),
+        ...options.control,
+      })
+    : undefined;
   control?.start();
   log(
     'INFO',

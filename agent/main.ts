@@ -6,7 +6,8 @@
 // The dashboard side: AGENT_SERVICES_FILE (JSON: name → {command, args?, env?, cwd?, autostart?} or
 // {systemd: unit, control?}), AGENT_MOUNTS (comma-separated, default /), AGENT_STATE_DIR (the log sequence
 // file, default the working directory), AGENT_REPORT_MIN_SECONDS / AGENT_REPORT_MAX_SECONDS (30-300), and
-// AGENT_WS_URL for the control connection (it needs AGENT_TOKEN_FILE: the $connect authorizer takes tokens).
+// AGENT_WS_URL for the control connection (with the token file's token, or else a one-time connect ticket the
+// agent asks for on its node routes, signed like its reports).
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { startAgent } from './agent.ts';
@@ -36,8 +37,6 @@ async function services(): Promise<ServicesConfig> {
 
 const optionalNumber = (name: string) => (process.env[name] ? Number(process.env[name]) : undefined);
 const wsUrl = process.env.AGENT_WS_URL;
-if (wsUrl && !tokenFile)
-  console.error('AGENT_WS_URL is set but AGENT_TOKEN_FILE is not: no control connection');
 const agent = await startAgent({
   nodeId: setting('AGENT_NODE_ID'),
   controlUrl: setting('AGENT_CONTROL_URL'),
@@ -59,7 +58,7 @@ const agent = await startAgent({
       minIntervalSeconds: optionalNumber('AGENT_REPORT_MIN_SECONDS'),
       maxIntervalSeconds: optionalNumber('AGENT_REPORT_MAX_SECONDS'),
     },
-    ...(wsUrl && tokenFile ? { wsUrl, token: readToken } : {}),
+    ...(wsUrl ? { wsUrl, ...(tokenFile ? { token: readToken } : {}) } : {}),
   },
 });
 console.log(`agent ${agent.nodeId} serving on ${agent.url}`);

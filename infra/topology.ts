@@ -211,9 +211,10 @@ export const functions = {
   },
   wsAuthorizer: {
     entry: 'functions/ws/authorizer.ts',
-    description: 'WebSocket $connect authorizer: bearer token to role',
+    description: 'WebSocket $connect authorizer: bearer token (or one-time connect ticket) to role',
     serves: 'ws-authorizer',
-    needs: [],
+    needs: ['dynamodb'],
+    tables: { 'connect-tickets': 'write' },
   },
   wsConnection: {
     entry: 'functions/ws/connection.ts',
@@ -233,10 +234,12 @@ export const functions = {
   // Live cluster dashboard (shared/dashboard): agents' reports in, reads, operator commands, the janitor.
   dashboardIngest: {
     entry: 'functions/dashboard/ingest.ts',
-    description: 'POST /api/v1/nodes/{id}/metrics and /logs: agent reports, fanned out to dashboard clients',
+    description:
+      'POST /api/v1/nodes/{id}/metrics, /logs and /connect-ticket: agent reports, fanned out to dashboard clients',
     serves: 'http',
     needs: ['redis', 'dynamodb', 'ws-management'],
-    tables: dashboardTables,
+    // The node registry answers which node an IAM caller is (shared/placement's callerIsNode).
+    tables: { ...dashboardTables, 'placement-nodes': 'read', 'connect-tickets': 'write' },
   },
   dashboardApi: {
     entry: 'functions/dashboard/api.ts',
@@ -429,6 +432,7 @@ const routeFunctions = {
   'GET /api/v1/nodes': 'placementNodes',
   'POST /api/v1/nodes/{id}/metrics': 'dashboardIngest',
   'POST /api/v1/nodes/{id}/logs': 'dashboardIngest',
+  'POST /api/v1/nodes/{id}/connect-ticket': 'dashboardIngest',
   'GET /api/dashboard/metrics': 'dashboardApi',
   'GET /api/dashboard/history/{node}': 'dashboardApi',
   'DELETE /api/dashboard/history/{node}': 'dashboardApi',
@@ -551,6 +555,7 @@ export interface TableSpec {
 
 export const tables = {
   connections: { partitionKey: 'connectionId', ttlAttribute: 'expiresAt' },
+  'connect-tickets': { partitionKey: 'ticketHash', ttlAttribute: 'expiresAt' },
   'placement-nodes': { partitionKey: 'nodeId' },
   'placement-projects': { partitionKey: 'projectId' },
   'placement-tickets': { partitionKey: 'ticketId', ttlAttribute: 'expiresAt' },

@@ -1,8 +1,11 @@
 // Primary adapter — WebSocket $connect authorizer: a bearer token (query `token` — browsers cannot set
-// headers on a WebSocket — or the Authorization header) becomes an IAM policy and the caller's roles.
+// headers on a WebSocket — or the Authorization header) becomes an IAM policy and the caller's roles. A
+// one-time connect ticket (#shared/realtime) stands in for a token in the same place: node agents that
+// authenticate with their instance role get one from POST /api/v1/nodes/{id}/connect-ticket.
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { bearerToken, InvalidTokenError, verifyToken } from '#shared/auth';
 import { logger } from '#shared/observability';
+import { isConnectTicket, redeemConnectTicket } from '#shared/realtime';
 
 export const handler = async (
   event: APIGatewayRequestAuthorizerEvent,
@@ -12,7 +15,8 @@ export const handler = async (
     bearerToken(event.headers?.Authorization ?? event.headers?.authorization);
   try {
     if (!token) throw new InvalidTokenError('no token');
-    const principal = await verifyToken(token);
+    const principal = isConnectTicket(token) ? await redeemConnectTicket(token) : await verifyToken(token);
+    if (!principal) throw new InvalidTokenError('connect ticket unknown, used or expired');
     if (principal.roles.length === 0) throw new InvalidTokenError('token carries no vfleet role');
     return {
       principalId: principal.subject,

@@ -82,6 +82,11 @@ export const routes = {
   // Dashboard: node agents report (role node, for their own id only); dashboards read; operators control.
   'POST /api/v1/nodes/{id}/metrics': { method: 'POST', path: '/api/v1/nodes/{id}/metrics', role: 'node' },
   'POST /api/v1/nodes/{id}/logs': { method: 'POST', path: '/api/v1/nodes/{id}/logs', role: 'node' },
+  'POST /api/v1/nodes/{id}/connect-ticket': {
+    method: 'POST',
+    path: '/api/v1/nodes/{id}/connect-ticket',
+    role: 'node',
+  },
   'GET /api/dashboard/metrics': { method: 'GET', path: '/api/dashboard/metrics', role: 'viewer' },
   'GET /api/dashboard/history/{node}': {
     method: 'GET',
@@ -184,6 +189,7 @@ export type QueueName = keyof typeof queueContracts;
 /** The DynamoDB tables the code reads and writes (keys and TTL are the deployment's). */
 export const tableNames = [
   'connections',
+  'connect-tickets',
   'placement-nodes',
   'placement-projects',
   'placement-tickets',

@@ -345,6 +345,21 @@ export const routeDocs = {
     },
     errors: { '403': "The token's subject is not this node" },
   },
+  'POST /api/v1/nodes/{id}/connect-ticket': {
+    operationId: 'issueNodeConnectTicket',
+    summary:
+      "A one-time ticket for the node's control connection, valid a minute: `?token=<ticket>` on the WebSocket " +
+      'API, for agents that sign with their instance role (role node, own id)',
+    tag: 'dashboard',
+    params: { id: nodeId },
+    responses: {
+      '201': {
+        description: 'The ticket and its expiry',
+        body: z.object({ ticket: z.string(), expires_at: z.string() }),
+      },
+    },
+    errors: { '403': 'The caller is not this node' },
+  },
   'GET /api/dashboard/metrics': {
     operationId: 'getDashboardMetrics',
     summary: 'Every node: status (online / expired), agent connection, latest report',

@@ -1,5 +1,6 @@
 // Realtime — WebSocket connection registry (DynamoDB) and pushes through the API Gateway management API:
-// direct sends (`sendToConnection`) and coalesced pushes (`push`, ./outbox.ts).
+// direct sends (`sendToConnection`) and coalesced pushes (`push`, ./outbox.ts); one-time connect tickets for
+// callers that cannot bring a token (./tickets.ts).
 import {
   ApiGatewayManagementApiClient,
   GoneException,
@@ -13,6 +14,13 @@ import { envNames } from '#shared/contracts';
 import { Outbox, type PushOutcome } from './outbox.ts';
 
 export { Outbox, type OutboxOptions, type PushOutcome, pushWindowMs } from './outbox.ts';
+export {
+  type ConnectTicket,
+  isConnectTicket,
+  issueConnectTicket,
+  redeemConnectTicket,
+  type TicketHolder,
+} from './tickets.ts';
 
 /** Connections expire from the table after this long even if $disconnect never arrives (API GW caps at 2 h). */
 const connectionTtlSeconds = 2 * 60 * 60;

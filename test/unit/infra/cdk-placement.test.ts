@@ -56,6 +56,7 @@ describe('CDK app: project placement', () => {
         'POST /api/v1/nodes/{id}/heartbeat',
         'POST /api/v1/nodes/{id}/metrics',
         'POST /api/v1/nodes/{id}/logs',
+        'POST /api/v1/nodes/{id}/connect-ticket',
       ]),
     );
     for (const key of nodeRouteKeys) expect(byKey[key], key).toBe('AWS_IAM');

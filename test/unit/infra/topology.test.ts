@@ -32,6 +32,19 @@ describe('topology', () => {
     expect(publicRoutes).toEqual(['/health', '/api/v1/openapi.json']);
   });
 
+  it('lets every function serving a node route read the node registry (IAM callers are mapped to nodes there)', () => {
+    // Locally every table's name is in the one process environment; in AWS only the declared ones are, so a
+    // missing declaration fails only there (shared/placement's callerIsNode reads placement-nodes).
+    const nodeRouteFunctions = new Set(
+      topology.httpRoutes.filter((route) => route.role === 'node').map((route) => route.function),
+    );
+    expect(nodeRouteFunctions.size).toBeGreaterThan(1);
+    for (const name of nodeRouteFunctions) {
+      const tables = (topology.functions[name]?.tables ?? {}) as Record<string, string>;
+      expect(tables['placement-nodes'], name).toMatch(/^(read|write)$/);
+    }
+  });
+
   it('has the four priority lanes and the sync queue, each redriving after a bounded number of receives', () => {
     expect(Object.keys(topology.queues).sort()).toEqual([
       'ops-critical',
