@@ -1,5 +1,6 @@
 // HTTP — primary-adapter plumbing for API handlers: one middy stack (logging, role check, error mapping)
 // and input parsing with field errors, so handlers only parse, call shared/ and answer.
+import { gzipSync } from 'node:zlib';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import middy, { type MiddlewareObj } from '@middy/core';
 import type {
@@ -156,12 +157,36 @@ const errorResponses = (): MiddlewareObj<HttpEvent, HttpResult> => ({
   },
 });
 
+/** Below this a compressed body saves less than its headers and the CPU cost (about one TCP segment). */
+const compressAboveBytes = 1_400;
+const isCompressible = (contentType: string | undefined) =>
+  isJson(contentType) || /^text\//i.test(contentType?.trim() ?? '');
+
+/**
+ * gzip for text answers when the client accepts it: the HTTP API (unlike REST APIs) does not compress, and
+ * answers are most of the data sent to the internet (docs/cost.md). Binary answers (thumbnails) are left alone.
+ */
+const compressedResponses = (): MiddlewareObj<HttpEvent, HttpResult> => {
+  const compress = ({ event, response }: { event: HttpEvent; response: HttpResult | null }) => {
+    if (!response || typeof response.body !== 'string' || response.isBase64Encoded) return;
+    if (Buffer.byteLength(response.body) < compressAboveBytes) return;
+    const headers = response.headers ?? {};
+    if (headers['content-encoding'] || !isCompressible(String(headers['content-type'] ?? ''))) return;
+    if (!/\bgzip\b/i.test(event.headers?.['accept-encoding'] ?? '')) return;
+    response.body = gzipSync(response.body).toString('base64');
+    response.isBase64Encoded = true;
+    response.headers = { ...headers, 'content-encoding': 'gzip', vary: 'accept-encoding' };
+  };
+  return { after: compress, onError: compress };
+};
+
 /** Wraps an HTTP API handler with the project's middleware. */
 export function httpHandler(fn: (event: HttpEvent, context: Context) => Promise<HttpResult>) {
   return middy<HttpEvent, HttpResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(authorize())
     .use(jsonBodies())
+    .use(compressedResponses())
     .use(errorResponses())
     .handler(fn);
 }

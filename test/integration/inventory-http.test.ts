@@ -1,8 +1,10 @@
 // Integration tests — the inventory API over HTTP through the local runtime (API Gateway emulation, JWT
 // authorizer, in-process handlers) against its own database on the test PostgreSQL.
 import { mkdtemp, rm } from 'node:fs/promises';
+import { get as httpGet, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -113,5 +115,29 @@ describe('inventory API over HTTP', () => {
       error: 'bad_request',
       fields: { cursor: expect.any(String) },
     });
+  });
+
+  it('sends a large answer gzipped to a client that accepts gzip, and plain to one that does not', async () => {
+    // node:http, so the test decides the accept-encoding header and sees the bytes as sent.
+    const raw = (acceptEncoding?: string) =>
+      new Promise<{ headers: IncomingHttpHeaders; body: Buffer }>((resolve, reject) => {
+        const request = httpGet(
+          `${runtime.httpUrl}/api/v1/openapi.json`,
+          { headers: acceptEncoding ? { 'accept-encoding': acceptEncoding } : {} },
+          (response) => {
+            const chunks: Buffer[] = [];
+            response.on('data', (chunk: Buffer) => chunks.push(chunk));
+            response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+          },
+        );
+        request.on('error', reject);
+      });
+    const [gzipped, plain] = await Promise.all([raw('gzip, deflate'), raw()]);
+
+    expect(gzipped.headers['content-encoding']).toBe('gzip');
+    expect(gzipped.headers.vary).toBe('accept-encoding');
+    expect(plain.headers['content-encoding']).toBeUndefined();
+    expect(gunzipSync(gzipped.body).toString('utf8')).toBe(plain.body.toString('utf8'));
+    expect(gzipped.body.length).toBeLessThan(plain.body.length / 3);
   });
 });

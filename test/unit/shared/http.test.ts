@@ -1,4 +1,5 @@
 // Unit tests — shared/http: the middleware stack maps roles and errors to the right status and body.
+import { gunzipSync } from 'node:zlib';
 import type { Context } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -154,5 +155,65 @@ describe('parseInput', () => {
       expect(body.error).toBe('bad_request');
       expect(Object.keys(body.fields ?? {}).sort()).toEqual(['limit', 'q']);
     }
+  });
+});
+
+describe('compressed answers', () => {
+  const big = { items: Array.from({ length: 200 }, (_, i) => ({ id: `vc-1:vm-${i}`, power: 'poweredOn' })) };
+  const viewer = { sub: 'bob', roles: '[viewer]' };
+  const list = httpHandler(async () => json(200, big));
+  const gzipped = (result: Awaited<ReturnType<typeof list>>) =>
+    JSON.parse(gunzipSync(Buffer.from(result.body as string, 'base64')).toString('utf8'));
+
+  it('gzips a large JSON answer for a client that accepts gzip, and says so', async () => {
+    const result = await list(
+      event('GET /api/v1/me', viewer, undefined, { headers: { 'accept-encoding': 'gzip, br' } }),
+      context,
+    );
+    expect(result).toMatchObject({
+      statusCode: 200,
+      isBase64Encoded: true,
+      headers: { 'content-encoding': 'gzip', vary: 'accept-encoding', 'content-type': 'application/json' },
+    });
+    expect(gzipped(result)).toEqual(big);
+    expect(Buffer.from(result.body as string, 'base64').length).toBeLessThan(JSON.stringify(big).length / 4);
+  });
+
+  it('leaves small answers, clients without gzip and binary answers as they are', async () => {
+    const small = await ok(
+      event('GET /api/v1/me', viewer, undefined, { headers: { 'accept-encoding': 'gzip' } }),
+      context,
+    );
+    expect(small).toMatchObject({ body: '{"ok":true}' });
+    expect(small.headers?.['content-encoding']).toBeUndefined();
+
+    const identity = await list(event('GET /api/v1/me', viewer), context);
+    expect(JSON.parse(identity.body as string)).toEqual(big);
+    expect(identity.headers?.['content-encoding']).toBeUndefined();
+
+    const png = Buffer.alloc(4_000, 7).toString('base64');
+    const image = httpHandler(async () => ({
+      statusCode: 200,
+      headers: { 'content-type': 'image/png' },
+      body: png,
+      isBase64Encoded: true,
+    }));
+    const picture = await image(
+      event('GET /api/v1/me', viewer, undefined, { headers: { 'accept-encoding': 'gzip' } }),
+      context,
+    );
+    expect(picture).toMatchObject({ body: png, headers: { 'content-type': 'image/png' } });
+  });
+
+  it('gzips a large error body too', async () => {
+    const failing = httpHandler(async () => {
+      throw new BadRequestError('x'.repeat(3_000));
+    });
+    const result = await failing(
+      event('GET /api/v1/me', viewer, undefined, { headers: { 'accept-encoding': 'gzip' } }),
+      context,
+    );
+    expect(result).toMatchObject({ statusCode: 400, headers: { 'content-encoding': 'gzip' } });
+    expect(gzipped(result)).toMatchObject({ error: 'bad_request' });
   });
 });
