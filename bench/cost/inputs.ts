@@ -100,7 +100,11 @@ export const inputs = {
   },
   queryResponseKb: {
     value: 20,
-    source: `assumption: a VM list page is ~70 KB (${bench('"Inventory queries"')}), one VM or a summary 1-5 KB; uncompressed`,
+    source: `assumption: a VM list page is ~60-70 KB (${bench('"Inventory queries"')}), one VM or a summary 1-5 KB; uncompressed`,
+  },
+  answerGzipShare: {
+    value: 0.18,
+    source: `${bench('"Inventory queries"')}, wire sizes: list pages gzip to 15-18 % of their bytes, hosts and the summary to 12-16 %; answers under 1,400 bytes are sent as they are (shared/http)`,
   },
   thumbnailsPerUserHour: {
     value: 30,

@@ -305,7 +305,7 @@ export function costModel(scale: Scale, v: InputValues, facts: DeployFacts): Cos
     `${m(wsMessages)} messages (pings, updates, pushes) + ${m(connectionMinutes)} connection minutes (dashboards, agents)`,
   );
   const outGb =
-    (w.queries * v.queryResponseKb +
+    (w.queries * v.queryResponseKb * v.answerGzipShare +
       w.thumbnails * v.thumbnailKb +
       (httpInvocations - w.queries - w.thumbnails) * 2) /
     million;
@@ -313,7 +313,7 @@ export function costModel(scale: Scale, v: InputValues, facts: DeployFacts): Cos
     'Data transfer',
     'responses to the internet',
     outGb * p('dataTransferOutGb'),
-    `${fmt(outGb)} GB (queries × ${v.queryResponseKb} KB, thumbnails × ${v.thumbnailKb} KB, others × 2 KB) × $${p('dataTransferOutGb')}`,
+    `${fmt(outGb)} GB (queries × ${v.queryResponseKb} KB gzipped to ${Math.round(v.answerGzipShare * 100)} %, thumbnails × ${v.thumbnailKb} KB, others × 2 KB) × $${p('dataTransferOutGb')}`,
   );
 
   // Queues: sync passes, full syncs and LOW-lane jobs (send, receive, delete).

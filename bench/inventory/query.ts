@@ -324,6 +324,39 @@ async function main() {
       results.push(stats(scenario.name, 'cached', cached, hits));
       console.error(`measured: ${scenario.name}`);
     }
+    // Bytes on the wire per answer, as sent to a client without and with `accept-encoding: gzip` (the cost
+    // model's data transfer; docs/cost.md). One cached answer per scenario, its first path.
+    const wireBytes = (path: string, acceptEncoding?: string) =>
+      new Promise<number>((done, fail) => {
+        const req = request(
+          {
+            host: base.hostname,
+            port: base.port,
+            path,
+            agent,
+            headers: {
+              authorization: `Bearer ${token}`,
+              ...(acceptEncoding ? { 'accept-encoding': acceptEncoding } : {}),
+            },
+          },
+          (res) => {
+            let bytes = 0;
+            res.on('data', (chunk: Buffer) => {
+              bytes += chunk.length;
+            });
+            res.on('end', () => (res.statusCode === 200 ? done(bytes) : fail(new Error(path))));
+          },
+        );
+        req.on('error', fail);
+        req.end();
+      });
+    const sizes = [];
+    for (const scenario of scenarios) {
+      const path = scenario.path(0);
+      const plainBytes = await wireBytes(path);
+      const gzipBytes = await wireBytes(path, 'gzip, deflate, br');
+      sizes.push({ name: scenario.name, plainBytes, gzipBytes, ratio: gzipBytes / plainBytes });
+    }
     agent.destroy();
 
     // Throughput: 64 clients in a worker thread over a mix of cached answers, then of uncached simple filters.
@@ -431,6 +464,7 @@ async function main() {
       sqlKeyset: { firstPageExecMs: sqlFirstMs, deepPageExecMs: sqlDeepMs, ratio: sqlDeepMs / sqlFirstMs },
       searchPlans,
       latency: results,
+      wireSizes: sizes,
       throughput: [cachedThroughput, uncachedThroughput, ceiling],
       singleFlight,
       notes:
@@ -453,6 +487,14 @@ async function main() {
     console.log(
       `dataset: ${vcenters} vCenters × ${vmsPerVcenter} VMs; SQL keyset first page ${f(sqlFirstMs)} ms vs deep page ${f(sqlDeepMs)} ms (execution, median of 21)\n`,
     );
+    console.log('| answer | bytes, plain | bytes, gzip | gzip / plain |');
+    console.log('| --- | ---: | ---: | ---: |');
+    for (const size of sizes) {
+      console.log(
+        `| ${size.name} | ${size.plainBytes.toLocaleString('en-US')} | ${size.gzipBytes.toLocaleString('en-US')} | ${(size.ratio * 100).toFixed(0)} % |`,
+      );
+    }
+    console.log('');
     console.log('| search term | matches | plain ordered walk ms | plan chosen | chosen plan ms |');
     console.log('| --- | ---: | ---: | --- | ---: |');
     for (const p of searchPlans) {
