@@ -174,12 +174,21 @@ export class Dashboard {
   }
 
   async commandTrail(node: string, limit: number) {
+    // The trail is true when it is read: commands overdue for their acknowledgement show timed out.
+    await this.announceResults(await this.deps.commands.expireUnacknowledged(node));
     return { node_id: node, commands: (await this.deps.commands.list(node, limit)).map(commandView) };
   }
 
   // The janitor.
 
+  private async announceResults(records: readonly CommandRecord[]): Promise<void> {
+    for (const record of records) {
+      await this.deps.fanout.publish(record.nodeId, { type: 'service_result', ...commandView(record) });
+    }
+  }
+
   async sweep() {
+    await this.announceResults(await this.deps.commands.expireAllUnacknowledged());
     const { expired, removed } = await this.store.sweep();
     for (const node of expired) await this.announce(node);
     for (const node of removed) {
