@@ -134,7 +134,7 @@ describe('fault: a node agent killed in the middle of a command', () => {
       baseUrl: stack.runtime.httpUrl,
       token: stack.tokens.operator,
       loops: 1,
-      pauseMs: 500,
+      pauseMs: 1_000,
       keepJson: ['command'],
       next: () => ({
         kind: 'command',
@@ -172,6 +172,8 @@ describe('fault: a node agent killed in the middle of a command', () => {
           ? view
           : undefined;
       });
+      // The fault is over; the commands' load stops (the trail then holds every command it sent).
+      await commands.stop();
       // The interrupted command finishes in the trail, and no command is left pending.
       await until('no command pending in the audit trail', async () =>
         (await trail()).some((c) => c.status === 'pending') ? undefined : true,
@@ -205,6 +207,8 @@ describe('fault: a node agent killed in the middle of a command', () => {
     const byId = new Map(records.map((c) => [c.command_id as string, c]));
     const sent = commands.samples.filter((s) => s.status === 200 || s.status === 202);
     expect(sent.length).toBeGreaterThan(3);
+    expect(records.length).toBeGreaterThan(sent.length);
+    expect(records.length).toBeLessThan(100);
     for (const sample of sent) {
       const id = (sample.json as Json).command_id as string;
       const record = byId.get(id);
@@ -215,5 +219,14 @@ describe('fault: a node agent killed in the middle of a command', () => {
     // The reads kept answering through the fault, and the agent is back: connected, both services running.
     expect(reads.samples.filter((s) => s.status !== 200)).toEqual([]);
     expect(back.metrics.services).toEqual({ gated: 'running', web: 'running' });
+    const count = (status: number) => commands.samples.filter((s) => s.status === status).length;
+    console.info(
+      `agent killed mid-command: ${reads.samples.length} reads all 200; ${sent.length} other commands (${count(200)} acknowledged, ${count(202)} answered 202: ${sent
+        .filter((s) => s.status === 202)
+        .map((s) => byId.get((s.json as Json).command_id as string)?.status)
+        .join(
+          ', ',
+        )}); the interrupted one ${interrupted?.status} (sent ${interrupted?.requested_at}, finished ${interrupted?.finished_at}); marks ${lines.join(' | ')}`,
+    );
   });
 });
