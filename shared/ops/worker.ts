@@ -1,5 +1,5 @@
-// Ops — use case: one batch of a lane's queue, for the ops worker Lambdas. Jobs run side by side; each asks the
-// limiter for a slot without blocking long. A job that gets none goes back to its queue with a short
+// Ops — use case: one batch of a lane's queue, for the ops worker Lambdas. Message groups run side by side (see
+// below); each job asks the limiter for a slot without blocking long. A job that gets none goes back to its queue with a short
 // visibility delay (ChangeMessageVisibility) and is reported as a batch item failure, so the Lambda is free for
 // the next batch; near the end of its receive budget it is re-sent as a fresh message instead, because waiting
 // for a slot is not a failure and must not land a job in the DLQ. Upstream failures back off and, after
