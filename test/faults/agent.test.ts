@@ -1,7 +1,8 @@
 // Fault suite — a node agent killed in the middle of a command: a real agent (agent/main.ts, out of process, as
 // a compute node runs it) supervises a service whose stop waits on a gate; an operator restarts it, and while the
 // agent is inside that stop it is SIGKILLed. A steady load of dashboard reads and other commands runs meanwhile.
-// Nothing acknowledged is lost, the command ends `timed_out` in the audit trail instead of pending forever, the
+// Nothing acknowledged is lost, the command ends `timed_out` in the audit trail instead of pending forever (the
+// dashboard janitor finishes it and announces it as `service_result` before anything reads the trail), the
 // agent that comes back neither receives nor runs it again (its service's starts and stops are counted), and it
 // reconnects and reports.
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -10,6 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ReferenceCompute, startReferenceCompute } from '../../agent/reference-compute.ts';
+import { DashboardClient } from '../integration/dashboard-client.ts';
 import { type FaultStack, type Json, startFaultStack, until } from './harness.ts';
 import { startLoad } from './load.ts';
 
@@ -18,6 +20,7 @@ let stack: FaultStack;
 let compute: ReferenceCompute;
 let dir: string;
 let agent: ChildProcess | undefined;
+let watcher: DashboardClient | undefined;
 let runs = 0;
 
 // Supervised processes outlive a SIGKILLed agent: these leave once orphaned.
@@ -42,6 +45,8 @@ beforeAll(async () => {
       DASHBOARD_COMMAND_TIMEOUT_SECONDS: '10',
       NODE_HEARTBEAT_TIMEOUT: '30',
     },
+    // The janitor, not a read of the trail, is what finishes the interrupted command here.
+    scheduleOverrides: { 'dashboard-janitor': { everySeconds: 2 } },
   });
   dir = join(stack.dir, 'node');
   await mkdir(dir, { recursive: true });
@@ -61,6 +66,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await watcher?.close();
   agent?.kill('SIGKILL');
   await compute?.stop();
   await stack?.stop();
@@ -119,6 +125,10 @@ describe('fault: a node agent killed in the middle of a command', () => {
     });
     const [firstStart] = await marks();
     expect(firstStart).toMatch(/^start \d+$/);
+    // A dashboard watching the node: command results reach it as `service_result`.
+    watcher = new DashboardClient(stack.runtime.wsUrl, stack.tokens.viewer);
+    await watcher.connect();
+    await watcher.subscribe({ node: nodeId });
     const reads = startLoad({
       baseUrl: stack.runtime.httpUrl,
       token: stack.tokens.viewer,
@@ -145,6 +155,7 @@ describe('fault: a node agent killed in the middle of a command', () => {
     });
     let answer: Awaited<ReturnType<typeof control>>;
     let back: Json;
+    let announced: Json;
     try {
       await until('commands acknowledged before the fault', async () =>
         commands.samples.filter((s) => s.status === 200).length >= 3 ? true : undefined,
@@ -172,6 +183,11 @@ describe('fault: a node agent killed in the middle of a command', () => {
           ? view
           : undefined;
       });
+      // Nothing has read the trail yet: the janitor finishes the overdue command and announces it.
+      const id = answer.json.command_id as string;
+      announced = await watcher.next((m) => m.type === 'service_result' && m.command_id === id, {
+        past: true,
+      });
       // The fault is over; the commands' load stops (the trail then holds every command it sent).
       await commands.stop();
       // The interrupted command finishes in the trail, and no command is left pending.
@@ -190,6 +206,12 @@ describe('fault: a node agent killed in the middle of a command', () => {
     const records = await trail();
     const interrupted = records.find((c) => c.command_id === answer.json.command_id);
     expect(interrupted).toMatchObject({ status: 'timed_out', success: false });
+    expect(announced).toMatchObject({
+      status: 'timed_out',
+      success: false,
+      service_name: 'gated',
+      action: 'restart',
+    });
     expect(interrupted?.result).toBeUndefined();
     expect(after).toMatchObject({ status: 200, json: { success: true, result: { status: 'running' } } });
     // The side effects, counted: the first instance's start and the SIGTERM the killed agent sent it, the
