@@ -185,9 +185,10 @@ describe('fault: a node agent killed in the middle of a command', () => {
       });
       // Nothing has read the trail yet: the janitor finishes the overdue command and announces it.
       const id = answer.json.command_id as string;
-      announced = await watcher.next((m) => m.type === 'service_result' && m.command_id === id, {
-        past: true,
-      });
+      const seen = watcher;
+      announced = await until('the interrupted command’s result announced', async () =>
+        seen.messages.find((m) => m.type === 'service_result' && m.command_id === id),
+      );
       // The fault is over; the commands' load stops (the trail then holds every command it sent).
       await commands.stop();
       // The interrupted command finishes in the trail, and no command is left pending.
