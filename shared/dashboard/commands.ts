@@ -233,7 +233,7 @@ export class Commands {
 
   /**
    * Moves a pending record to its final status (and out of the in-flight set); undefined if it is unknown or
-   * already final.
+   * was already final.
    */
   private async finish(
     nodeId: string,
@@ -241,11 +241,10 @@ export class Commands {
     status: CommandStatus,
     result: CommandRecord['result'],
   ): Promise<CommandRecord | undefined> {
-    try {
-      return await this.finishRecord(nodeId, commandId, status, result);
-    } finally {
-      await this.deps.redis.zrem(this.deps.keys.inflight(nodeId), commandId);
-    }
+    // Out of the in-flight set only once the record is final (a failed update leaves it for the next pass).
+    const record = await this.finishRecord(nodeId, commandId, status, result);
+    await this.deps.redis.zrem(this.deps.keys.inflight(nodeId), commandId);
+    return record;
   }
 
   private async finishRecord(

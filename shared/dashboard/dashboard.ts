@@ -188,12 +188,12 @@ export class Dashboard {
   }
 
   async sweep() {
-    await this.announceResults(await this.deps.commands.expireAllUnacknowledged());
     const { expired, removed } = await this.store.sweep();
     for (const node of expired) await this.announce(node);
     for (const node of removed) {
       await this.deps.fanout.publish(node, this.nodeStatus({ node_id: node, status: 'removed' }));
     }
+    await this.announceResults(await this.deps.commands.expireAllUnacknowledged());
     return { expired, removed };
   }
 
