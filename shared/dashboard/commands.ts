@@ -6,7 +6,11 @@
 // offline (409) only without an agent connection AND without a heartbeat within the placement timeout: a node
 // that heartbeats while its agent reconnects gets the command queued, delivered on the agent's next ping (it
 // pings as soon as it connects; API Gateway cannot post during $connect), or marked undeliverable if the
-// agent is not back within a minute.
+// agent is not back within a minute. A command the agent took but never acknowledged (the agent died in the
+// middle of it, or its connection went with the answer) is finished as `timed_out` once `ackTimeoutMs` has passed
+// since it was sent: each sent command waits in the node's `inflight` set until its acknowledgement, and the
+// audit trail's reads and the janitor finish the overdue ones. It is never sent again (the agent that comes
+// back is a new process that does not know the command id, and would run it a second time).
 import { randomBytes } from 'node:crypto';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
@@ -16,7 +20,7 @@ import type { DashboardKeys } from './keys.ts';
 import type { AckFrame } from './schemas.ts';
 
 export type CommandKind = 'service' | 'reporter';
-export type CommandStatus = 'pending' | 'succeeded' | 'failed' | 'undeliverable';
+export type CommandStatus = 'pending' | 'succeeded' | 'failed' | 'undeliverable' | 'timed_out';
 
 /** One entry of the audit trail (table `commands`: partition `nodeId`, sort `commandId`, time-ordered). */
 export interface CommandRecord {
@@ -43,6 +47,11 @@ export interface CommandsDeps {
   readonly clock: () => number;
   /** How long an HTTP call waits for the acknowledgement (below API Gateway's 30 s). */
   readonly waitMs: number;
+  /**
+   * How long a command sent to the agent may go unacknowledged before it is finished as `timed_out` (above the
+   * longest an agent takes to carry one out: a process's stop grace, a systemctl call).
+   */
+  readonly ackTimeoutMs: number;
   /** Whether the node's last heartbeat (the placement registry's) is within the timeout. */
   readonly heartbeatAlive: (nodeId: string) => Promise<boolean>;
 }
@@ -93,7 +102,7 @@ export class Commands {
       ...(command.service ? { service: command.service } : {}),
       ...(command.interval_seconds ? { interval_seconds: command.interval_seconds } : {}),
     };
-    const delivered = connectionId !== null && (await this.deps.send(connectionId, message));
+    const delivered = connectionId !== null && (await this.sendTracked(nodeId, connectionId, message));
     if (!delivered) {
       if (connectionId) {
         await this.agentDisconnected(nodeId, connectionId);
@@ -144,7 +153,7 @@ export class Commands {
         await this.finish(nodeId, command.message.command_id, 'undeliverable', undefined);
         continue;
       }
-      if (!(await this.deps.send(connectionId, command.message))) {
+      if (!(await this.sendTracked(nodeId, connectionId, command.message))) {
         const rest = commands.slice(i).map((left) => JSON.stringify(left));
         await this.deps.redis
           .multi()
@@ -154,6 +163,48 @@ export class Commands {
         return;
       }
     }
+  }
+
+  /**
+   * Sends one command to the agent's connection, in the node's in-flight set from just before the send (an
+   * acknowledgement can beat the send's own answer) until its acknowledgement or its timeout.
+   */
+  private async sendTracked(
+    nodeId: string,
+    connectionId: string,
+    message: { readonly command_id: string },
+  ): Promise<boolean> {
+    const key = this.deps.keys.inflight(nodeId);
+    await this.deps.redis.zadd(key, this.deps.clock(), message.command_id);
+    const sent = await this.deps.send(connectionId, message);
+    if (!sent) await this.deps.redis.zrem(key, message.command_id);
+    return sent;
+  }
+
+  /**
+   * Finishes as `timed_out` the node's commands sent more than `ackTimeoutMs` ago and still unacknowledged.
+   * @returns the records this finished
+   */
+  async expireUnacknowledged(nodeId: string): Promise<CommandRecord[]> {
+    const overdue = await this.deps.redis.zrangebyscore(
+      this.deps.keys.inflight(nodeId),
+      '-inf',
+      this.deps.clock() - this.deps.ackTimeoutMs,
+    );
+    const finished: CommandRecord[] = [];
+    for (const commandId of overdue) {
+      const record = await this.finish(nodeId, commandId, 'timed_out', undefined);
+      if (record) finished.push(record);
+    }
+    return finished;
+  }
+
+  /** {@link expireUnacknowledged} for every node on the dashboard (the janitor). */
+  async expireAllUnacknowledged(): Promise<CommandRecord[]> {
+    const nodes = await this.deps.redis.zrange(this.deps.keys.nodes, 0, -1);
+    const finished: CommandRecord[] = [];
+    for (const node of nodes) finished.push(...(await this.expireUnacknowledged(node)));
+    return finished;
   }
 
   /**
@@ -180,8 +231,23 @@ export class Commands {
     return { record: finished, first: true };
   }
 
-  /** Moves a pending record to its final status; undefined if it is unknown or already final. */
+  /**
+   * Moves a pending record to its final status (and out of the in-flight set); undefined if it is unknown or
+   * was already final.
+   */
   private async finish(
+    nodeId: string,
+    commandId: string,
+    status: CommandStatus,
+    result: CommandRecord['result'],
+  ): Promise<CommandRecord | undefined> {
+    // Out of the in-flight set only once the record is final (a failed update leaves it for the next pass).
+    const record = await this.finishRecord(nodeId, commandId, status, result);
+    await this.deps.redis.zrem(this.deps.keys.inflight(nodeId), commandId);
+    return record;
+  }
+
+  private async finishRecord(
     nodeId: string,
     commandId: string,
     status: CommandStatus,

@@ -174,10 +174,18 @@ export class Dashboard {
   }
 
   async commandTrail(node: string, limit: number) {
+    // The trail is true when it is read: commands overdue for their acknowledgement show timed out.
+    await this.announceResults(await this.deps.commands.expireUnacknowledged(node));
     return { node_id: node, commands: (await this.deps.commands.list(node, limit)).map(commandView) };
   }
 
   // The janitor.
+
+  private async announceResults(records: readonly CommandRecord[]): Promise<void> {
+    for (const record of records) {
+      await this.deps.fanout.publish(record.nodeId, { type: 'service_result', ...commandView(record) });
+    }
+  }
 
   async sweep() {
     const { expired, removed } = await this.store.sweep();
@@ -185,6 +193,7 @@ export class Dashboard {
     for (const node of removed) {
       await this.deps.fanout.publish(node, this.nodeStatus({ node_id: node, status: 'removed' }));
     }
+    await this.announceResults(await this.deps.commands.expireAllUnacknowledged());
     return { expired, removed };
   }
 

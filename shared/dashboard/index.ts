@@ -28,6 +28,14 @@ export function commandWaitMs(): number {
   return numberEnv('DASHBOARD_COMMAND_WAIT_SECONDS', 10, { min: 0.1, max: 24 }) * 1000;
 }
 
+/**
+ * How long a command sent to an agent may go unacknowledged before the audit trail shows it `timed_out`: above
+ * the agent's longest action (a process's 5 s stop grace and its start; a 20 s systemctl call).
+ */
+export function commandAckTimeoutMs(): number {
+  return numberEnv('DASHBOARD_COMMAND_TIMEOUT_SECONDS', 60, { min: 1, max: 900 }) * 1000;
+}
+
 /** The placement registry's answer to "did this node heartbeat within the timeout?". */
 function heartbeatAlive(clock: () => number): (nodeId: string) => Promise<boolean> {
   const settings = loadPlacementSettings();
@@ -62,6 +70,7 @@ export function dashboard(): Dashboard {
       send: sendToConnection,
       clock,
       waitMs: commandWaitMs(),
+      ackTimeoutMs: commandAckTimeoutMs(),
       heartbeatAlive: heartbeatAlive(clock),
     }),
     push,

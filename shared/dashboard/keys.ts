@@ -28,13 +28,15 @@ export function dashboardKeys(prefix: string) {
     interval: (id: string) => `${node(id)}:interval`,
     /** LIST of commands waiting for the agent's next connection (JSON `{queuedAt, message}`). */
     queued: (id: string) => `${node(id)}:queued`,
+    /** ZSET command id → when it was sent (ms): sent to the agent and not acknowledged yet. */
+    inflight: (id: string) => `${node(id)}:inflight`,
     /** LIST the acknowledgement of one command is pushed to, for the HTTP call waiting on it. */
     ack: (id: string, commandId: string) => `${node(id)}:ack:${commandId}`,
     /** HASH connection id → filters (JSON) of subscribers to one node's logs, or to all (`*`). */
     subscribers: (id: string | '*') => `${prefix}dash:subs:{${id}}`,
     /** Every key of one node, for removal. */
     ofNode: (id: string) =>
-      ['latest', 'history', 'logs', 'lastseq', 'loggers', 'interval', 'queued'].map(
+      ['latest', 'history', 'logs', 'lastseq', 'loggers', 'interval', 'queued', 'inflight'].map(
         (part) => `${node(id)}:${part}`,
       ),
   };

@@ -1,12 +1,24 @@
-// Ops — use case: one batch of a lane's queue, for the ops worker Lambdas. Jobs run side by side; each asks the
-// limiter for a slot without blocking long. A job that gets none goes back to its queue with a short
+// Ops — use case: one batch of a lane's queue, for the ops worker Lambdas. Message groups run side by side (see
+// below); each job asks the limiter for a slot without blocking long. A job that gets none goes back to its queue with a short
 // visibility delay (ChangeMessageVisibility) and is reported as a batch item failure, so the Lambda is free for
 // the next batch; near the end of its receive budget it is re-sent as a fresh message instead, because waiting
 // for a slot is not a failure and must not land a job in the DLQ. Upstream failures back off and, after
 // maxReceiveCount receives, go to the DLQ. Jobs are dispatched by type to the runners in the deps
 // (thumbnail → runThumbnailJob, wired by the composition root; the inventory's vm-refresh → runVmRefreshJob
 // and inventory-verify → runInventoryVerifyJob, wired by the worker handler).
-import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+//
+// The lanes are FIFO queues grouped by key (one VM, one vCenter …): a batch runs its groups side by side and
+// each group's records in order, and a group stops at its first record that stays in the queue, as Lambda's
+// FIFO contract asks (it keeps every later record of that group too). Those later records would otherwise sit
+// out the queue's whole visibility timeout and block their group that long — after a vCenter outage, every VM
+// asked for during it waited a minute or more for its thumbnail. So each later record either goes with the one
+// that stays (an identical job, deleted: the retry covers it) or comes back with it (the same visibility delay).
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { requireEnv } from '#shared/config';
 import { envNames } from '#shared/contracts';
@@ -84,8 +96,15 @@ function runJob(runners: JobRunners, job: OpsJob): Promise<JobOutcome> {
   }
 }
 
-/** Processes one record; true when it is done with (deleted), false to leave it in the queue. */
-async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> {
+/**
+ * What became of one record: done with (deleted once the batch returns), or left in the queue, due again in
+ * `retryInSeconds` when the worker set its visibility (undefined: the queue's visibility timeout).
+ */
+type RecordResult = { readonly done: true } | { readonly done: false; readonly retryInSeconds?: number };
+
+/** Processes one record. */
+async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<RecordResult> {
+  const done = { done: true } as const;
   const lane = laneOfRecord(record);
   const job = parseJob(record.body);
   if (!lane || !job) {
@@ -93,12 +112,12 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
       messageId: record.messageId,
       queue: record.eventSourceARN.split(':').pop(),
     });
-    return false;
+    return { done: false };
   }
   // A verification checks the present whenever it runs: a backlog delays it but never makes it pointless.
   if (job.type !== 'inventory-verify' && Date.now() - job.enqueuedAt > deps.maxJobAgeMs(lane)) {
     recordJobEvent(lane, 'expired');
-    return true;
+    return done;
   }
   const receives = Number(record.attributes.ApproximateReceiveCount) || 1;
   let outcome: JobOutcome;
@@ -113,10 +132,14 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
       error: (error as Error).name,
     });
     // Back off 2, 4, 8 … s (capped) so a vCenter that is down is not hammered by retries.
-    await changeVisibility(deps, lane, record, Math.min(30, 2 ** receives)).catch(() => undefined);
-    return false;
+    const retryInSeconds = Math.min(30, 2 ** receives);
+    const set = await changeVisibility(deps, lane, record, retryInSeconds).then(
+      () => true,
+      () => false,
+    );
+    return set ? { done: false, retryInSeconds } : { done: false };
   }
-  if (outcome.kind !== 'requeue') return true;
+  if (outcome.kind !== 'requeue') return done;
   recordJobEvent(lane, 'requeued');
   if (receives >= deps.maxReceiveCount(lane)) {
     // Its receive budget is spent by waiting, not by failing: a fresh copy keeps it out of the DLQ.
@@ -128,27 +151,86 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<boole
         MessageDeduplicationId: `${record.messageId}-r${receives}`,
       }),
     );
-    return true;
+    return done;
   }
   await changeVisibility(deps, lane, record, outcome.delaySeconds);
-  return false;
+  return { done: false, retryInSeconds: outcome.delaySeconds };
 }
 
-/** Runs a batch and reports the records to leave in the queue as batch item failures. */
-export async function processLaneBatch(deps: WorkerDeps, event: SQSEvent): Promise<SQSBatchResponse> {
-  const results = await Promise.all(
-    event.Records.map(async (record) => {
-      try {
-        return (await processRecord(deps, record)) ? undefined : record.messageId;
-      } catch (error) {
-        logger.error('ops worker: record failed', { messageId: record.messageId, error: error as Error });
-        return record.messageId;
-      }
-    }),
+/** Whether `later` asks for exactly what `first` does (same type, key and lane), so a retry of one covers both. */
+function sameWork(first: SQSRecord, later: SQSRecord): boolean {
+  const a = parseJob(first.body);
+  const b = parseJob(later.body);
+  return (
+    a !== undefined &&
+    b !== undefined &&
+    a.type === b.type &&
+    a.lane === b.lane &&
+    jobKey(a) === jobKey(b) &&
+    laneOfRecord(first) === laneOfRecord(later)
   );
-  return {
-    batchItemFailures: results
-      .filter((id): id is string => id !== undefined)
-      .map((id) => ({ itemIdentifier: id })),
-  };
+}
+
+/**
+ * A record behind one that stays in the queue, in the same group: deleted when the retry covers it, else due
+ * again with it. Returns whether it stays (a batch item failure).
+ */
+async function settleBehind(
+  deps: WorkerDeps,
+  stays: SQSRecord,
+  retryInSeconds: number | undefined,
+  record: SQSRecord,
+): Promise<boolean> {
+  const lane = laneOfRecord(record);
+  if (!lane) return true;
+  const queueUrl = requireEnv(envNames.queueUrl(laneQueues[lane]));
+  try {
+    if (sameWork(stays, record)) {
+      await deps.sqs.send(
+        new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle }),
+      );
+      return false;
+    }
+    if (retryInSeconds !== undefined) await changeVisibility(deps, lane, record, retryInSeconds);
+  } catch (error) {
+    logger.warn('ops worker: a record behind a retried one keeps its visibility timeout', {
+      messageId: record.messageId,
+      error: (error as Error).name,
+    });
+  }
+  return true;
+}
+
+/** Runs one message group's records in order; returns those left in the queue. */
+async function processGroup(deps: WorkerDeps, records: readonly SQSRecord[]): Promise<string[]> {
+  for (let i = 0; i < records.length; i++) {
+    const record = records[i]!;
+    let result: RecordResult;
+    try {
+      result = await processRecord(deps, record);
+    } catch (error) {
+      logger.error('ops worker: record failed', { messageId: record.messageId, error: error as Error });
+      result = { done: false };
+    }
+    if (result.done) continue;
+    const stay = [record.messageId];
+    for (const later of records.slice(i + 1)) {
+      if (await settleBehind(deps, record, result.retryInSeconds, later)) stay.push(later.messageId);
+    }
+    return stay;
+  }
+  return [];
+}
+
+/** Runs a batch (its message groups side by side, each in order) and reports what stays as batch item failures. */
+export async function processLaneBatch(deps: WorkerDeps, event: SQSEvent): Promise<SQSBatchResponse> {
+  const groups = new Map<string, SQSRecord[]>();
+  for (const record of event.Records) {
+    const group = record.attributes.MessageGroupId ?? record.messageId;
+    groups.set(group, [...(groups.get(group) ?? []), record]);
+  }
+  const stays = (
+    await Promise.all([...groups.values()].map((records) => processGroup(deps, records)))
+  ).flat();
+  return { batchItemFailures: stays.map((id) => ({ itemIdentifier: id })) };
 }

@@ -5,6 +5,7 @@
 // lane's vm-refresh runner against plain fakes (limiter, vCenter, inventory, completion records).
 import {
   ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
   SendMessageCommand,
   SQSClient,
   type SQSClient as SQSClientType,
@@ -36,7 +37,7 @@ let sequence = 0;
 function record(
   lane: Lane,
   job: OpsJob | string,
-  options: { receives?: number; queue?: string } = {},
+  options: { receives?: number; queue?: string; group?: string } = {},
 ): SQSRecord {
   const id = `msg-${++sequence}`;
   return {
@@ -48,7 +49,7 @@ function record(
       SentTimestamp: '0',
       SenderId: 'sender',
       ApproximateFirstReceiveTimestamp: '0',
-      MessageGroupId: `group-${id}`,
+      MessageGroupId: options.group ?? `group-${id}`,
       MessageDeduplicationId: `dedup-${id}`,
     },
     messageAttributes: {},
@@ -254,6 +255,61 @@ describe('ops worker batch processing', () => {
     expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
       { QueueUrl: queueUrl('NORMAL'), ReceiptHandle: bad.receiptHandle, VisibilityTimeout: 2 },
     ]);
+  });
+
+  it('runs one group in order and stops it at a retried record: the same job behind it goes, another comes back with it', async () => {
+    // Three jobs of one group (one VM's key) as FIFO delivers them: the first fails upstream, the second asks
+    // for the same screen, the third is other work of the group.
+    sqsMock.on(DeleteMessageCommand).resolves({});
+    const order: string[] = [];
+    thumbnail.mockImplementation(async (job) => {
+      order.push(`${job.type}:${job.lane}`);
+      throw new Error('ECONNRESET');
+    });
+    const warn = vi.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    const failing = record('NORMAL', thumbnailJob('vc-1:vm-7'), { group: 'vc-1:vm-7' });
+    const same = record('NORMAL', thumbnailJob('vc-1:vm-7'), { group: 'vc-1:vm-7' });
+    const other = record('NORMAL', thumbnailJob('vc-1:vm-7', 'LOW'), {
+      group: 'vc-1:vm-7',
+      queue: laneQueues.NORMAL,
+    });
+
+    const result = await processLaneBatch(deps, batch(failing, same, other));
+
+    // Only the first ran; it stays with its back-off, and so does the different job behind it, due with it
+    // (not after the queue's whole visibility timeout); the identical one is deleted, its retry covers it.
+    expect(order).toEqual(['thumbnail:NORMAL']);
+    expect(result).toEqual({
+      batchItemFailures: [{ itemIdentifier: failing.messageId }, { itemIdentifier: other.messageId }],
+    });
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: queueUrl('NORMAL'), ReceiptHandle: failing.receiptHandle, VisibilityTimeout: 2 },
+      { QueueUrl: queueUrl('NORMAL'), ReceiptHandle: other.receiptHandle, VisibilityTimeout: 2 },
+    ]);
+    expect(sqsMock.commandCalls(DeleteMessageCommand).map((c) => c.args[0].input)).toEqual([
+      { QueueUrl: queueUrl('NORMAL'), ReceiptHandle: same.receiptHandle },
+    ]);
+    expect(warn).toHaveBeenCalled();
+  });
+
+  it('runs the records of one group one after another, in their order', async () => {
+    const order: number[] = [];
+    let running = 0;
+    thumbnail.mockImplementation(async (job) => {
+      running++;
+      expect(running).toBe(1);
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      order.push(job.enqueuedAt);
+      running--;
+      return { kind: 'skipped', why: 'fresh' };
+    });
+    const now = Date.now();
+    const records = [now + 1, now + 2, now + 3].map((enqueuedAt) =>
+      record('NORMAL', { ...thumbnailJob('vc-1:vm-1'), enqueuedAt }, { group: 'vc-1:vm-1' }),
+    );
+
+    expect(await processLaneBatch(deps, batch(...records))).toEqual({ batchItemFailures: [] });
+    expect(order).toEqual([now + 1, now + 2, now + 3]);
   });
 
   it('still reports a record whose hand-back to SQS failed', async () => {
