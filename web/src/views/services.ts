@@ -25,9 +25,13 @@ function describe(progress: Progress): { text: string; status: string } {
       return { text: `${progress.action}: ${progress.message}`, status: 'failed' };
     case 'done': {
       const { command } = progress;
+      // timed_out: the agent took the command and never answered (it died or lost its connection); it may
+      // have acted, and the node's next report shows the state.
       const outcome = command.success
         ? `done, now ${command.result?.status ?? 'unknown'}`
-        : `failed: ${command.result?.error?.message ?? command.status}`;
+        : command.status === 'timed_out'
+          ? 'no answer from the agent (timed out); see its next report'
+          : `failed: ${command.result?.error?.message ?? command.status}`;
       return {
         text: `${command.action}: ${outcome} (${timeOf(command.finished_at)}, by ${command.requested_by})`,
         status: command.success ? 'succeeded' : 'failed',
