@@ -1,6 +1,7 @@
 // Node agent — the control connection: the agent's own WebSocket to the control plane's WebSocket API
 // (`?token=<node token>`, as the $connect authorizer reads it), where operators' commands arrive. It pings
-// within API Gateway's 10-minute idle window, replaces a connection that stopped answering, reconnects with
+// every 20 s: within API Gateway's 10-minute idle window and, three times over, within the dashboard's 60 s
+// expiry (a ping counts as contact, so a node reporting only every 300 s stays online), replaces a connection that stopped answering, reconnects with
 // capped exponential back-off and jitter, and renews the connection before API Gateway's 2-hour limit: the
 // new one opens before the old one closes (the control plane sends to the newest), so no command falls
 // between them. It pings at once on each new connection, which is when the control plane hands over commands
@@ -21,7 +22,10 @@ export interface ControlConnectionOptions {
   readonly token: () => Promise<string>;
   /** Answers one command frame; undefined: nothing to answer. */
   readonly onCommand: (frame: Frame) => Promise<Frame | undefined>;
-  /** Application ping period, within API Gateway's 10-minute idle limit. @default 60 000 */
+  /**
+   * Application ping period: within API Gateway's 10-minute idle limit and the dashboard's 60 s expiry (each
+   * ping counts as the node's contact). @default 20 000
+   */
   readonly pingMs?: number;
   /** Renew the connection after this long, before API Gateway's 2-hour limit. @default 110 minutes */
   readonly maxAgeMs?: number;
@@ -45,6 +49,8 @@ export class ControlConnection {
   opened = 0;
   /** Renewals before the age limit so far. */
   renewed = 0;
+  /** `pong`s received so far: each one follows the control plane's handling of a ping. */
+  pongs = 0;
 
   constructor(private readonly options: ControlConnectionOptions) {
     this.backoffMs = options.reconnectMinMs ?? 500;
@@ -139,7 +145,7 @@ export class ControlConnection {
     this.current = socket;
     this.opened++;
     this.backoffMs = this.options.reconnectMinMs ?? 500;
-    const pingMs = this.options.pingMs ?? 60_000;
+    const pingMs = this.options.pingMs ?? 20_000;
     let heardAt = Date.now();
     socket.on('message', (data) => {
       heardAt = Date.now();
@@ -198,6 +204,7 @@ export class ControlConnection {
     const frames =
       frame.type === 'batch' && Array.isArray(frame.messages) ? (frame.messages as Frame[]) : [frame];
     for (const message of frames) {
+      if (message.type === 'pong') this.pongs++;
       if (message.type === 'error') {
         this.options.log?.('WARNING', `control plane refused a frame: ${String(message.message)}`);
       }

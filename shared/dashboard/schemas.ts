@@ -125,6 +125,20 @@ export const pingFrameSchema = z.strictObject({
   history: z.number().int().min(0).max(100).optional(),
 });
 
+/**
+ * The agent's reports over its own WebSocket connection: the same report and batch as the HTTPS routes. The node
+ * is the connection's own (its token's subject); a `node_id`, if sent, must name that node.
+ */
+export const metricsFrameSchema = z.strictObject({
+  action: z.literal('metrics'),
+  node_id: nodeId.optional(),
+  report: metricsReportSchema,
+});
+export const logsFrameSchema = logBatchSchema.extend({
+  action: z.literal('logs'),
+  node_id: nodeId.optional(),
+});
+
 /** The agent's acknowledgement of a command (`service_ack` or `reporter_ack`). */
 export const ackFrameSchema = z.strictObject({
   action: z.enum(['service_ack', 'reporter_ack']),
