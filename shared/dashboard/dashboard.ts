@@ -3,7 +3,7 @@
 // `service_result`; agents' `ping`, `metrics`, `logs`, `service_ack` / `reporter_ack`). Handlers call these and
 // nothing below. A node is seen at every authenticated contact of its own, not only at its reports.
 import { roleSatisfies } from '#shared/contracts';
-import { ForbiddenError, NotFoundError, parseInput } from '#shared/http';
+import { BadRequestError, ForbiddenError, NotFoundError, parseInput } from '#shared/http';
 import type { PushOutcome } from '#shared/realtime';
 import type { CommandRecord, Commands } from './commands.ts';
 import type { Fanout } from './fanout.ts';
@@ -137,9 +137,23 @@ export class Dashboard {
     return this.store.stats();
   }
 
+  /**
+   * `GET /api/dashboard/logs`: the most recent lines, the lines after `cursor`, or (paging back) the lines
+   * older than `before` with the `before` of the next older page and whether there is one.
+   */
   async logs(query: LogsQuery) {
-    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const page = await this.store.logs({ ...query, cursor });
+    const { cursor: after, before, ...rest } = query;
+    if (after && before) {
+      throw new BadRequestError('Pass either cursor (newer lines) or before (older lines), not both', {
+        before: 'leave out cursor to page back',
+      });
+    }
+    if (before) {
+      const page = await this.store.olderLogs({ ...rest, before: decodeCursor(before, 'before') });
+      return { logs: page.logs, before: encodeCursor(page.before), more: page.more };
+    }
+    const cursor = after ? decodeCursor(after) : undefined;
+    const page = await this.store.logs({ ...rest, cursor });
     return { logs: page.logs, cursor: encodeCursor(page.cursor) };
   }
 

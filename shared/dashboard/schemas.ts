@@ -86,6 +86,14 @@ export type LogFilters = z.infer<typeof logFiltersSchema>;
 export const logsQuerySchema = logFiltersSchema.extend({
   q: z.string().min(1).max(200).optional(),
   cursor: z.string().min(1).max(8_000).optional().describe('`cursor` of an earlier answer: lines after it'),
+  before: z
+    .string()
+    .min(1)
+    .max(8_000)
+    .optional()
+    .describe(
+      'Older lines: `before` of an earlier answer, or base64url JSON {"<node>": <lowest seq held>}; lines below each node\'s position (a node not named: from its newest)',
+    ),
   limit: limit(1_000, 100),
 });
 export type LogsQuery = z.infer<typeof logsQuerySchema>;

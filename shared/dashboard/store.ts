@@ -5,7 +5,7 @@
 import type { RedisClient } from '#shared/clients';
 import { suggestInterval } from './interval.ts';
 import { type DashboardKeys, dashboardKeys } from './keys.ts';
-import { type LogCursor, readLogs, recentLogs } from './log-reader.ts';
+import { type LogCursor, readLogs, readOlderLogs, recentLogs } from './log-reader.ts';
 import type { LogLine, LogsQuery, MetricsReport, StoredLogLine } from './schemas.ts';
 import { logLevels } from './schemas.ts';
 
@@ -238,12 +238,18 @@ export class DashboardStore {
   }
 
   /** Lines after `cursor` (oldest first) or, without one, the most recent; node by node, never cross-slot. */
-  async logs(query: Omit<LogsQuery, 'cursor'> & { cursor?: LogCursor }) {
+  async logs(query: Omit<LogsQuery, 'cursor' | 'before'> & { cursor?: LogCursor }) {
     const nodes = await this.nodeIds(query.node);
     const stream = (id: string) => this.keys.logs(id);
     return query.cursor
       ? readLogs(this.redis, nodes, stream, query, query.cursor)
       : recentLogs(this.redis, nodes, stream, query);
+  }
+
+  /** Lines older than the `before` cursor (oldest first), node by node, never cross-slot. */
+  async olderLogs(query: Omit<LogsQuery, 'cursor' | 'before'> & { before: LogCursor }) {
+    const nodes = await this.nodeIds(query.node);
+    return readOlderLogs(this.redis, nodes, (id) => this.keys.logs(id), query, query.before);
   }
 
   /** The newest sequence number of each node (a cursor at "now"). */
