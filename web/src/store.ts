@@ -78,6 +78,8 @@ export class DashboardStore {
   private readonly gaps = new Map<string, { again: boolean }>();
   /** Per node, the lowest sequence number the log view has looked back to. */
   private floors = new Map<string, number>();
+  /** Lines paged back into the view: kept on top of `maxLines`, so paging back past it loses nothing. */
+  private pagedBack = 0;
   /** Bumped by every reset, so a read that started before one does not write into the new view. */
   private generation = 0;
 
@@ -115,6 +117,7 @@ export class DashboardStore {
     this.seen.clear();
     this.cursor = {};
     this.floors = new Map();
+    this.pagedBack = 0;
     this.gaps.clear();
     this.emit('logs');
   }
@@ -320,6 +323,7 @@ export class DashboardStore {
     this.lines = [];
     this.seen.clear();
     this.floors = new Map();
+    this.pagedBack = 0;
     this.emit('logs');
     if (!this.search) {
       // Back to the live view's most recent lines.
@@ -370,6 +374,7 @@ export class DashboardStore {
       });
       if (generation !== this.generation) return { added: 0, exhausted: false };
       for (const [node, seq] of Object.entries(decodeCursor(page.before))) this.floors.set(node, seq);
+      this.pagedBack += page.logs.length;
       const added = this.insert(page.logs);
       this.emit('logs');
       return { added, exhausted: !page.more };
@@ -405,7 +410,7 @@ export class DashboardStore {
       !last || byTime(last, sorted[0]!) <= 0
         ? this.lines.concat(sorted)
         : this.lines.concat(sorted).sort(byTime);
-    const max = this.deps.maxLines ?? 5_000;
+    const max = (this.deps.maxLines ?? 5_000) + this.pagedBack;
     if (this.lines.length > max) {
       for (const line of this.lines.slice(0, this.lines.length - max)) this.seen.delete(key(line));
       this.lines = this.lines.slice(-max);

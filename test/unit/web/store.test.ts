@@ -260,6 +260,32 @@ describe('DashboardStore', () => {
     expect(store.lines.map((l) => l.seq)).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
   });
 
+  it('keeps what it paged back on top of its line limit', async () => {
+    const stored = Array.from({ length: 12 }, (_, i) => line('node-1', i + 1));
+    const api = logApi(stored);
+    const store = new DashboardStore({
+      fetchLogs: (query) => api.fetchLogs(query),
+      fetchOlderLogs: (query) => api.fetchOlderLogs(query),
+      send: () => true,
+      maxLines: 4,
+      olderPage: 4,
+    });
+    store.opened();
+    store.apply(initial(stored.slice(-4), { 'node-1': 12 }));
+    expect(await store.loadOlder()).toEqual({ added: 4, exhausted: false });
+    expect(store.lines.map((l) => l.seq)).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(await store.loadOlder()).toEqual({ added: 4, exhausted: true });
+    expect(store.lines.map((l) => l.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    // Live lines still push the oldest out beyond the limit and what was paged back.
+    store.apply({
+      type: 'new_logs',
+      node_id: 'node-1',
+      logs: [line('node-1', 13)],
+      cursor: { 'node-1': 13 },
+    });
+    expect(store.lines.map((l) => l.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+  });
+
   it('keeps the search when paging back', async () => {
     // 250 matching lines between others: the search shows the newest 200, "older" the rest.
     const stored = Array.from({ length: 500 }, (_, i) =>
