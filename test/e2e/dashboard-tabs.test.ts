@@ -157,8 +157,10 @@ describe('Logs', () => {
     await page.waitForSelector(lineWith('needle in stored'), arrival);
     await page.fill('input[name=q]', 'NEEDLE');
     await page.click('.search button[type=submit]');
+    // The search empties the view and then draws its answer: wait for that, not just for the emptying.
     await page.waitForSelector(lineWith('wanted warn'), { ...arrival, state: 'detached' });
-    expect(await page.$(lineWith('needle in stored'))).not.toBeNull();
+    await page.waitForSelector(lineWith('needle in stored'), arrival);
+    expect(await page.$(lineWith('wanted warn'))).toBeNull();
     await fleet.node('node-2').log([
       { level: 'WARNING', logger: 'Service.db', message: 'haystack only' },
       { level: 'WARNING', logger: 'Service.db', message: 'live needle too' },
