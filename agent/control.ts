@@ -1,12 +1,14 @@
 // Node agent — the control connection: the agent's own WebSocket to the control plane's WebSocket API
 // (`?token=<node token or one-time connect ticket>`, as the $connect authorizer reads it), where operators'
-// commands arrive. It pings within API Gateway's 10-minute idle window, replaces a connection that stopped
-// answering, reconnects with capped exponential back-off and jitter, and renews the connection before API
-// Gateway's 2-hour limit: the new one opens before the old one closes (the control plane sends to the newest),
-// so no command falls between them. It pings at once on each new connection, which is when the control plane
-// hands over commands queued while the agent was away. Commands are answered as docs/architecture.md's
-// node-side table says: `service_command` → `service_ack`, `reporter_command` → `reporter_ack`, each with its
-// `command_id`; a repeated command id gets the same answer again without acting twice.
+// commands arrive. It pings every 20 s: within API Gateway's 10-minute idle window and, three times over, within
+// the dashboard's 60 s expiry (a ping counts as contact, so a node reporting only every 300 s stays online). It
+// replaces a connection that stopped answering, reconnects with capped exponential back-off and jitter, and
+// renews the connection before API Gateway's 2-hour limit: the new one opens before the old one closes (the
+// control plane sends to the newest), so no command falls between them. It pings at once on each new
+// connection, which is when the control plane hands over commands queued while the agent was away. Commands
+// are answered as docs/architecture.md's node-side table says: `service_command` → `service_ack`,
+// `reporter_command` → `reporter_ack`, each with its `command_id`; a repeated command id gets the same answer
+// again without acting twice.
 import WebSocket from 'ws';
 import type { LogLevel } from './logs.ts';
 import type { Reporter, ReporterStats } from './reporter.ts';
@@ -21,7 +23,10 @@ export interface ControlConnectionOptions {
   readonly token: () => Promise<string>;
   /** Answers one command frame; undefined: nothing to answer. */
   readonly onCommand: (frame: Frame) => Promise<Frame | undefined>;
-  /** Application ping period, within API Gateway's 10-minute idle limit. @default 60 000 */
+  /**
+   * Application ping period: within API Gateway's 10-minute idle limit and the dashboard's 60 s expiry (each
+   * ping counts as the node's contact). @default 20 000
+   */
   readonly pingMs?: number;
   /** Renew the connection after this long, before API Gateway's 2-hour limit. @default 110 minutes */
   readonly maxAgeMs?: number;
@@ -45,6 +50,8 @@ export class ControlConnection {
   opened = 0;
   /** Renewals before the age limit so far. */
   renewed = 0;
+  /** `pong`s received so far: each one follows the control plane's handling of a ping. */
+  pongs = 0;
 
   constructor(private readonly options: ControlConnectionOptions) {
     this.backoffMs = options.reconnectMinMs ?? 500;
@@ -139,7 +146,7 @@ export class ControlConnection {
     this.current = socket;
     this.opened++;
     this.backoffMs = this.options.reconnectMinMs ?? 500;
-    const pingMs = this.options.pingMs ?? 60_000;
+    const pingMs = this.options.pingMs ?? 20_000;
     let heardAt = Date.now();
     socket.on('message', (data) => {
       heardAt = Date.now();
@@ -198,6 +205,7 @@ export class ControlConnection {
     const frames =
       frame.type === 'batch' && Array.isArray(frame.messages) ? (frame.messages as Frame[]) : [frame];
     for (const message of frames) {
+      if (message.type === 'pong') this.pongs++;
       if (message.type === 'error') {
         this.options.log?.('WARNING', `control plane refused a frame: ${String(message.message)}`);
       }

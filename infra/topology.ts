@@ -226,7 +226,7 @@ export const functions = {
   },
   wsMessage: {
     entry: 'functions/ws/message.ts',
-    description: 'WebSocket frames: ping, dashboard subscribe, agent acknowledgements, $default',
+    description: 'WebSocket frames: ping, dashboard subscribe, agent reports and acknowledgements, $default',
     serves: 'ws',
     needs: ['dynamodb', 'redis', 'ws-management'],
     tables: dashboardTables,
@@ -468,8 +468,10 @@ export const wsRoutes: readonly WsRoute[] = [
   { routeKey: '$connect', function: 'wsConnection' },
   { routeKey: '$disconnect', function: 'wsConnection' },
   { routeKey: 'ping', function: 'wsMessage' },
-  // The dashboard protocol (shared/dashboard): clients subscribe; node agents acknowledge commands.
+  // The dashboard protocol (shared/dashboard): clients subscribe; node agents report and acknowledge commands.
   { routeKey: 'subscribe', function: 'wsMessage' },
+  { routeKey: 'metrics', function: 'wsMessage' },
+  { routeKey: 'logs', function: 'wsMessage' },
   { routeKey: 'service_ack', function: 'wsMessage' },
   { routeKey: 'reporter_ack', function: 'wsMessage' },
   { routeKey: '$default', function: 'wsMessage' },

@@ -1,5 +1,6 @@
 // Primary adapter — WebSocket frames: `ping` (pong, and `update` for dashboards), the dashboard's
-// `subscribe`, node agents' `service_ack` / `reporter_ack`; anything unrouted gets an error frame. A frame
+// `subscribe`, node agents' reports (`metrics`, `logs`) and `service_ack` / `reporter_ack`; anything unrouted
+// gets an error frame. A frame
 // the dashboard refuses (bad shape, wrong role, unknown command) is answered with `{type: "error", …}`.
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { dashboard, type WsCaller } from '#shared/dashboard';
@@ -12,6 +13,8 @@ type FrameHandler = (caller: WsCaller, frame: unknown) => Promise<void>;
 const frames: Record<string, FrameHandler> = {
   ping: (caller, frame) => dashboard().ping(caller, frame),
   subscribe: (caller, frame) => dashboard().subscribe(caller, frame),
+  metrics: (caller, frame) => dashboard().reportFrame(caller, frame),
+  logs: (caller, frame) => dashboard().logsFrame(caller, frame),
   service_ack: (caller, frame) => dashboard().acknowledge(caller, frame),
   reporter_ack: (caller, frame) => dashboard().acknowledge(caller, frame),
 };

@@ -1,8 +1,9 @@
 // Dashboard — use cases: ingest from agents, the dashboard's reads, operator commands, the janitor, and
 // the WebSocket protocol (`initial`, `ping` → `pong` + `update`, `new_logs`, `node_status`,
-// `service_result`; agents' `service_ack` / `reporter_ack`). Handlers call these and nothing below.
+// `service_result`; agents' `ping`, `metrics`, `logs`, `service_ack` / `reporter_ack`). Handlers call these and
+// nothing below. A node is seen at every authenticated contact of its own, not only at its reports.
 import { roleSatisfies } from '#shared/contracts';
-import { ForbiddenError, NotFoundError, parseInput } from '#shared/http';
+import { BadRequestError, ForbiddenError, NotFoundError, parseInput } from '#shared/http';
 import type { PushOutcome } from '#shared/realtime';
 import type { CommandRecord, Commands } from './commands.ts';
 import type { Fanout } from './fanout.ts';
@@ -13,7 +14,10 @@ import {
   type LogFilters,
   type LogLine,
   type LogsQuery,
+  logsFrameSchema,
   type MetricsReport,
+  metricsFrameSchema,
+  nodeId,
   pingFrameSchema,
   type ReporterControlRequest,
   subscribeFrameSchema,
@@ -82,6 +86,15 @@ export class Dashboard {
 
   // Ingest (role node, subject = node id: checked by the handler).
 
+  /**
+   * Any authenticated contact of the node itself (a ping, an acknowledgement, its connection): it is not
+   * silent, even between reports 300 s apart. Announces it if it was new or had expired.
+   */
+  async nodeSeen(node: string): Promise<void> {
+    const { cameOnline } = await this.store.markSeen(node);
+    if (cameOnline) await this.announce(node);
+  }
+
   async ingestMetrics(node: string, report: MetricsReport) {
     const { cameOnline, suggestedIntervalSeconds } = await this.store.recordMetrics(node, report);
     if (cameOnline) await this.announce(node);
@@ -124,9 +137,23 @@ export class Dashboard {
     return this.store.stats();
   }
 
+  /**
+   * `GET /api/dashboard/logs`: the most recent lines, the lines after `cursor`, or (paging back) the lines
+   * older than `before` with the `before` of the next older page and whether there is one.
+   */
   async logs(query: LogsQuery) {
-    const cursor = query.cursor ? decodeCursor(query.cursor) : undefined;
-    const page = await this.store.logs({ ...query, cursor });
+    const { cursor: after, before, ...rest } = query;
+    if (after && before) {
+      throw new BadRequestError('Pass either cursor (newer lines) or before (older lines), not both', {
+        before: 'leave out cursor to page back',
+      });
+    }
+    if (before) {
+      const page = await this.store.olderLogs({ ...rest, before: decodeCursor(before, 'before') });
+      return { logs: page.logs, before: encodeCursor(page.before), more: page.more };
+    }
+    const cursor = after ? decodeCursor(after) : undefined;
+    const page = await this.store.logs({ ...rest, cursor });
     return { logs: page.logs, cursor: encodeCursor(page.cursor) };
   }
 
@@ -229,11 +256,12 @@ export class Dashboard {
   async ping(caller: WsCaller, frame: unknown): Promise<void> {
     const { history: points = 20 } = parseInput(pingFrameSchema, frame ?? { action: 'ping' }, 'frame');
     if (!isViewer(caller)) {
+      const node = agentNode(caller);
+      // Seen before the pong: an agent that has its pong has been counted.
+      if (node) await this.nodeSeen(node);
       await this.deps.push(caller.connectionId, { type: 'pong' });
       // A node agent pings as soon as it connects: commands queued while it was away go now.
-      if (caller.roles.includes('node')) {
-        await this.deps.commands.deliverQueued(caller.subject, caller.connectionId);
-      }
+      if (node) await this.deps.commands.deliverQueued(node, caller.connectionId);
       return;
     }
     await this.deps.push(caller.connectionId, { type: 'pong' }, await this.update(points));
@@ -267,22 +295,44 @@ export class Dashboard {
     });
   }
 
+  /**
+   * `metrics` over the agent's own connection (node role): the HTTPS report's validation and storage for the
+   * connection's own node; answered with `metrics_accepted` (the suggested interval) on that connection.
+   */
+  async reportFrame(caller: WsCaller, frame: unknown): Promise<void> {
+    const node = reportingNode(caller, frame);
+    const { report } = parseInput(metricsFrameSchema, frame, 'frame');
+    const answer = await this.ingestMetrics(node, report);
+    await this.deps.push(caller.connectionId, { type: 'metrics_accepted', node_id: node, ...answer });
+  }
+
+  /** `logs` over the agent's own connection (node role): as `POST …/logs`; answered with `logs_accepted`. */
+  async logsFrame(caller: WsCaller, frame: unknown): Promise<void> {
+    const node = reportingNode(caller, frame);
+    const batch = parseInput(logsFrameSchema, frame, 'frame');
+    const answer = await this.ingestLogs(node, batch.logs);
+    await this.deps.push(caller.connectionId, { type: 'logs_accepted', node_id: node, ...answer });
+  }
+
   /** `service_ack` / `reporter_ack` (node role): completes the command and tells the dashboards. */
   async acknowledge(caller: WsCaller, frame: unknown): Promise<void> {
-    if (!caller.roles.includes('node')) throw new ForbiddenError('Only a node agent acknowledges commands');
+    const node = agentNode(caller);
+    if (!node) throw new ForbiddenError('Only a node agent acknowledges commands');
     const ack = parseInput(ackFrameSchema, frame, 'frame');
-    const answer = await this.deps.commands.acknowledge(caller.subject, ack);
-    if (!answer) throw new NotFoundError(`No command ${ack.command_id} for node ${caller.subject}`);
+    await this.nodeSeen(node);
+    const answer = await this.deps.commands.acknowledge(node, ack);
+    if (!answer) throw new NotFoundError(`No command ${ack.command_id} for node ${node}`);
     if (!answer.first) return;
-    await this.deps.fanout.publish(caller.subject, {
+    await this.deps.fanout.publish(node, {
       type: 'service_result',
       ...commandView(answer.record),
     });
   }
 
-  /** `$connect` of a node agent: its connection is where commands go. */
+  /** `$connect` of a node agent: its connection is where commands go, and the node is seen. */
   async agentConnected(node: string, connectionId: string): Promise<void> {
     await this.deps.commands.agentConnected(node, connectionId);
+    if (nodeId.safeParse(node).success) await this.store.markSeen(node);
     await this.announce(node);
   }
 
@@ -310,6 +360,24 @@ function unknownService(node: string, service: string): NotFoundError {
 }
 
 const isViewer = (caller: WsCaller) => roleSatisfies(caller.roles, 'viewer');
+
+/** The node a connection speaks for: its token's subject, for the node role only (and a valid node id). */
+function agentNode(caller: WsCaller): string | undefined {
+  return caller.roles.includes('node') && nodeId.safeParse(caller.subject).success
+    ? caller.subject
+    : undefined;
+}
+
+/** The connection's own node for a report frame; a frame naming another node is refused (403). */
+function reportingNode(caller: WsCaller, frame: unknown): string {
+  const node = agentNode(caller);
+  if (!node) throw new ForbiddenError('Only a node agent reports');
+  const named = (frame as { node_id?: unknown } | null)?.node_id;
+  if (named !== undefined && named !== node) {
+    throw new ForbiddenError('A node may only report for its own node id');
+  }
+  return node;
+}
 
 function requireViewer(caller: WsCaller): void {
   if (!isViewer(caller)) throw new ForbiddenError('Subscribing to the dashboard needs the viewer role');

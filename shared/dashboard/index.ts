@@ -46,6 +46,20 @@ function heartbeatAlive(clock: () => number): (nodeId: string) => Promise<boolea
 }
 
 let shared: Dashboard | undefined;
+let now: () => number = Date.now;
+
+/**
+ * Replaces the clock of the process-wide dashboard's store and fan-out (liveness, the janitor, message times;
+ * commands keep the machine's). Tests that run the local runtime in their own process move it to cross 60 s
+ * and 10 minutes at once; it returns the function that puts the previous clock back.
+ */
+export function setDashboardClock(clock: () => number): () => void {
+  const previous = now;
+  now = clock;
+  return () => {
+    now = previous;
+  };
+}
 
 /** The process-wide dashboard on the shared clients (Redis, DynamoDB, the management API). */
 export function dashboard(): Dashboard {
@@ -53,10 +67,11 @@ export function dashboard(): Dashboard {
   const client = redis();
   const keyPrefix = keyPrefixFromEnv();
   const keys = dashboardKeys(keyPrefix);
-  const clock = Date.now;
+  const clock = () => now();
   const store = new DashboardStore({
     redis: client,
     keyPrefix,
+    clock,
     logLinesPerNode: numberEnv('DASHBOARD_LOG_LINES_PER_NODE', 10_000, { min: 100, max: 1_000_000 }),
   });
   shared = new Dashboard({
@@ -68,10 +83,11 @@ export function dashboard(): Dashboard {
       dynamo: dynamo(),
       table: () => requireEnv(envNames.tableName('commands')),
       send: sendToConnection,
-      clock,
+      // The audit trail and the placement registry's heartbeats are on the machine's clock.
+      clock: Date.now,
       waitMs: commandWaitMs(),
       ackTimeoutMs: commandAckTimeoutMs(),
-      heartbeatAlive: heartbeatAlive(clock),
+      heartbeatAlive: heartbeatAlive(Date.now),
     }),
     push,
     saveSubscription: async (connectionId, filters) => {

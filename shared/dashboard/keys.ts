@@ -6,7 +6,7 @@
 export function dashboardKeys(prefix: string) {
   const node = (id: string) => `${prefix}dash:{${id}}`;
   return {
-    /** ZSET node id → last report (ms): the registry, what lists and the janitor read. */
+    /** ZSET node id → last contact (ms: a report, logs, a ping …): the registry, what lists and the janitor read. */
     nodes: `${prefix}dash:nodes`,
     /** ZSET of nodes already announced as expired (so `node_status` is pushed once). */
     expired: `${prefix}dash:expired`,

@@ -1,6 +1,8 @@
 // Dashboard — secondary adapter (Redis streams): reading log lines node by node. A cursor maps each node to
 // the last sequence number a reader has, so a read resumes every node's stream exactly after it (XRANGE
-// from `<seq+1>-0`), one stream (one hash slot) per command; lines of several nodes are merged by time.
+// from `<seq+1>-0`), one stream (one hash slot) per command; lines of several nodes are merged by time. A
+// backward cursor (`before`) maps each node to the lowest sequence number a reader holds: the read pages back
+// from just below it (XREVRANGE from `<seq-1>-1`), node by node the same way.
 import * as z from 'zod';
 import type { RedisClient } from '#shared/clients';
 import { BadRequestError } from '#shared/http';
@@ -15,12 +17,14 @@ export function encodeCursor(cursor: LogCursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString('base64url');
 }
 
-/** @throws BadRequestError naming the `cursor` field */
-export function decodeCursor(text: string): LogCursor {
+/** @throws BadRequestError naming the field (`cursor`, or `before`) */
+export function decodeCursor(text: string, field: 'cursor' | 'before' = 'cursor'): LogCursor {
   try {
     return cursorSchema.parse(JSON.parse(Buffer.from(text, 'base64url').toString('utf8')));
   } catch {
-    throw new BadRequestError('Invalid cursor', { cursor: 'pass the cursor of an earlier answer unchanged' });
+    throw new BadRequestError(`Invalid ${field}`, {
+      [field]: `pass the ${field} of an earlier answer unchanged, or base64url JSON {"<node>": <seq>}`,
+    });
   }
 }
 
@@ -33,6 +37,14 @@ export interface LogPage {
   readonly logs: StoredLogLine[];
   /** Pass back for the lines after these; it names every node read. */
   readonly cursor: LogCursor;
+}
+
+export interface OlderLogPage {
+  readonly logs: StoredLogLine[];
+  /** Pass back as `before` for the lines older than these: per node, the lowest sequence number read. */
+  readonly before: LogCursor;
+  /** Whether some node has lines left below its position (false: every node read back to its first line). */
+  readonly more: boolean;
 }
 
 type StreamEntries = [id: string, fields: string[]][];
@@ -168,4 +180,76 @@ export async function recentLogs(
     .sort(byTime)
     .slice(-query.limit);
   return { logs, cursor: Object.fromEntries(perNode.map((entry) => [entry.node, entry.head])) };
+}
+
+/**
+ * One node's matching lines below `below` (all of them when undefined), newest first, up to `limit`; the lowest
+ * sequence number scanned; and whether the scan reached the stream's first entry.
+ */
+async function scanBackward(
+  redis: RedisClient,
+  stream: string,
+  below: number | undefined,
+  limit: number,
+  matches: (line: StoredLogLine) => boolean,
+): Promise<{ lines: StoredLogLine[]; scannedDownTo: number | undefined; atStart: boolean }> {
+  const lines: StoredLogLine[] = [];
+  let scannedDownTo = below;
+  for (;;) {
+    if (scannedDownTo !== undefined && scannedDownTo <= 1) return { lines, scannedDownTo, atStart: true };
+    const end = scannedDownTo === undefined ? '+' : `${scannedDownTo - 1}-1`;
+    const entries = (await redis.xrevrange(stream, end, '-', 'COUNT', scanChunk)) as StreamEntries;
+    for (const entry of entries) {
+      const line = parse(entry);
+      scannedDownTo = seqOf(entry[0]);
+      if (matches(line)) lines.push(line);
+      if (lines.length === limit) return { lines, scannedDownTo, atStart: false };
+    }
+    if (entries.length < scanChunk) return { lines, scannedDownTo, atStart: true };
+  }
+}
+
+/**
+ * The lines just older than the `before` cursor (a node it does not name: from its newest line), oldest first.
+ * Per node the answer is the newest part of what lies below its position (a k-way merge by time, newest
+ * first), so the next `before` never skips a line.
+ */
+export async function readOlderLogs(
+  redis: RedisClient,
+  nodes: readonly string[],
+  streamOf: (node: string) => string,
+  query: LogReadQuery,
+  before: LogCursor,
+): Promise<OlderLogPage> {
+  const matches = matcher(query);
+  const scans = await Promise.all(
+    nodes.map((node) => scanBackward(redis, streamOf(node), before[node], query.limit, matches)),
+  );
+  const heads = scans.map(() => 0);
+  const taken: StoredLogLine[] = [];
+  while (taken.length < query.limit) {
+    let best = -1;
+    for (let i = 0; i < scans.length; i++) {
+      const line = scans[i]!.lines[heads[i]!];
+      if (line && (best < 0 || byTime(line, scans[best]!.lines[heads[best]!]!) > 0)) best = i;
+    }
+    if (best < 0) break;
+    taken.push(scans[best]!.lines[heads[best]!]!);
+    heads[best]!++;
+  }
+  const next: LogCursor = { ...before };
+  let more = false;
+  nodes.forEach((node, i) => {
+    const scan = scans[i]!;
+    const count = heads[i]!;
+    let position: number | undefined;
+    // All of a node's matches taken: it is read down to where the scan got (to 1 at its first entry);
+    // otherwise it resumes below the last line taken.
+    if (count === scan.lines.length) position = scan.atStart ? 1 : scan.scannedDownTo;
+    else position = count > 0 ? scan.lines[count - 1]!.seq : before[node];
+    if (position === undefined) delete next[node];
+    else next[node] = position;
+    if (position === undefined || position > 1) more = true;
+  });
+  return { logs: taken.reverse(), before: next, more };
 }

@@ -86,6 +86,14 @@ export type LogFilters = z.infer<typeof logFiltersSchema>;
 export const logsQuerySchema = logFiltersSchema.extend({
   q: z.string().min(1).max(200).optional(),
   cursor: z.string().min(1).max(8_000).optional().describe('`cursor` of an earlier answer: lines after it'),
+  before: z
+    .string()
+    .min(1)
+    .max(8_000)
+    .optional()
+    .describe(
+      'Older lines: `before` of an earlier answer, or base64url JSON {"<node>": <lowest seq held>}; lines below each node\'s position (a node not named: from its newest)',
+    ),
   limit: limit(1_000, 100),
 });
 export type LogsQuery = z.infer<typeof logsQuerySchema>;
@@ -123,6 +131,20 @@ export const subscribeFrameSchema = z.strictObject({
 export const pingFrameSchema = z.strictObject({
   action: z.literal('ping'),
   history: z.number().int().min(0).max(100).optional(),
+});
+
+/**
+ * The agent's reports over its own WebSocket connection: the same report and batch as the HTTPS routes. The node
+ * is the connection's own (its token's subject); a `node_id`, if sent, must name that node.
+ */
+export const metricsFrameSchema = z.strictObject({
+  action: z.literal('metrics'),
+  node_id: nodeId.optional(),
+  report: metricsReportSchema,
+});
+export const logsFrameSchema = logBatchSchema.extend({
+  action: z.literal('logs'),
+  node_id: nodeId.optional(),
 });
 
 /** The agent's acknowledgement of a command (`service_ack` or `reporter_ack`). */

@@ -1,16 +1,17 @@
 // Dashboard — secondary adapter (Redis): node registry, latest report, the 100-point history ring, the
-// bounded per-node log stream with its sequence numbers, and the janitor's expiry and removal. Every read
+// bounded per-node log stream with its sequence numbers, and the janitor's expiry and removal. A node's
+// registry entry is its last contact of any kind (report, logs, ping, acknowledgement, connection). Every read
 // and write names one node's keys at a time (./keys.ts); the clock is injected so tests can move it.
 import type { RedisClient } from '#shared/clients';
 import { suggestInterval } from './interval.ts';
 import { type DashboardKeys, dashboardKeys } from './keys.ts';
-import { type LogCursor, readLogs, recentLogs } from './log-reader.ts';
+import { type LogCursor, readLogs, readOlderLogs, recentLogs } from './log-reader.ts';
 import type { LogLine, LogsQuery, MetricsReport, StoredLogLine } from './schemas.ts';
 import { logLevels } from './schemas.ts';
 
 /** Points kept per node for charts. */
 export const historyPoints = 100;
-/** A node silent this long shows as expired. */
+/** A node silent this long (no report, no ping, no other authenticated contact) shows as expired. */
 export const expireAfterMs = 60_000;
 /** A node silent this long is removed by the janitor. */
 export const removeAfterMs = 10 * 60_000;
@@ -94,9 +95,10 @@ export class DashboardStore {
   }
 
   /**
-   * Marks the node alive. Returns whether it was new or had expired (its status then changes to online).
+   * Marks the node seen now: a report, a ping or any other authenticated contact of its own. Returns whether
+   * it was new or had expired (its status then changes to online).
    */
-  private async touch(node: string): Promise<{ cameOnline: boolean }> {
+  async markSeen(node: string): Promise<{ cameOnline: boolean }> {
     const now = this.clock();
     const [previous] = await Promise.all([
       this.redis.zscore(this.keys.nodes, node),
@@ -121,7 +123,7 @@ export class DashboardStore {
       memory_percent: report.memory.percent,
       disk_percent: report.disk.percent,
     };
-    const { cameOnline } = await this.touch(node);
+    const { cameOnline } = await this.markSeen(node);
     const [, , , override, recent] = (await this.redis
       .multi()
       .set(this.keys.latest(node), JSON.stringify({ ...report, received_at: receivedAt }))
@@ -144,7 +146,7 @@ export class DashboardStore {
     node: string,
     lines: readonly LogLine[],
   ): Promise<{ stored: StoredLogLine[]; duplicates: number; cameOnline: boolean }> {
-    const { cameOnline } = await this.touch(node);
+    const { cameOnline } = await this.markSeen(node);
     const sorted = [...lines].sort((a, b) => a.seq - b.seq);
     const bySeq = new Map<number, StoredLogLine>();
     const args: string[] = [];
@@ -236,12 +238,18 @@ export class DashboardStore {
   }
 
   /** Lines after `cursor` (oldest first) or, without one, the most recent; node by node, never cross-slot. */
-  async logs(query: Omit<LogsQuery, 'cursor'> & { cursor?: LogCursor }) {
+  async logs(query: Omit<LogsQuery, 'cursor' | 'before'> & { cursor?: LogCursor }) {
     const nodes = await this.nodeIds(query.node);
     const stream = (id: string) => this.keys.logs(id);
     return query.cursor
       ? readLogs(this.redis, nodes, stream, query, query.cursor)
       : recentLogs(this.redis, nodes, stream, query);
+  }
+
+  /** Lines older than the `before` cursor (oldest first), node by node, never cross-slot. */
+  async olderLogs(query: Omit<LogsQuery, 'cursor' | 'before'> & { before: LogCursor }) {
+    const nodes = await this.nodeIds(query.node);
+    return readOlderLogs(this.redis, nodes, (id) => this.keys.logs(id), query, query.before);
   }
 
   /** The newest sequence number of each node (a cursor at "now"). */

@@ -391,10 +391,17 @@ export const routeDocs = {
   },
   'GET /api/dashboard/logs': {
     operationId: 'getDashboardLogs',
-    summary: 'Log lines by node, level, logger and text; the most recent, or those after `cursor`',
+    summary:
+      'Log lines by node, level, logger and text; the most recent, those after `cursor`, or those older than `before`',
     tag: 'dashboard',
     query: logsQuerySchema,
-    responses: { '200': { description: 'Lines and the cursor after them', body: anyObject('Logs') } },
+    responses: {
+      '200': {
+        description:
+          'Lines (oldest first) and the cursor after them; with `before`: the `before` of the next older page and `more`',
+        body: anyObject('Logs'),
+      },
+    },
   },
   'POST /api/dashboard/control-service': {
     operationId: 'controlService',

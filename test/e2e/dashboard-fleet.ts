@@ -38,7 +38,10 @@ export interface FleetNode {
 
 export interface Fleet {
   node(id: string): FleetNode;
-  /** Makes a node look silent for `ms` (its last report that long ago), as if it stopped reporting. */
+  /**
+   * Makes a node silent (no reports, no control connection, so no pings) and backdates its last contact by
+   * `ms`, as if it had stopped that long ago.
+   */
   silence(id: string, ms: number): Promise<void>;
   stop(): Promise<void>;
 }
@@ -146,7 +149,13 @@ export async function startFleet(harness: TestRuntime, specs: readonly NodeSpec[
       };
     },
     async silence(id, ms) {
-      agentOf(id);
+      const dashboard = agentOf(id);
+      dashboard.reporter.stop();
+      await dashboard.reporter.settled();
+      await dashboard.logs.flushed();
+      await dashboard.control?.close();
+      // Its connection's end handled (after the pings that came before it), then the contact moves back.
+      while ((await redis.exists(keys.agent(id))) === 1) await sleep(10);
       await redis.zadd(keys.nodes, Date.now() - ms, id);
     },
     async stop() {

@@ -2,9 +2,10 @@
 // End-to-end — the dashboard's tabs in Chromium against the local runtime and a fleet of nodes
 // (test/e2e/dashboard-fleet.ts, real agents): each tab renders; the Overview flags failed services, silent and removed
 // nodes and a missing agent connection; a new metrics report moves the node's chart; a new log line
-// arrives live and respects the filters and the search; older lines page back; a restart click changes
-// the service's state; the log view resumes without a gap after the WebSocket is dropped; a viewer sees no
-// control buttons. Waits assert arrival (generous timeouts), never a time bound.
+// arrives live and respects the filters and the search; older lines page back by the API's backward cursor
+// (by keyboard too, keeping the filters and the search); a missed `new_logs` is filled over HTTP; a restart
+// click changes the service's state; the log view resumes without a gap after the WebSocket is dropped; a
+// viewer sees no control buttons. Waits assert arrival (generous timeouts), never a time bound.
 import { resolve } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -156,8 +157,10 @@ describe('Logs', () => {
     await page.waitForSelector(lineWith('needle in stored'), arrival);
     await page.fill('input[name=q]', 'NEEDLE');
     await page.click('.search button[type=submit]');
+    // The search empties the view and then draws its answer: wait for that, not just for the emptying.
     await page.waitForSelector(lineWith('wanted warn'), { ...arrival, state: 'detached' });
-    expect(await page.$(lineWith('needle in stored'))).not.toBeNull();
+    await page.waitForSelector(lineWith('needle in stored'), arrival);
+    expect(await page.$(lineWith('wanted warn'))).toBeNull();
     await fleet.node('node-2').log([
       { level: 'WARNING', logger: 'Service.db', message: 'haystack only' },
       { level: 'WARNING', logger: 'Service.db', message: 'live needle too' },
@@ -188,6 +191,119 @@ describe('Logs', () => {
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     expect(new Set(seqs).size).toBe(seqs.length);
     expect(seqs.length).toBeGreaterThanOrEqual(300);
+    await page.close();
+  });
+
+  it('pages back by keyboard through history older than the first window, keeping the filters and the search', async () => {
+    // 1,000 lines: the even ones WARNING, every fourth "kept". 250 match the filters and the search; the view
+    // opens with the newest 200 of them.
+    await fleet.node('node-1').log(
+      Array.from({ length: 1_000 }, (_, i) => ({
+        level: (i + 1) % 2 ? 'INFO' : 'WARNING',
+        logger: 'Service.aged',
+        message: `aged line ${i + 1}${(i + 1) % 4 ? '' : ' kept'}.`,
+      })),
+    );
+    const page = await logIn('paul', 'viewer', '#logs');
+    await page.waitForSelector('#connection[data-state=open]', arrival);
+    await page.selectOption('select[name=node]', 'node-1');
+    await page.selectOption('select[name=level]', 'WARNING');
+    await page.waitForSelector(lineWith('aged line 998.'), arrival);
+    await page.fill('input[name=q]', 'KEPT');
+    await page.press('input[name=q]', 'Enter');
+    // The search's answer drawn: 200 lines, every one "kept" (the level filter alone shows others too).
+    await page.waitForFunction(
+      () => {
+        const lines = Array.from(document.querySelectorAll('#panel-logs li.log .log-message'));
+        return lines.length === 200 && lines.every((line) => line.textContent?.includes('kept'));
+      },
+      undefined,
+      arrival,
+    );
+    const shown = () =>
+      page.$$eval('#panel-logs li.log', (lines) =>
+        lines.map((l) => ({
+          node: (l as HTMLElement).dataset.node,
+          level: (l as HTMLElement).dataset.level,
+          seq: Number((l as HTMLElement).dataset.seq),
+          message: l.querySelector('.log-message')?.textContent ?? '',
+        })),
+      );
+    expect((await shown()).at(-1)?.message).toBe('aged line 1000 kept.');
+    expect(await page.$(lineWith('aged line 4 kept.'))).toBeNull();
+
+    // By keyboard: Enter on the focused button, which keeps the focus while it loads and after.
+    const older = page.locator('button[data-older]');
+    await older.focus();
+    await page.keyboard.press('Enter');
+    await page.waitForSelector(lineWith('aged line 4 kept.'), arrival);
+    await page.waitForSelector('button[data-older="exhausted"]', arrival);
+    expect(await older.evaluate((button) => button === document.activeElement)).toBe(true);
+    expect(await older.getAttribute('aria-disabled')).toBe('true');
+    expect(await older.textContent()).toBe('No older lines');
+
+    // The filters and the search held: every matching line once, in order, and nothing else.
+    const all = await shown();
+    expect(all.every((l) => l.node === 'node-1' && l.level === 'WARNING')).toBe(true);
+    expect(all.map((l) => l.message)).toEqual(
+      Array.from({ length: 250 }, (_, i) => `aged line ${4 * (i + 1)} kept.`),
+    );
+    const seqs = all.map((l) => l.seq);
+    expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
+    expect(new Set(seqs).size).toBe(seqs.length);
+    expect(await page.inputValue('select[name=node]')).toBe('node-1');
+    expect(await page.inputValue('select[name=level]')).toBe('WARNING');
+    expect(await page.inputValue('input[name=q]')).toBe('KEPT');
+    expect(await page.textContent('#panel-logs .notice[aria-live]')).toBe('50 older lines above.');
+    await page.close();
+  });
+
+  it('fills a sequence gap left by a missed new_logs with the missing lines, once each', async () => {
+    const page = await logIn('gina', 'viewer', '#logs');
+    await page.waitForSelector('#connection[data-state=open]', arrival);
+    await page.selectOption('select[name=node]', 'node-2');
+    await fleet.node('node-2').log([{ message: 'gap before' }]);
+    await page.waitForSelector(lineWith('gap before'), arrival);
+    // From the next connection on, every frame from the server carrying the marked line is lost on the way.
+    let lost = 0;
+    await page.routeWebSocket(/.*/, (ws) => {
+      const server = ws.connectToServer();
+      server.onMessage((message) => {
+        if (String(message).includes('gap lost')) lost++;
+        else ws.send(message);
+      });
+    });
+    await page.evaluate(() => (window as unknown as { vfleetSocket: { drop(): void } }).vfleetSocket.drop());
+    await page.waitForSelector('#connection:not([data-state=open])', arrival);
+    await page.waitForSelector('#connection[data-state=open]', arrival);
+    // The resumed subscription's initial answer has come (the line before is still the newest shown).
+    await fleet.node('node-2').log([{ message: 'gap probe' }]);
+    await page.waitForSelector(lineWith('gap probe'), arrival);
+
+    await fleet.node('node-2').log([{ message: 'gap lost 1' }, { message: 'gap lost 2' }]);
+    await expect.poll(() => lost, arrival).toBeGreaterThan(0);
+    expect(await page.$(lineWith('gap lost'))).toBeNull();
+    const gapRead = page.waitForRequest(
+      (request) => request.url().includes('/api/dashboard/logs') && request.url().includes('cursor='),
+      arrival,
+    );
+    await fleet.node('node-2').log([{ message: 'gap after' }]);
+    await page.waitForSelector(lineWith('gap after'), arrival);
+    // The jump in the node's sequence made the page read the missing lines over HTTP.
+    expect(new URL((await gapRead).url()).searchParams.get('node')).toBe('node-2');
+    await page.waitForSelector(lineWith('gap lost 2'), arrival);
+    const tail = await page.$$eval('#panel-logs li.log[data-node="node-2"]', (lines) =>
+      lines.map((l) => ({
+        seq: Number((l as HTMLElement).dataset.seq),
+        message: l.querySelector('.log-message')?.textContent ?? '',
+      })),
+    );
+    const from = tail.findIndex((l) => l.message === 'gap probe');
+    const window = tail.slice(from);
+    expect(window.map((l) => l.message)).toEqual(['gap probe', 'gap lost 1', 'gap lost 2', 'gap after']);
+    expect(window.map((l) => l.seq)).toEqual([0, 1, 2, 3].map((i) => window[0]!.seq + i));
+    const seqs = tail.map((l) => l.seq);
+    expect(new Set(seqs).size).toBe(seqs.length);
     await page.close();
   });
 

@@ -3,8 +3,10 @@
 // agent's own control connection and supervisor (start, stop, restart, unknown service), a node offline (no
 // connection and no heartbeat) answered 409 while a node that still heartbeats gets its command once its
 // agent is back, reporter controls and the adaptive interval, logs of a supervised process arriving with
-// one gapless sequence across an agent restart, and the control connection coming back after a drop and
-// renewing itself without the dashboard ever seeing the agent gone.
+// one gapless sequence across an agent restart, the control connection coming back after a drop and
+// renewing itself without the dashboard ever seeing the agent gone; liveness on a moved dashboard clock (a node
+// that reports every 300 s but pings stays online, a silent one expires after 60 s and goes after 10 minutes), and
+// reports sent over the agent's WebSocket connection (validated as over HTTPS, for the connection's own node).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +15,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { envNames } from '#shared/contracts';
+import { setDashboardClock } from '#shared/dashboard';
 import { type LocalFleet, type LocalFleetOptions, startLocalFleet } from '../../agent/fleet.ts';
 import type { SystemSample } from '../../agent/metrics.ts';
 import type { ServicesConfig } from '../../agent/supervisor.ts';
@@ -101,7 +104,12 @@ async function until<T>(read: () => Promise<T>, test: (value: T) => boolean): Pr
   }
 }
 
-type NodeView = { agent_connected: boolean; metrics: { services: Record<string, string> } | null };
+type NodeView = {
+  status: string;
+  last_seen: string;
+  agent_connected: boolean;
+  metrics: { services: Record<string, string>; cpu_percent: number; received_at: string } | null;
+};
 const nodeView = async (nodeId: string) =>
   ((await call('GET', '/api/dashboard/metrics', viewer)).body.nodes as Record<string, NodeView>)[nodeId];
 
@@ -406,5 +414,167 @@ describe('the control connection', () => {
       (count) => count >= 3,
     );
     expect(statuses.every((connected) => connected === true)).toBe(true);
+  });
+});
+
+describe('liveness, on the dashboard clock', () => {
+  it('keeps a node that reports every 300 s but pings online; a node with neither expires after 60 s and goes after 10 minutes', async () => {
+    let now = Date.now();
+    const restore = setDashboardClock(() => now);
+    try {
+      // Reports every 300 s (none on their own during the test: the clock that moves is the dashboard's); the
+      // placement heartbeats are placement's own liveness, so they are kept out of the way.
+      const every300 = { initialIntervalSeconds: 300, minIntervalSeconds: 300 };
+      const live = await fleet(
+        'live',
+        {},
+        { heartbeatIntervalMs: 3_600_000, dashboard: { reporter: every300, control: { pingMs: 50 } } },
+      );
+      const mute = await fleet(
+        'mute',
+        {},
+        { heartbeatIntervalMs: 3_600_000, dashboard: { reporter: every300 } },
+      );
+      await ready('live-1');
+      await ready('mute-1');
+      const watcher = await client();
+      await watcher.subscribe({ node: 'mute-1' });
+      // The silent node: no reports, no control connection (so no pings).
+      const muted = mute.nodes[0]!.agent.dashboard!;
+      muted.reporter.stop();
+      await muted.reporter.settled();
+      await muted.logs.flushed();
+      await muted.control!.close();
+      await until(
+        () => nodeView('mute-1'),
+        (view) => view?.agent_connected === false,
+      );
+      const { control: pinger, reporter } = live.nodes[0]!.agent.dashboard!;
+      const startedAt = now;
+
+      /** Moves the dashboard's clock to `t` s after the start, then waits until the live node was seen at it. */
+      const moveTo = async (t: number) => {
+        now = startedAt + t * 1000;
+        const at = new Date(now).toISOString();
+        const pongs = pinger!.pongs;
+        // Pings go every 50 ms and each pong follows its ping's handling: 20 pongs after the move include pings
+        // handled after it, which must have counted.
+        const seen = await until(
+          async () => ({ view: await nodeView('live-1'), pongs: pinger!.pongs }),
+          (read) => read.view?.last_seen === at || read.pongs >= pongs + 20,
+        );
+        expect(seen.view, `live-1 seen at +${t} s`).toMatchObject({ status: 'online', last_seen: at });
+      };
+      const janitor = () =>
+        harness.runtime.invoke('dashboardJanitor', {}) as Promise<{ expired: string[]; removed: string[] }>;
+
+      for (const t of [20, 40, 60]) await moveTo(t);
+      expect((await nodeView('mute-1'))?.status).toBe('online');
+      await moveTo(61);
+      expect((await nodeView('mute-1'))?.status).toBe('expired');
+      const expiredMessage = watcher.next((m) => m.type === 'node_status' && m.status === 'expired', {
+        past: true,
+      });
+      expect((await janitor()).expired).not.toContain('live-1');
+      expect(await expiredMessage).toMatchObject({ node_id: 'mute-1', status: 'expired' });
+
+      for (let t = 80; t <= 580; t += 20) {
+        await moveTo(t);
+        // The node's own 300 s report, between its pings.
+        if (t === 300) await reporter.reportNow();
+      }
+      expect((await nodeView('live-1'))?.metrics?.received_at).toBe(
+        new Date(startedAt + 300_000).toISOString(),
+      );
+      // Silent for 10 minutes exactly: still listed; past them: removed.
+      await moveTo(600);
+      await janitor();
+      expect((await nodeView('mute-1'))?.status).toBe('expired');
+      await moveTo(601);
+      const removedMessage = watcher.next((m) => m.type === 'node_status' && m.status === 'removed', {
+        past: true,
+      });
+      expect((await janitor()).removed).not.toContain('live-1');
+      expect(await removedMessage).toMatchObject({ node_id: 'mute-1', status: 'removed' });
+      expect(await nodeView('mute-1')).toBeUndefined();
+      expect((await nodeView('live-1'))?.status).toBe('online');
+    } finally {
+      restore();
+    }
+  });
+});
+
+describe('reports over the agent WebSocket connection', () => {
+  const report = (cpu: number) => ({
+    timestamp: new Date().toISOString(),
+    cpu_percent: cpu,
+    memory: { percent: 40, total: 8_000, available: 4_800, used: 3_200 },
+    disk: { percent: 50, mounts: [] },
+    services: { web: 'running' },
+  });
+  const line = (seq: number, message: string) => ({
+    seq,
+    timestamp: new Date().toISOString(),
+    level: 'INFO',
+    logger_name: 'agent.ws',
+    message,
+  });
+
+  it('stores metrics and logs sent as frames, for the connection’s own node only, validated as over HTTPS', async () => {
+    const agent = new DashboardClient(
+      harness.runtime.wsUrl,
+      await harness.issuer.mint(['node'], { subject: 'wsrep-1' }),
+    );
+    clients.push(agent);
+    await agent.connect();
+    const watcher = await client();
+    await watcher.subscribe({ node: 'wsrep-1' });
+
+    const accepted = agent.nextOfType('metrics_accepted');
+    agent.send({ action: 'metrics', report: report(12.5) });
+    expect(await accepted).toMatchObject({ node_id: 'wsrep-1', accepted: true });
+    expect((await accepted).suggested_interval_seconds).toBeGreaterThanOrEqual(30);
+    expect(await nodeView('wsrep-1')).toMatchObject({ status: 'online', metrics: { cpu_percent: 12.5 } });
+
+    const stored = agent.nextOfType('logs_accepted');
+    agent.send({
+      action: 'logs',
+      node_id: 'wsrep-1',
+      logs: [line(1, 'over ws one'), line(2, 'over ws two')],
+    });
+    expect(await stored).toMatchObject({ stored: 2, duplicates: 0, last_seq: 2 });
+    await watcher.waitForLines(2);
+    expect(watcher.lines.map((l) => [l.node_id, l.seq, l.message])).toEqual([
+      ['wsrep-1', 1, 'over ws one'],
+      ['wsrep-1', 2, 'over ws two'],
+    ]);
+    const again = agent.nextOfType('logs_accepted');
+    agent.send({ action: 'logs', logs: [line(2, 'over ws two')] });
+    expect(await again).toMatchObject({ stored: 0, duplicates: 1, last_seq: 2 });
+
+    // Another node's id: refused, and that node never appears.
+    const refused = agent.nextOfType('error');
+    agent.send({ action: 'metrics', node_id: 'wsrep-2', report: report(99) });
+    expect(await refused).toMatchObject({ error: 'forbidden' });
+    const refusedLogs = agent.nextOfType('error');
+    agent.send({ action: 'logs', node_id: 'wsrep-2', logs: [line(1, 'not mine')] });
+    expect(await refusedLogs).toMatchObject({ error: 'forbidden' });
+    // A report the HTTPS route would refuse is refused here too, naming the field.
+    const invalid = agent.nextOfType('error');
+    agent.send({ action: 'metrics', report: { ...report(150) } });
+    expect(await invalid).toMatchObject({ error: 'bad_request' });
+    expect(JSON.stringify((await invalid).fields)).toContain('cpu_percent');
+    // A viewer is no node.
+    const viewerRefused = watcher.nextOfType('error');
+    watcher.send({ action: 'metrics', report: report(1) });
+    expect(await viewerRefused).toMatchObject({ error: 'forbidden' });
+
+    // What was refused changed nothing: the last good report stands, the other node is unknown.
+    const last = agent.nextOfType('metrics_accepted');
+    agent.send({ action: 'metrics', report: report(20) });
+    await last;
+    expect((await nodeView('wsrep-1'))?.metrics?.cpu_percent).toBe(20);
+    expect(await nodeView('wsrep-2')).toBeUndefined();
+    expect(watcher.lines.map((l) => l.message)).not.toContain('not mine');
   });
 });

@@ -191,6 +191,87 @@ describe('logs: filters and cursors', () => {
   });
 });
 
+describe('logs: paging back', () => {
+  type Line = { node_id: string; seq: number; level: string; message: string; timestamp: string };
+  const enc = (cursor: Record<string, number>) => Buffer.from(JSON.stringify(cursor)).toString('base64url');
+
+  /** Pages back with `before` from the newest lines until `more` is false; the pages, newest page first. */
+  async function pageBack(query: string, limit: number): Promise<Line[][]> {
+    const pages: Line[][] = [];
+    let before = enc({});
+    for (;;) {
+      const answer = await call(
+        'GET',
+        `/api/dashboard/logs?${query}&limit=${limit}&before=${before}`,
+        viewer,
+      );
+      expect(answer.status).toBe(200);
+      pages.push(answer.body.logs as Line[]);
+      before = answer.body.before as string;
+      if (!answer.body.more) return pages;
+    }
+  }
+
+  it('reads older lines by the before cursor, node by node, with the filters and search, without gaps or repeats', async () => {
+    const a = await agent('back-a', { connect: false });
+    const b = await agent('back-b', { connect: false });
+    // Interleaved in time: 30 lines of a, 20 of b; every third an ERROR.
+    for (let i = 1; i <= 30; i++) {
+      await a.log([{ level: i % 3 === 0 ? 'ERROR' : 'INFO', message: `backpage a${i}` }]);
+      if (i <= 20) await b.log([{ level: i % 3 === 0 ? 'ERROR' : 'INFO', message: `backpage b${i}` }]);
+    }
+    const byNode = (lines: Line[], node: string) => lines.filter((l) => l.node_id === node).map((l) => l.seq);
+
+    const pages = await pageBack('q=backpage', 7);
+    const all = pages.toReversed().flat();
+    // Each page is older than the one before it, and together they are every line once, in time order.
+    expect(all.map((l) => l.message)).toEqual(
+      [...all]
+        .sort((x, y) => (x.timestamp < y.timestamp ? -1 : x.timestamp > y.timestamp ? 1 : 0))
+        .map((l) => l.message),
+    );
+    expect(byNode(all, 'back-a')).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    expect(byNode(all, 'back-b')).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    expect(pages.slice(0, -1).every((page) => page.length === 7)).toBe(true);
+    // The first page back is the newest lines.
+    expect(pages[0]!.at(-1)!.message).toBe('backpage a30');
+
+    // Under a level filter, for one node, from a position the client holds (below its seq 25).
+    const errors = (
+      await call(
+        'GET',
+        `/api/dashboard/logs?node=back-a&level=ERROR&limit=3&before=${enc({ 'back-a': 25 })}`,
+        viewer,
+      )
+    ).body;
+    expect((errors.logs as Line[]).map((l) => l.message)).toEqual([
+      'backpage a18',
+      'backpage a21',
+      'backpage a24',
+    ]);
+    expect(errors.more).toBe(true);
+    const rest = (
+      await call(
+        'GET',
+        `/api/dashboard/logs?node=back-a&level=ERROR&limit=100&before=${errors.before}`,
+        viewer,
+      )
+    ).body;
+    expect((rest.logs as Line[]).map((l) => l.message)).toEqual(
+      [3, 6, 9, 12, 15].map((i) => `backpage a${i}`),
+    );
+    expect(rest.more).toBe(false);
+
+    expect(await call('GET', `/api/dashboard/logs?before=not-a-cursor`, viewer)).toMatchObject({
+      status: 400,
+      body: { fields: { before: expect.any(String) } },
+    });
+    expect(
+      (await call('GET', `/api/dashboard/logs?before=${enc({})}&cursor=${enc({})}`, viewer)).status,
+    ).toBe(400);
+  });
+});
+
 describe('the WebSocket protocol', () => {
   it('answers subscribe with initial, ping with pong and update, and pushes only the lines a filter matches', async () => {
     const node = await agent('ws-1');

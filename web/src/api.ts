@@ -1,6 +1,6 @@
 // The dashboard API over HTTP with the session's bearer token. Answers come back with their status (the
 // control call's 200 and 202 differ); a 401 means the session is over and goes to `onUnauthorized`.
-import type { DashboardStats, LogPage, LogsQuery } from './protocol.ts';
+import type { DashboardStats, LogPage, LogsQuery, OlderLogPage, OlderLogsQuery } from './protocol.ts';
 
 export interface ApiAnswer<T = unknown> {
   readonly status: number;
@@ -10,6 +10,7 @@ export interface ApiAnswer<T = unknown> {
 export interface DashboardApi {
   stats(): Promise<DashboardStats>;
   logs(query: LogsQuery): Promise<LogPage>;
+  olderLogs(query: OlderLogsQuery): Promise<OlderLogPage>;
   controlService(body: { worker_id: string; service_name: string; action: string }): Promise<ApiAnswer>;
 }
 
@@ -57,13 +58,16 @@ export function createApi(options: {
 
   return {
     stats: () => read<DashboardStats>('/api/dashboard/stats'),
-    logs(query) {
-      const params = new URLSearchParams();
-      for (const [name, value] of Object.entries(query)) {
-        if (value !== undefined && value !== '') params.set(name, String(value));
-      }
-      return read<LogPage>(`/api/dashboard/logs?${params}`);
-    },
+    logs: (query) => read<LogPage>(`/api/dashboard/logs?${logParams(query)}`),
+    olderLogs: (query) => read<OlderLogPage>(`/api/dashboard/logs?${logParams(query)}`),
     controlService: (body) => call('POST', '/api/dashboard/control-service', body),
   };
+}
+
+function logParams(query: LogsQuery | OlderLogsQuery): URLSearchParams {
+  const params = new URLSearchParams();
+  for (const [name, value] of Object.entries(query)) {
+    if (value !== undefined && value !== '') params.set(name, String(value));
+  }
+  return params;
 }

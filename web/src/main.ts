@@ -84,6 +84,7 @@ function showSession(config: DashboardConfig, session: Session, returnTo: string
   let socket: DashboardSocket;
   const store = new DashboardStore({
     fetchLogs: (query) => api.logs(query),
+    fetchOlderLogs: (query) => api.olderLogs(query),
     send: (frame) => socket.send(frame),
   });
   mountOverview(panels.overview, store, api);

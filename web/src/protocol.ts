@@ -113,6 +113,22 @@ export interface LogsQuery extends LogFilters {
   readonly limit?: number;
 }
 
+/** `GET /api/dashboard/logs?before=`: lines older than each node's position (per node, the lowest seq held). */
+export interface OlderLogsQuery extends LogFilters {
+  readonly q?: string;
+  readonly before: string;
+  readonly limit?: number;
+}
+
+/** The answer to an `OlderLogsQuery`. */
+export interface OlderLogPage {
+  readonly logs: LogLine[];
+  /** The `before` of the next older page. */
+  readonly before: string;
+  /** Whether some node has older lines left. */
+  readonly more: boolean;
+}
+
 export function encodeCursor(cursor: LogCursor): string {
   const text = JSON.stringify(cursor);
   const bytes = new TextEncoder().encode(text);

@@ -1,8 +1,9 @@
 // The page's message store: applies the WebSocket's messages (`batch` unwrapped in order) and the log API's
 // pages to one model the tabs draw from, and keeps the log view gap-free. Per node it holds the highest
 // sequence number it has (the cursor), drops lines at or below it, resubscribes with it after a reconnect,
-// pages the rest of a long absence over HTTP, and reads a node's missing lines over HTTP when its sequence
-// jumps. No DOM here: test/unit/web/store.test.ts drives it in Node.
+// pages the rest of a long absence over HTTP, reads a node's missing lines over HTTP when its sequence
+// jumps, and pages back through history by the API's backward cursor. No DOM here:
+// test/unit/web/store.test.ts drives it in Node.
 import {
   type CommandView,
   decodeCursor,
@@ -16,6 +17,8 @@ import {
   type LogsQuery,
   matches,
   type NodeView,
+  type OlderLogPage,
+  type OlderLogsQuery,
   type ServiceState,
 } from './protocol.ts';
 
@@ -24,20 +27,20 @@ export type StoreEvent = 'nodes' | 'history' | 'logs' | 'sources' | 'command' | 
 export interface StoreDeps {
   /** `GET /api/dashboard/logs`. */
   readonly fetchLogs: (query: LogsQuery) => Promise<LogPage>;
+  /** `GET /api/dashboard/logs?before=` (older lines). */
+  readonly fetchOlderLogs: (query: OlderLogsQuery) => Promise<OlderLogPage>;
   /** Sends a frame on the current WebSocket (false when it is not open). */
   readonly send: (frame: Record<string, unknown>) => boolean;
   /** Lines kept for the log view (the oldest go first). @default 5,000 */
   readonly maxLines?: number;
-  /** Sequence numbers one request for older lines covers, per node. @default 500 */
-  readonly olderWindow?: number;
+  /** Lines one request for older lines asks for (all nodes together). @default 200 */
+  readonly olderPage?: number;
   /** Reports a failed HTTP read (the store carries on). */
   readonly onFetchError?: (error: unknown) => void;
 }
 
 /** Lines a catch-up or gap read asks for at a time (the API's maximum). */
 const pageLimit = 1_000;
-/** Windows tried per node and click before "older" gives up for now (a sparse filter or search). */
-const olderWindowsPerClick = 10;
 
 const key = (line: { node_id: string; seq: number }) => `${line.node_id}\u0000${line.seq}`;
 
@@ -75,6 +78,8 @@ export class DashboardStore {
   private readonly gaps = new Map<string, { again: boolean }>();
   /** Per node, the lowest sequence number the log view has looked back to. */
   private floors = new Map<string, number>();
+  /** Lines paged back into the view: kept on top of `maxLines`, so paging back past it loses nothing. */
+  private pagedBack = 0;
   /** Bumped by every reset, so a read that started before one does not write into the new view. */
   private generation = 0;
 
@@ -112,6 +117,7 @@ export class DashboardStore {
     this.seen.clear();
     this.cursor = {};
     this.floors = new Map();
+    this.pagedBack = 0;
     this.gaps.clear();
     this.emit('logs');
   }
@@ -317,6 +323,7 @@ export class DashboardStore {
     this.lines = [];
     this.seen.clear();
     this.floors = new Map();
+    this.pagedBack = 0;
     this.emit('logs');
     if (!this.search) {
       // Back to the live view's most recent lines.
@@ -336,54 +343,55 @@ export class DashboardStore {
   }
 
   /**
-   * Reads older lines than the view holds. The API reads forwards only (a cursor is "after these"), so for
-   * each node this asks for the window of sequence numbers just below the oldest one seen, with the
-   * node's cursor set to the window's start, and keeps what is below; sparse windows (a narrow filter or
-   * search) are skipped, a few per call. Each node's part of the view stays contiguous.
+   * Reads the page of lines just older than the view holds, within its filters and search: one request with
+   * the API's backward cursor (`before`: per node, the lowest sequence number the view has looked back to; a
+   * node it names not is read from its newest line). The answer's `before` is where the next click goes on,
+   * so each node's part of the view stays contiguous.
    * @returns the lines added, and whether every node has been read back to its first line
    */
   async loadOlder(): Promise<{ added: number; exhausted: boolean }> {
     const generation = this.generation;
-    const window = this.deps.olderWindow ?? 500;
     const nodes = this.filters.node
       ? [this.filters.node]
-      : [...new Set([...this.sources.nodes, ...Object.keys(this.cursor)])];
-    let added = 0;
+      : [
+          ...new Set([
+            ...this.floors.keys(),
+            ...Object.keys(this.cursor),
+            ...this.lines.map((l) => l.node_id),
+          ]),
+        ];
+    const before: LogCursor = {};
+    for (const node of nodes) {
+      const floor = this.floorOf(node);
+      if (floor !== undefined) before[node] = floor;
+    }
     try {
-      await Promise.all(
-        nodes.map(async (node) => {
-          for (let tries = 0; tries < olderWindowsPerClick; tries++) {
-            const floor = this.floorOf(node);
-            if (floor <= 1) return;
-            const start = Math.max(0, floor - 1 - window);
-            const page = await this.deps.fetchLogs({
-              ...this.filters,
-              node,
-              ...(this.search ? { q: this.search } : {}),
-              cursor: encodeCursor({ [node]: start }),
-              limit: window,
-            });
-            if (generation !== this.generation) return;
-            const older = page.logs.filter((line) => line.node_id === node && line.seq < floor);
-            this.floors.set(node, start + 1);
-            added += this.insert(older);
-            if (older.length > 0) return;
-          }
-        }),
-      );
+      const page = await this.deps.fetchOlderLogs({
+        ...this.filters,
+        ...(this.search ? { q: this.search } : {}),
+        before: encodeCursor(before),
+        limit: this.deps.olderPage ?? 200,
+      });
+      if (generation !== this.generation) return { added: 0, exhausted: false };
+      for (const [node, seq] of Object.entries(decodeCursor(page.before))) this.floors.set(node, seq);
+      this.pagedBack += page.logs.length;
+      const added = this.insert(page.logs);
+      this.emit('logs');
+      return { added, exhausted: !page.more };
     } catch (error) {
       this.fetchFailed(error);
+      return { added: 0, exhausted: false };
     }
-    if (generation === this.generation) this.emit('logs');
-    return { added, exhausted: nodes.every((node) => this.floorOf(node) <= 1) };
   }
 
-  private floorOf(node: string): number {
+  /** The lowest sequence number the view has looked back to for a node; undefined: it knows none of it. */
+  private floorOf(node: string): number | undefined {
     const known = this.floors.get(node);
     if (known !== undefined) return known;
-    let lowest = (this.cursor[node] ?? 0) + 1;
+    const high = this.cursor[node];
+    let lowest = high === undefined ? Number.POSITIVE_INFINITY : high + 1;
     for (const line of this.lines) if (line.node_id === node && line.seq < lowest) lowest = line.seq;
-    return lowest;
+    return Number.isFinite(lowest) ? lowest : undefined;
   }
 
   // The line buffer.
@@ -402,7 +410,7 @@ export class DashboardStore {
       !last || byTime(last, sorted[0]!) <= 0
         ? this.lines.concat(sorted)
         : this.lines.concat(sorted).sort(byTime);
-    const max = this.deps.maxLines ?? 5_000;
+    const max = (this.deps.maxLines ?? 5_000) + this.pagedBack;
     if (this.lines.length > max) {
       for (const line of this.lines.slice(0, this.lines.length - max)) this.seen.delete(key(line));
       this.lines = this.lines.slice(-max);

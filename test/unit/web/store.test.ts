@@ -1,8 +1,8 @@
 // Unit — the dashboard page's message store (web/src/store.ts): batches unwrapped in order, per-node
 // sequence dedupe, resuming from the cursor after a reconnect (and paging the rest), reading a node's gap
 // over HTTP when its sequence jumps, nodes going silent, command results, and paging back through older
-// lines with the forward-only cursor. The HTTP reads are a fake of the log API's contract (lines after a
-// per-node cursor, filtered), since the store's only partner here is that API.
+// lines with the backward cursor. The HTTP reads are a fake of the log API's contract (lines after a
+// per-node cursor, or below a per-node `before`, filtered), since the store's only partner here is that API.
 import { describe, expect, it } from 'vitest';
 import {
   decodeCursor,
@@ -10,6 +10,7 @@ import {
   type LogLine,
   type LogsQuery,
   matches,
+  type OlderLogsQuery,
 } from '../../../web/src/protocol.ts';
 import { DashboardStore } from '../../../web/src/store.ts';
 
@@ -27,11 +28,32 @@ function line(node: string, seq: number, extra: Partial<LogLine> = {}): LogLine 
   };
 }
 
-/** The log API over a list of stored lines: lines after the cursor (or the most recent), filtered. */
+/**
+ * The log API over a list of stored lines: lines after the cursor (or the most recent), or the newest below each
+ * node's `before` position (a node not named: from its newest), filtered.
+ */
 function logApi(stored: LogLine[]) {
   const calls: LogsQuery[] = [];
+  const olderCalls: OlderLogsQuery[] = [];
   return {
     calls,
+    olderCalls,
+    async fetchOlderLogs(query: OlderLogsQuery) {
+      olderCalls.push(query);
+      const limit = query.limit ?? 100;
+      const before = decodeCursor(query.before);
+      const below = stored.filter(
+        (l) => matches(l, query) && l.seq < (before[l.node_id] ?? Number.POSITIVE_INFINITY),
+      );
+      const logs = below.slice(-limit);
+      const next = { ...before };
+      for (const l of logs) next[l.node_id] = Math.min(next[l.node_id] ?? Number.POSITIVE_INFINITY, l.seq);
+      // A node whose lines below were all taken is read back to its start.
+      for (const l of below) if (!logs.includes(l)) next[l.node_id] = Math.max(next[l.node_id]!, l.seq + 1);
+      const more = below.length > logs.length;
+      if (!more) for (const id of Object.keys(next)) next[id] = 1;
+      return { logs, before: encodeCursor(next), more };
+    },
     async fetchLogs(query: LogsQuery) {
       calls.push(query);
       const limit = query.limit ?? 100;
@@ -51,11 +73,12 @@ function logApi(stored: LogLine[]) {
   };
 }
 
-function setup(stored: LogLine[] = [], options: { olderWindow?: number } = {}) {
+function setup(stored: LogLine[] = [], options: { olderPage?: number } = {}) {
   const api = logApi(stored);
   const sent: Record<string, unknown>[] = [];
   const store = new DashboardStore({
     fetchLogs: (query) => api.fetchLogs(query),
+    fetchOlderLogs: (query) => api.fetchOlderLogs(query),
     send: (frame) => {
       sent.push(frame);
       return true;
@@ -217,21 +240,66 @@ describe('DashboardStore', () => {
     expect(store.nodes.get('node-1')?.metrics?.services.web).toBe('stopped');
   });
 
-  it('pages back through older lines by windows of sequence numbers, per node, to the first line', async () => {
+  it('pages back through older lines by the backward cursor, within the filters and search, to the first line', async () => {
     const stored = Array.from({ length: 30 }, (_, i) =>
       line('node-1', i + 1, { level: i % 3 ? 'INFO' : 'ERROR' }),
     );
-    const { store } = setup(stored, { olderWindow: 10 });
+    const { store, api } = setup(stored, { olderPage: 3 });
     store.setFilters({ level: 'ERROR' });
     store.apply(initial(stored.filter((l) => l.level === 'ERROR').slice(-2), { 'node-1': 30 }));
     expect(store.lines.map((l) => l.seq)).toEqual([25, 28]);
     const first = await store.loadOlder();
     expect(first).toEqual({ added: 3, exhausted: false });
     expect(store.lines.map((l) => l.seq)).toEqual([16, 19, 22, 25, 28]);
+    // One request per click, from the lowest line held, with the filters.
+    expect(api.olderCalls[0]).toEqual({ level: 'ERROR', before: encodeCursor({ 'node-1': 25 }), limit: 3 });
+    expect(decodeCursor(api.olderCalls.at(-1)!.before)).toEqual({ 'node-1': 25 });
     await store.loadOlder();
-    const last = await store.loadOlder();
-    expect(last.exhausted).toBe(true);
+    expect(decodeCursor(api.olderCalls.at(-1)!.before)).toEqual({ 'node-1': 16 });
+    expect(await store.loadOlder()).toEqual({ added: 2, exhausted: true });
     expect(store.lines.map((l) => l.seq)).toEqual([1, 4, 7, 10, 13, 16, 19, 22, 25, 28]);
+  });
+
+  it('keeps what it paged back on top of its line limit', async () => {
+    const stored = Array.from({ length: 12 }, (_, i) => line('node-1', i + 1));
+    const api = logApi(stored);
+    const store = new DashboardStore({
+      fetchLogs: (query) => api.fetchLogs(query),
+      fetchOlderLogs: (query) => api.fetchOlderLogs(query),
+      send: () => true,
+      maxLines: 4,
+      olderPage: 4,
+    });
+    store.opened();
+    store.apply(initial(stored.slice(-4), { 'node-1': 12 }));
+    expect(await store.loadOlder()).toEqual({ added: 4, exhausted: false });
+    expect(store.lines.map((l) => l.seq)).toEqual([5, 6, 7, 8, 9, 10, 11, 12]);
+    expect(await store.loadOlder()).toEqual({ added: 4, exhausted: true });
+    expect(store.lines.map((l) => l.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    // Live lines still push the oldest out beyond the limit and what was paged back.
+    store.apply({
+      type: 'new_logs',
+      node_id: 'node-1',
+      logs: [line('node-1', 13)],
+      cursor: { 'node-1': 13 },
+    });
+    expect(store.lines.map((l) => l.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+  });
+
+  it('keeps the search when paging back', async () => {
+    // 250 matching lines between others: the search shows the newest 200, "older" the rest.
+    const stored = Array.from({ length: 500 }, (_, i) =>
+      line('node-1', i + 1, { message: i % 2 ? `needle ${i + 1}` : 'hay' }),
+    );
+    const { store, api } = setup(stored, { olderPage: 100 });
+    store.opened();
+    store.apply(initial([], { 'node-1': 500 }));
+    await store.setSearch('needle');
+    expect(store.lines).toHaveLength(200);
+    const lowest = store.lines[0]!.seq;
+    expect(await store.loadOlder()).toEqual({ added: 50, exhausted: true });
+    expect(api.olderCalls).toEqual([{ q: 'needle', before: encodeCursor({ 'node-1': lowest }), limit: 100 }]);
+    expect(store.lines.map((l) => l.seq)).toEqual(Array.from({ length: 250 }, (_, i) => 2 * (i + 1)));
   });
 
   it('searches over HTTP and then keeps only live lines that match the search', async () => {

@@ -1,6 +1,7 @@
 // Logs tab: the live log view. Node, level and logger filters resubscribe the socket (the server filters
 // what it pushes); the search asks the API (`q`, which the socket does not filter on) and live lines must
-// then match it too; "Older lines" reads back through each node's stream (see DashboardStore.loadOlder).
+// then match it too; "Older lines" pages back through history by the API's backward cursor, within the same
+// filters and search (DashboardStore.loadOlder), and shows the page it read at the top of the list.
 import { coalesced, h } from '../dom.ts';
 import type { LogFilters, LogLevel } from '../protocol.ts';
 import type { DashboardStore } from '../store.ts';
@@ -32,8 +33,8 @@ export function mountLogs(panel: HTMLElement, store: DashboardStore): void {
     }) satisfies LogFilters;
   // A new view (filters or search) can be read back again.
   const fresh = () => {
-    older.disabled = false;
-    older.textContent = 'Older lines';
+    pagedBack = 0;
+    setOlder('ready');
     status.textContent = '';
   };
   const refilter = () => {
@@ -60,14 +61,32 @@ export function mountLogs(panel: HTMLElement, store: DashboardStore): void {
     fresh();
     void store.setSearch(query.value);
   });
-  const older = h('button', { type: 'button', 'data-older': '' }, 'Older lines');
+  // aria-disabled, not disabled: the button keeps keyboard focus while it loads and once nothing is older.
+  const older = h('button', { type: 'button', 'data-older': 'ready' }, 'Older lines');
+  const setOlder = (state: 'ready' | 'loading' | 'exhausted') => {
+    older.dataset.older = state;
+    older.setAttribute('aria-disabled', String(state !== 'ready'));
+    older.textContent = state === 'exhausted' ? 'No older lines' : 'Older lines';
+    if (state === 'loading') older.setAttribute('aria-busy', 'true');
+    else older.removeAttribute('aria-busy');
+  };
+  /** Lines paged back into the view: drawn on top of the newest `drawnLines`. */
+  let pagedBack = 0;
+  let revealOldest = false;
   older.addEventListener('click', async () => {
-    older.disabled = true;
+    if (older.dataset.older !== 'ready') return;
+    setOlder('loading');
     const { added, exhausted } = await store.loadOlder();
-    older.disabled = exhausted;
-    older.textContent = exhausted ? 'No older lines' : 'Older lines';
+    pagedBack += added;
+    revealOldest = added > 0;
+    setOlder(exhausted ? 'exhausted' : 'ready');
     status.textContent =
-      added === 0 && !exhausted ? 'No older matching lines nearby; try again to look further back.' : '';
+      added > 0
+        ? `${added} older ${added === 1 ? 'line' : 'lines'} above.`
+        : exhausted
+          ? 'No older lines.'
+          : '';
+    draw();
   });
   const status = h('p', { class: 'notice', 'aria-live': 'polite' });
   const list = h('ol', { class: 'log-lines', 'aria-label': 'Log lines', 'aria-live': 'off', tabindex: 0 });
@@ -105,7 +124,7 @@ export function mountLogs(panel: HTMLElement, store: DashboardStore): void {
   new ResizeObserver(keepFollowing).observe(list);
 
   const draw = coalesced(() => {
-    const lines = store.lines.slice(-drawnLines);
+    const lines = store.lines.slice(-(drawnLines + pagedBack));
     list.replaceChildren(
       ...lines.map((line) =>
         h(
@@ -127,6 +146,12 @@ export function mountLogs(panel: HTMLElement, store: DashboardStore): void {
     list.dataset.count = String(store.lines.length);
     if (lines.length === 0)
       list.append(h('li', { class: 'notice' }, store.search ? 'No matching lines.' : 'No lines yet.'));
+    if (revealOldest) {
+      // The page just read back sits at the top: show it, and stop following the newest line.
+      revealOldest = false;
+      follow = false;
+      list.scrollTop = 0;
+    }
     keepFollowing();
   });
 
