@@ -388,6 +388,8 @@ describe('the control connection', () => {
     const openedBefore = connection.opened;
     connection.dropForTest();
     await back;
+    // The control plane announces the agent at its $connect, which can come before the agent sees its 'open'.
+    await connection.whenConnected();
     expect(connection.opened).toBe(openedBefore + 1);
     expect((await control('conn-1', 'web', 'restart')).body).toMatchObject({ success: true });
   });
