@@ -146,6 +146,10 @@ export const inputs = {
     source: 'assumption: dashboard pages open in the busy hours (operators, not all 2,000 users)',
   },
   dashboardPingSeconds: { value: 60, source: "web/src/socket.ts: the dashboard's ping interval (60 s)" },
+  agentPingSeconds: {
+    value: 20,
+    source: "agent/control.ts: the control connection's ping interval (20 s: three within the dashboard's 60 s expiry)",
+  },
   dashboardApiPerClientMinute: {
     value: 1,
     source: 'assumption: dashboard reads (history, logs, stats) per open page a minute',

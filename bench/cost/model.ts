@@ -92,7 +92,9 @@ export function workload(scale: Scale, v: InputValues, facts: DeployFacts): Work
   const placementRequests = nodeHours * v.placementRequestsPerNodeHour;
 
   const dashboardClientMinutes = v.dashboardClients * busy * 60;
-  const pings = (dashboardClientMinutes * 60) / v.dashboardPingSeconds;
+  // Dashboards' pings, and every node agent's on its control connection (each one is the node's contact).
+  const pings =
+    (dashboardClientMinutes * 60) / v.dashboardPingSeconds + (nodeHours * 3600) / v.agentPingSeconds;
   // Half the clients watch every node, half one node (the dashboard bench's mix): a report reaches ~half of them.
   const busyReports = (scale.nodes * busy * 3600) / v.agentReportSeconds;
   const pushes = busyReports * (v.dashboardClients / 2);
