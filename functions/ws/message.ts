@@ -1,7 +1,7 @@
 // Primary adapter — WebSocket frames: `ping` (pong, and `update` for dashboards), the dashboard's
 // `subscribe`, node agents' reports (`metrics`, `logs`) and `service_ack` / `reporter_ack`; anything unrouted
-// gets an error frame. A frame
-// the dashboard refuses (bad shape, wrong role, unknown command) is answered with `{type: "error", …}`.
+// gets an error frame. A frame the dashboard refuses (bad shape, wrong role, unknown command) is answered with
+// `{type: "error", …}`.
 import type { APIGatewayProxyResultV2, APIGatewayProxyWebsocketEventV2 } from 'aws-lambda';
 import { dashboard, type WsCaller } from '#shared/dashboard';
 import { HttpError } from '#shared/http';
