@@ -148,7 +148,8 @@ export const inputs = {
   dashboardPingSeconds: { value: 60, source: "web/src/socket.ts: the dashboard's ping interval (60 s)" },
   agentPingSeconds: {
     value: 20,
-    source: "agent/control.ts: the control connection's ping interval (20 s: three within the dashboard's 60 s expiry)",
+    source:
+      "agent/control.ts: the control connection's ping interval (20 s: three within the dashboard's 60 s expiry)",
   },
   dashboardApiPerClientMinute: {
     value: 1,
