@@ -54,8 +54,8 @@ if (captureDir && !state[installed]) {
             ? Buffer.from(data).toString('utf8')
             : String(data);
       // The label names the endpoint only: a client's own URL carries its token (`?token=`), which is the
-      // test's input, not something the product wrote.
-      capture(`[ws frame] ${this.url.split('?')[0]}: ${text}`);
+      // test's input, not something the product wrote. A server-side socket (the local runtime's) has no URL.
+      capture(`[ws frame] ${(this.url ?? 'server').split('?')[0]}: ${text}`);
     }
     return emit.call(this, event, ...args);
   } as typeof emit;
