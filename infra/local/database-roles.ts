@@ -28,13 +28,16 @@ export function localRolePassword(ownerPassword: string, role: CapabilityRole): 
  * Lets each capability role log in with its local password, and answers the passwords by role. A role the
  * migrations have not created yet on this PostgreSQL (roles are cluster-wide; a test's database may be empty) is
  * created here as migration 006 creates it, without grants: those come with each database's migrations.
- * Serialised across runtimes by an advisory lock, since concurrent ALTER ROLEs of one role fail with "tuple
- * concurrently updated"; a migration creating a role meanwhile is tolerated as it tolerates others.
+ * Serialised across runtimes by an advisory lock (in the `postgres` database), since concurrent ALTER ROLEs of
+ * one role fail with "tuple concurrently updated"; a migration creating a role meanwhile is tolerated as it
+ * tolerates others.
  */
 export async function ensureLocalRoleLogins(
   owner: OwnerLogin,
 ): Promise<Readonly<Record<CapabilityRole, string>>> {
-  const client = new pg.Client(owner);
+  // Roles are the cluster's, advisory locks a database's: the lock is taken in the maintenance database, which
+  // every runtime on this PostgreSQL shares whatever database it serves.
+  const client = new pg.Client({ ...owner, database: 'postgres' });
   await client.connect();
   try {
     await client.query('BEGIN');
