@@ -189,6 +189,33 @@ describe('vCenter scope on every route that reads or acts on a vCenter', () => {
     expect((await call('GET', `/api/v1/vcenters/${a}`, tokens.viewerNone)).status).toBe(404);
   });
 
+  it("scopes the queue statistics: a scoped caller's figures count only its own vCenters' calls", async () => {
+    const stats = async (token: string) => {
+      const answer = await call('GET', '/api/v1/queue/stats', token);
+      expect(answer.status).toBe(200);
+      return answer.json;
+    };
+    const critical = (json: Json) => json.by_priority.CRITICAL.total_requests as number;
+    const [beforeA, beforeAll] = [await stats(tokens.viewerA), await stats(tokens.viewerAll)];
+
+    // One CRITICAL call on each vCenter (a console opens on the caller's behalf, synchronously).
+    expect((await call('POST', `/api/v1/vms/${b}:${vmMoid}/console`, tokens.adminAll)).status).toBe(200);
+    expect((await call('POST', `/api/v1/vms/${a}:${vmMoid}/console`, tokens.operatorFlood)).status).toBe(200);
+
+    const [afterA, afterAll] = [await stats(tokens.viewerA), await stats(tokens.viewerAll)];
+    expect(critical(afterAll)).toBe(critical(beforeAll) + 2);
+    // Team A sees its own vCenter's call, not vc-b-1's.
+    expect(critical(afterA)).toBe(critical(beforeA) + 1);
+    expect(afterA.total_requests).toBeLessThan(afterAll.total_requests);
+    // Fleet-wide figures that cannot be told apart by vCenter are withheld from a scoped caller.
+    expect(afterA).toMatchObject({ scoped: true, cache: { thumbnail_count: null, hit_ratio: null } });
+    expect(afterAll.scoped).toBe(false);
+    expect(typeof afterAll.cache.thumbnail_count).toBe('number');
+    // A caller whose scope names no vCenter sees none of the activity.
+    const none = await stats(tokens.viewerNone);
+    expect([none.total_requests, none.active_requests, none.waiting_requests]).toEqual([0, 0, 0]);
+  });
+
   it('refuses thumbnails, refreshes, consoles and syncs of the other vCenter’s VMs with 404', async () => {
     const vm = `${b}:${vmMoid}`;
     expect((await call('GET', `/api/v1/vms/${vm}/thumbnail`, tokens.viewerA)).status).toBe(404);
