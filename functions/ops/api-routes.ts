@@ -50,7 +50,7 @@ const refresh: RouteHandler = async (event) => {
   return json(answer.status === 'refreshed' ? 200 : 202, answer, { 'cache-control': 'no-store' });
 };
 
-const stats: RouteHandler = async () => {
+const stats: RouteHandler = async (event) => {
   const service = opsService();
   const answer = await queueStats({
     limiter: service.limiter,
@@ -58,6 +58,8 @@ const stats: RouteHandler = async () => {
     otherCaches: [service.inventoryCache as TieredCache<unknown>],
     vmListTtlSeconds: service.settings.vmListCacheTtlSeconds,
     queueDepth: (lane) => service.queueDepth(lane),
+    // Only the caller's vCenters' figures (VCENTER_SCOPES).
+    scope: callerScope(event),
   });
   return json(200, answer, { 'cache-control': 'no-store' });
 };

@@ -26,10 +26,12 @@ import { acknowledge, nagReference } from './nag.ts';
 /** Repository root: entries in the topology are relative to it. */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
-/** Where a function reaches Redis (ElastiCache, cluster mode, TLS). */
+/** Where a function reaches Redis (ElastiCache, cluster mode, TLS) and the login it uses (RBAC). */
 export interface RedisEndpoint {
   readonly host: string;
   readonly port: string;
+  /** The RBAC user's login (`{"username", "password"}`), read once per container. */
+  readonly authSecret: ISecret;
 }
 
 /** Where a function reaches PostgreSQL: the RDS Proxy endpoints, authenticated with IAM tokens. */
@@ -160,11 +162,16 @@ export class VfleetFunction extends NodejsFunction {
     }
   }
 
-  /** ElastiCache in cluster mode over TLS; network access comes from the app security group. */
+  /**
+   * ElastiCache in cluster mode over TLS, logged in as the RBAC user: read access to its login's secret and
+   * `REDIS_AUTH_SECRET_ARN` (never the value); network access comes from the app security group.
+   */
   bindRedis(redis: RedisEndpoint): this {
     this.requireVpc('Redis');
+    redis.authSecret.grantRead(this);
     this.setEnv('REDIS_URL', `rediss://${redis.host}:${redis.port}`);
     this.setEnv('REDIS_CLUSTER', 'true');
+    this.setEnv('REDIS_AUTH_SECRET_ARN', redis.authSecret.secretArn);
     return this;
   }
 

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
+import { withFunctionEnvironment } from '#shared/config';
 import { withInvocationContext } from '#shared/observability';
 import type { FunctionSpec } from '../topology.ts';
 
@@ -23,8 +24,22 @@ export class FunctionTimeoutError extends Error {
 
 export type Invoke = (functionName: string, event: unknown) => Promise<unknown>;
 
+/** Options of {@link createInvoker}. */
+export interface InvokerOptions {
+  /**
+   * The variables that differ per function (its database login), laid over `process.env` for its import and
+   * each of its invocations, as each Lambda function has an environment of its own. @default none
+   */
+  readonly environmentOf?: (functionName: string) => Readonly<Record<string, string>>;
+}
+
 /** Creates an invoker for `functions`, whose entries are resolved against `root`. */
-export function createInvoker(functions: Readonly<Record<string, FunctionSpec>>, root: string): Invoke {
+export function createInvoker(
+  functions: Readonly<Record<string, FunctionSpec>>,
+  root: string,
+  options: InvokerOptions = {},
+): Invoke {
+  const environmentOf = options.environmentOf ?? (() => ({}));
   const modules = new Map<string, Promise<Handler>>();
   const inFlight = new Map<string, number>();
   const invoked = new Set<string>();
@@ -68,11 +83,14 @@ export function createInvoker(functions: Readonly<Record<string, FunctionSpec>>,
     };
     let timer: NodeJS.Timeout | undefined;
     try {
-      const handler = await load(name, spec);
+      const env = environmentOf(name);
+      const handler = await withFunctionEnvironment(env, () => load(name, spec));
       // The first call of a warm module is its cold start, as in a new Lambda container.
       const coldStart = !invoked.has(name);
       invoked.add(name);
-      const running = withInvocationContext(context, { coldStart }, async () => handler(event, context));
+      const running = withFunctionEnvironment(env, () =>
+        withInvocationContext(context, { coldStart }, async () => handler(event, context)),
+      );
       const timedOut = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new FunctionTimeoutError(`${name} timed out after ${timeoutMs} ms`)),

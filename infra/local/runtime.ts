@@ -7,6 +7,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { closeClients } from '#shared/clients';
 import { topology as defaultTopology, envNames, scheduleEnvironment, type Topology } from '../topology.ts';
 import { dashboardSite } from './dashboard.ts';
+import { databaseEnvironment, ensureLocalRoleLogins } from './database-roles.ts';
 import { type DevIssuer, devIssuerEnv } from './dev-issuer.ts';
 import { createDevOidcProvider } from './dev-oidc.ts';
 import { startHttpApi } from './http-api.ts';
@@ -72,6 +73,8 @@ export interface LocalRuntime {
   readonly sqsEndpoint: string;
   /** The environment the functions run with. */
   readonly env: Readonly<Record<string, string>>;
+  /** What each function's environment has over `env`: its database login (`PG_USER`, `PG_PASSWORD`). */
+  readonly functionEnv: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly invoke: Invoke;
   /** The local SQS's queues, for inspection and fault injection (the fault suite's duplicate deliveries). */
   readonly sqsStore: SqsStore;
@@ -114,7 +117,17 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     const tableNames = await ensureTables(dynamo, topology.tables, options.tablePrefix ?? 'vfleet-local');
     dynamo.destroy();
 
-    const invoke = createInvoker(topology.functions, options.root);
+    // Each function connects as its capability role (topology `dbRole`), as through the RDS Proxy in AWS.
+    const rolePasswords = await ensureLocalRoleLogins(services.postgres);
+    const functionEnv = Object.fromEntries(
+      Object.entries(topology.functions).map(([name, spec]) => [
+        name,
+        databaseEnvironment(spec, rolePasswords),
+      ]),
+    );
+    const invoke = createInvoker(topology.functions, options.root, {
+      environmentOf: (name) => functionEnv[name] ?? {},
+    });
     // The WebSocket API comes first: its management endpoint is part of the functions' environment.
     const ws = await startWebSocketApi({ topology, invoke, host, port: options.wsPort ?? 0 });
     stops.push(() => ws.close());
@@ -132,6 +145,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       PG_READER_HOST: services.postgres.host,
       PG_PORT: String(services.postgres.port),
       PG_DATABASE: services.postgres.database,
+      // The owner's login, for the migrations and whatever runs outside a function; each function has its
+      // capability role's instead (functionEnv).
       PG_USER: services.postgres.user,
       PG_PASSWORD: services.postgres.password,
       WS_MANAGEMENT_ENDPOINT: ws.managementEndpoint,
@@ -176,6 +191,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       wsUrl: ws.url,
       sqsEndpoint: sqs.endpoint,
       env,
+      functionEnv,
       invoke,
       sqsStore: sqs.store,
       queueUrl: (queue) => sqs.queueUrl(queue),

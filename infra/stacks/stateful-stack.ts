@@ -15,7 +15,13 @@ import {
   SubnetType,
   Vpc,
 } from 'aws-cdk-lib/aws-ec2';
-import { CfnReplicationGroup, CfnServerlessCache, CfnSubnetGroup } from 'aws-cdk-lib/aws-elasticache';
+import {
+  CfnReplicationGroup,
+  CfnServerlessCache,
+  CfnSubnetGroup,
+  CfnUser,
+  CfnUserGroup,
+} from 'aws-cdk-lib/aws-elasticache';
 import { type IManagedPolicy, ManagedPolicy, PolicyStatement } from 'aws-cdk-lib/aws-iam';
 import { type IKey, Key } from 'aws-cdk-lib/aws-kms';
 import { LogGroup } from 'aws-cdk-lib/aws-logs';
@@ -43,6 +49,7 @@ import {
 } from 'aws-cdk-lib/aws-secretsmanager';
 import { type IQueue, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import type { Construct } from 'constructs';
+import { redisAccessString } from '#shared/contracts';
 import { type EnvironmentConfig, removalPolicyFor } from '../config.ts';
 import { acknowledge, nagReference } from '../constructs/nag.ts';
 import type { PostgresEndpoint, RedisEndpoint } from '../constructs/vfleet-function.ts';
@@ -415,7 +422,61 @@ export class StatefulStack extends Stack implements StatefulResources {
     };
   }
 
-  /** ElastiCache Valkey in cluster mode with TLS: serverless, or a Multi-AZ replication group. */
+  /**
+   * The functions' ElastiCache RBAC user: a Valkey user that logs in with a generated password (kept in Secrets
+   * Manager, read once per container by shared/clients/redis.ts) and holds the ACL of `redisAccessString`, in
+   * a user group of its own. With the group attached, the cache refuses every unauthenticated command.
+   */
+  private createRedisUser(config: EnvironmentConfig): { secret: Secret; group: CfnUserGroup } {
+    const id = (suffix: string) =>
+      `${Names.uniqueResourceName(this, { maxLength: 30, separator: '-' })}-${suffix}`
+        .toLowerCase()
+        .replace(/[^a-z0-9-]/g, '');
+    const userName = id('app');
+    const secret = new Secret(this, 'RedisUserSecret', {
+      description: `vfleet ${config.envName}: login of the functions' ElastiCache RBAC user`,
+      generateSecretString: {
+        secretStringTemplate: JSON.stringify({ username: userName }),
+        generateStringKey: 'password',
+        // ElastiCache passwords are 16-128 printable characters without some punctuation; letters and digits
+        // are always accepted.
+        excludePunctuation: true,
+        passwordLength: 64,
+      },
+      removalPolicy: removalPolicyFor(config, false),
+    });
+    acknowledge(
+      secret,
+      'Secrets Manager offers no rotation function for ElastiCache RBAC users, and each function container ' +
+        'reads this login once: a rotation must add the new password to the user beside the old one (RBAC ' +
+        'accepts two), let containers recycle, then drop the old one. Until that runbook is automated the ' +
+        'password changes by replacing the secret value and redeploying the stateful stack.',
+      'AwsSolutions-SMG4',
+    );
+    const user = new CfnUser(this, 'RedisUser', {
+      engine: 'valkey',
+      userId: userName,
+      userName,
+      accessString: redisAccessString,
+      authenticationMode: {
+        Type: 'password',
+        // A dynamic reference: CloudFormation resolves it, the template holds only the secret's ARN.
+        Passwords: [secret.secretValueFromJson('password').unsafeUnwrap()],
+      },
+    });
+    const group = new CfnUserGroup(this, 'RedisUserGroup', {
+      engine: 'valkey',
+      userGroupId: id('users'),
+      userIds: [user.userId],
+    });
+    group.addDependency(user);
+    return { secret, group };
+  }
+
+  /**
+   * ElastiCache Valkey in cluster mode with TLS and RBAC (no unauthenticated access): serverless, or a Multi-AZ
+   * replication group.
+   */
   private createRedis(config: EnvironmentConfig): RedisEndpoint {
     const securityGroup = new SecurityGroup(this, 'RedisSecurityGroup', {
       vpc: this.vpc,
@@ -429,6 +490,8 @@ export class StatefulStack extends Stack implements StatefulResources {
       'vfleet functions to ElastiCache',
     );
     const subnetIds = this.vpc.selectSubnets({ subnetType: SubnetType.PRIVATE_ISOLATED }).subnetIds;
+
+    const { secret: authSecret, group: userGroup } = this.createRedisUser(config);
 
     if (config.redis.kind === 'serverless') {
       // Serverless encrypts at rest and requires TLS in transit; it has no switch to turn either off.
@@ -446,8 +509,10 @@ export class StatefulStack extends Stack implements StatefulResources {
           ecpuPerSecond: { maximum: config.redis.maxEcpuPerSecond },
         },
         snapshotRetentionLimit: 1,
+        userGroupId: userGroup.userGroupId,
       });
-      return { host: cache.attrEndpointAddress, port: cache.attrEndpointPort };
+      cache.addDependency(userGroup);
+      return { host: cache.attrEndpointAddress, port: cache.attrEndpointPort, authSecret };
     }
 
     const subnetGroup = new CfnSubnetGroup(this, 'RedisSubnets', {
@@ -473,14 +538,20 @@ export class StatefulStack extends Stack implements StatefulResources {
       cacheSubnetGroupName: subnetGroup.ref,
       securityGroupIds: [securityGroup.securityGroupId],
       snapshotRetentionLimit: 15,
+      userGroupIds: [userGroup.userGroupId],
     });
+    group.addDependency(userGroup);
     acknowledge(
       group,
-      'No AUTH token: the cache sits in isolated subnets, admits only the functions security group and ' +
-        'requires TLS; a shared token would have to live in every function environment. ElastiCache RBAC with ' +
-        'IAM authentication is the planned replacement.',
+      'Authenticated by ElastiCache RBAC (the user group above, a password user whose login is in Secrets ' +
+        'Manager), which replaces the legacy AUTH token; this rule only recognises AuthToken, and a ' +
+        'replication group cannot have both.',
       'AwsSolutions-AEC6',
     );
-    return { host: group.attrConfigurationEndPointAddress, port: group.attrConfigurationEndPointPort };
+    return {
+      host: group.attrConfigurationEndPointAddress,
+      port: group.attrConfigurationEndPointPort,
+      authSecret,
+    };
   }
 }

@@ -8,7 +8,14 @@ import { closeSqs } from './sqs.ts';
 
 export { dynamo } from './dynamodb.ts';
 export { postgres } from './postgres.ts';
-export { dedicatedConnection, type RedisClient, redis } from './redis.ts';
+export {
+  createRedisClient,
+  dedicatedConnection,
+  type RedisClient,
+  type RedisClientOptions,
+  RedisLoginError,
+  redis,
+} from './redis.ts';
 export { sqs } from './sqs.ts';
 
 /** Closes every client that was opened (the local runtime and tests call this on shutdown). */

@@ -1,16 +1,17 @@
 // Secondary adapter — the process-wide PostgreSQL pools (writer for sync and migrations, reader for
-// queries), created on first use; IAM tokens through RDS Proxy in AWS, a password locally.
+// queries), created on first use; IAM tokens through RDS Proxy in AWS, a password locally; each as the
+// function's database role.
 import { Signer } from '@aws-sdk/rds-signer';
 import pg from 'pg';
 import { boolEnv, numberEnv, optionalEnv, requireEnv } from '#shared/config';
 import { logger } from '#shared/observability';
 
-const pools = new Map<'writer' | 'reader', pg.Pool>();
+/** Pools by endpoint and user: one user per Lambda container, one per function's role in the local runtime. */
+const pools = new Map<string, pg.Pool>();
 
-function createPool(role: 'writer' | 'reader'): pg.Pool {
+function createPool(role: 'writer' | 'reader', user: string): pg.Pool {
   const host = requireEnv(role === 'writer' ? 'PG_WRITER_HOST' : 'PG_READER_HOST');
   const port = numberEnv('PG_PORT', 5432, { min: 1, max: 65_535 });
-  const user = requireEnv('PG_USER');
   const iam = boolEnv('PG_IAM_AUTH', false);
   // In AWS the RDS Proxy accepts short-lived IAM tokens, so no password lives in the environment.
   const signer = iam ? new Signer({ hostname: host, port, username: user }) : undefined;
@@ -39,12 +40,17 @@ function createPool(role: 'writer' | 'reader'): pg.Pool {
   return pool;
 }
 
-/** The PostgreSQL pool for `role`: the writer for sync and migrations, the reader for queries. */
+/**
+ * The PostgreSQL pool for `role` (the writer for sync and migrations, the reader for queries), logged in as
+ * `PG_USER`: the function's capability role (infra/topology.ts `dbRole`), or the owner for the migrations.
+ */
 export function postgres(role: 'writer' | 'reader'): pg.Pool {
-  let pool = pools.get(role);
+  const user = requireEnv('PG_USER');
+  const key = `${role}:${user}`;
+  let pool = pools.get(key);
   if (!pool) {
-    pool = createPool(role);
-    pools.set(role, pool);
+    pool = createPool(role, user);
+    pools.set(key, pool);
   }
   return pool;
 }

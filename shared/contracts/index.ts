@@ -219,6 +219,13 @@ export const envNames = {
   tableName: (table: string) => `TABLE_${table.toUpperCase().replace(/-/g, '_')}`,
 } as const;
 
+/**
+ * The ACL of the functions' ElastiCache RBAC user (infra/stacks/stateful-stack.ts): every key and command but the
+ * `@dangerous` category (FLUSHALL, KEYS, CONFIG, DEBUG, MONITOR, ACL, …), which no code path uses; INFO is given
+ * back because ioredis's ready check sends it. The integration tests log in to the local Redis with this ACL.
+ */
+export const redisAccessString = 'on ~* +@all -@dangerous +info';
+
 export {
   formatId,
   formatRef,

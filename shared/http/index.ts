@@ -84,30 +84,65 @@ function checkScope(event: HttpEvent): void {
   requireInScope(callerScope(event), vcenterId, kind === 'vm' ? `VM ${id}` : `vCenter ${id}`);
 }
 
+/** Why the middleware turned a request away before its handler ran (and a rate limit, which handlers apply). */
+export type DenialReason = 'unauthenticated' | 'forbidden' | 'out_of_scope' | 'rate_limited';
+
+/**
+ * Called when the middleware denies a request, before the denial is answered: for routes that must record
+ * refused attempts too (the console audit). Its own failure is logged, never answered: the caller still gets
+ * the denial.
+ */
+export type OnDenied = (event: HttpEvent, reason: DenialReason) => Promise<void>;
+
+/** The denial checks of {@link authorize}, each error tagged with its reason. */
+function deny(event: HttpEvent): void {
+  const required = requiredRoles.get(event.routeKey);
+  if (required === undefined) throw new HttpError(500, 'internal_error', 'Route is not in the topology');
+  if (required === null) return;
+  // In AWS the node routes use IAM authorization: API Gateway has verified the SigV4 signature and the
+  // policy that only node instance roles hold; the handler maps the caller to its node.
+  if (required === 'node' && (event.requestContext.authorizer as { iam?: unknown } | undefined)?.iam) return;
+  const claims = event.requestContext.authorizer?.jwt?.claims;
+  if (!claims?.sub) throw denied(new UnauthorizedError(), 'unauthenticated');
+  // API Gateway's JWT authorizer checks signature, issuer, audience and expiry; the lifetime cap, a
+  // required exp and iat are vfleet's own rules, so they are checked here too.
+  try {
+    checkTokenTimes(claims);
+  } catch (error) {
+    if (error instanceof InvalidTokenError)
+      throw denied(new UnauthorizedError(error.message), 'unauthenticated');
+    throw error;
+  }
+  if (!roleSatisfies(parseRoles(claims.roles), required)) {
+    throw denied(new ForbiddenError(`This route needs the ${required} role`), 'forbidden');
+  }
+  try {
+    checkScope(event);
+  } catch (error) {
+    throw error instanceof NotFoundError ? denied(error, 'out_of_scope') : error;
+  }
+}
+
+const denials = new WeakMap<Error, DenialReason>();
+function denied<E extends Error>(error: E, reason: DenialReason): E {
+  denials.set(error, reason);
+  return error;
+}
+
 /** Checks the caller's roles against the role the contract declares for the route (`event.routeKey`). */
-const authorize = (): MiddlewareObj<HttpEvent, HttpResult> => ({
-  before: ({ event }) => {
-    const required = requiredRoles.get(event.routeKey);
-    if (required === undefined) throw new HttpError(500, 'internal_error', 'Route is not in the topology');
-    if (required === null) return;
-    // In AWS the node routes use IAM authorization: API Gateway has verified the SigV4 signature and the
-    // policy that only node instance roles hold; the handler maps the caller to its node.
-    if (required === 'node' && (event.requestContext.authorizer as { iam?: unknown } | undefined)?.iam)
-      return;
-    const claims = event.requestContext.authorizer?.jwt?.claims;
-    if (!claims?.sub) throw new UnauthorizedError();
-    // API Gateway's JWT authorizer checks signature, issuer, audience and expiry; the lifetime cap, a
-    // required exp and iat are vfleet's own rules, so they are checked here too.
+const authorize = (onDenied?: OnDenied): MiddlewareObj<HttpEvent, HttpResult> => ({
+  before: async ({ event }) => {
     try {
-      checkTokenTimes(claims);
+      deny(event);
     } catch (error) {
-      if (error instanceof InvalidTokenError) throw new UnauthorizedError(error.message);
+      const reason = error instanceof Error ? denials.get(error) : undefined;
+      if (reason && onDenied) {
+        await onDenied(event, reason).catch((failure: unknown) =>
+          logger.error('denial not recorded', { reason, error: failure as Error }),
+        );
+      }
       throw error;
     }
-    if (!roleSatisfies(parseRoles(claims.roles), required)) {
-      throw new ForbiddenError(`This route needs the ${required} role`);
-    }
-    checkScope(event);
   },
 });
 
@@ -180,11 +215,20 @@ const compressedResponses = (): MiddlewareObj<HttpEvent, HttpResult> => {
   return { after: compress, onError: compress };
 };
 
+/** Options of {@link httpHandler} and {@link routeHandler}. */
+export interface HttpHandlerOptions {
+  /** Told of every request the middleware denies (unauthenticated, wrong role, outside the scope). */
+  readonly onDenied?: OnDenied;
+}
+
 /** Wraps an HTTP API handler with the project's middleware. */
-export function httpHandler(fn: (event: HttpEvent, context: Context) => Promise<HttpResult>) {
+export function httpHandler(
+  fn: (event: HttpEvent, context: Context) => Promise<HttpResult>,
+  options: HttpHandlerOptions = {},
+) {
   return middy<HttpEvent, HttpResult>()
     .use(injectLambdaContext(logger, { resetKeys: true }))
-    .use(authorize())
+    .use(authorize(options.onDenied))
     .use(jsonBodies())
     .use(compressedResponses())
     .use(errorResponses())
@@ -206,12 +250,12 @@ export type RouteTable = Partial<Record<RouteKey, RouteHandler>>;
  * role check, JSON bodies, error mapping) around a dispatch on `event.routeKey`. A key of the contract that
  * this function does not serve is a 404 (the gateway only sends it what the topology binds to it).
  */
-export function routeHandler(table: RouteTable) {
+export function routeHandler(table: RouteTable, options: HttpHandlerOptions = {}) {
   return httpHandler(async (event, context) => {
     const handle = Object.hasOwn(table, event.routeKey) ? table[event.routeKey as RouteKey] : undefined;
     if (!handle) throw new NotFoundError(`No route ${event.routeKey} in this function`);
     return handle(event, context);
-  });
+  }, options);
 }
 
 /** The request body as JSON (`{}` when there is none); the middleware has already refused anything else. */

@@ -1,11 +1,13 @@
-// Ops — use cases and their PostgreSQL adapter: the console audit trail. Every console ticket request that
-// reaches vCenter leaves a row (who, which VM, when, from where, how it ended; never the ticket) and a metric;
-// an issued ticket is handed out only once its row is written (an audit that cannot be written refuses the
-// ticket). Operators read the trail newest first, within their vCenter scope.
+// Ops — use cases and their PostgreSQL adapter: the console audit trail. Every console ticket request for a
+// well-formed VM id leaves a row (who, which VM, when, from where, how it ended; never the ticket) and a metric:
+// issued, failed at vCenter or the limiter, or denied before reaching them (no valid token, no operator role,
+// outside the caller's vCenter scope, over the rate limit). An issued ticket is handed out only once its row is
+// written (an audit that cannot be written refuses the ticket). Operators read the trail newest first, within
+// their vCenter scope.
 import * as z from 'zod';
 import { VcenterScope } from '#shared/auth';
 import { formatId, parseId, vcenterIdPattern } from '#shared/contracts';
-import { BadRequestError, HttpError, parseIdParam } from '#shared/http';
+import { BadRequestError, type DenialReason, HttpError, parseIdParam } from '#shared/http';
 import { logger } from '#shared/observability';
 import { type ConsoleTicket, openConsole } from './console.ts';
 import { recordConsoleOpen } from './metrics.ts';
@@ -35,9 +37,13 @@ export interface ConsoleAuditEntry {
   readonly sourceIp: string | null;
   readonly userAgent: string | null;
   readonly requestId: string | null;
-  readonly outcome: 'issued' | 'failed';
+  readonly outcome: ConsoleOutcome;
+  /** Why it failed (the error code) or was denied (a {@link DenialReason}); null when issued. */
   readonly error: string | null;
 }
+
+/** How a console request ended: ticket issued, refused by vCenter or the limiter, or denied before either. */
+export type ConsoleOutcome = 'issued' | 'failed' | 'denied';
 
 // User agents are the caller's text: kept, but bounded.
 const maxUserAgent = 512;
@@ -47,7 +53,7 @@ async function insert(
   caller: AuditCaller,
   vcenterId: string,
   moid: string,
-  outcome: 'issued' | 'failed',
+  outcome: ConsoleOutcome,
   error: string | null,
 ): Promise<void> {
   await db.query(
@@ -96,6 +102,26 @@ export async function openAuditedConsole(
   return ticket;
 }
 
+/**
+ * Records a console request that was denied before reaching vCenter (best effort, as a refusal: a failed write
+ * is logged and the caller still gets the denial). An id that is not `<vcenterId>:<moid>` names no VM and is
+ * not recorded, as a malformed id is not on the ticket path.
+ */
+export async function recordConsoleDenial(
+  db: AuditDb,
+  vmId: string,
+  caller: AuditCaller,
+  reason: DenialReason,
+): Promise<void> {
+  const ref = parseId(vmId);
+  if (!ref) return;
+  recordConsoleOpen('denied');
+  await insert(db, caller, ref.vcenterId, ref.moid, 'denied', reason).catch((failure: unknown) => {
+    logger.error('console audit not written', { vmId, outcome: 'denied', error: failure as Error });
+  });
+  logger.warn('console denied', { vmId, reason, subject: caller.subject, sourceIp: caller.sourceIp });
+}
+
 export const defaultAuditLimit = 50;
 export const maxAuditLimit = 500;
 
@@ -141,7 +167,7 @@ interface AuditRow {
   source_ip: string | null;
   user_agent: string | null;
   request_id: string | null;
-  outcome: 'issued' | 'failed';
+  outcome: ConsoleOutcome;
   error: string | null;
 }
 
@@ -170,11 +196,12 @@ export async function listConsoleAudit(
   if (!scope.all) where.push(`vcenter_id LIKE ANY(${param(scope.likePatterns())}::text[])`);
   if (query.cursor !== undefined) where.push(`id < ${param(query.cursor)}::bigint`);
   const limit = query.limit ?? defaultAuditLimit;
+  // Ordered by the column, not the text alias `id` (which would sort "10" before "9").
   const { rows } = await db.query<AuditRow>(
     `SELECT id::text AS id, opened_at, subject, roles, vcenter_id, vm_moid, source_ip, user_agent, request_id,
             outcome, error
        FROM console_audit ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-      ORDER BY id DESC LIMIT ${param(limit + 1)}`,
+      ORDER BY console_audit.id DESC LIMIT ${param(limit + 1)}`,
     values,
   );
   const more = rows.length > limit;

@@ -8,9 +8,11 @@ export {
   type ConsoleAuditEntry,
   type ConsoleAuditPage,
   type ConsoleAuditQuery,
+  type ConsoleOutcome,
   consoleAuditQuerySchema,
   listConsoleAudit,
   openAuditedConsole,
+  recordConsoleDenial,
 } from './console-audit.ts';
 export {
   deduplicationId,

@@ -27,8 +27,8 @@ export function recordJobEvent(lane: Lane, name: 'requeued' | 'expired'): void {
   single.addMetric(opsMetricNames[name], MetricUnit.Count, 1);
 }
 
-/** Counts a console ticket request that reached vCenter, by outcome (the audit trail has the details). */
-export function recordConsoleOpen(outcome: 'issued' | 'failed'): void {
+/** Counts a console ticket request by outcome: issued or failed at vCenter, or denied before it (the trail has why). */
+export function recordConsoleOpen(outcome: 'issued' | 'failed' | 'denied'): void {
   const single = metrics.singleMetric();
   single.addDimension('Outcome', outcome);
   single.addMetric(opsMetricNames.consoleOpens, MetricUnit.Count, 1);

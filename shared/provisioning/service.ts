@@ -83,13 +83,16 @@ export function provisioningService(): ProvisioningService {
       waitMs: settings.deadlineMs[kind],
       lockMs: Math.max(15_000, settings.completionDeadlineMs),
     });
-  const db = postgres('reader');
   const credentials = rememberedCredentials(
     new CredentialStore(dynamo(), requireEnv(envNames.tableName('credentials')), credentialKeys()),
   );
   const personal = new PersonalSessions(settings.sessionsTotal, settings.completionDeadlineMs * 2);
   const deps: ProvisioningService = {
-    db,
+    // Resolved at each use: the service is kept per process, and the local runtime runs the provisioning API and
+    // the LOW ops worker (which completes loads) in one, each with its own database role.
+    get db() {
+      return postgres('reader');
+    },
     credentials,
     limiter: ops.limiter,
     jobs: ops.jobs,
@@ -102,7 +105,7 @@ export function provisioningService(): ProvisioningService {
     async identity(vcenterId, subject) {
       const credential = subject ? await credentials.get(vcenterId, subject) : undefined;
       if (credential && subject) {
-        const endpoint = await vcenterEndpoint(db, vcenterId);
+        const endpoint = await vcenterEndpoint(postgres('reader'), vcenterId);
         return {
           // The vCenter user a personal identity logs in as: the same user shares answers, another never does.
           scope: credentialScope({ url: endpoint.url, username: credential.username }),

@@ -103,3 +103,32 @@ export async function readDatabasePassword(
   if (typeof password !== 'string' || password === '') throw new SecretNotFoundError(arn);
   return password;
 }
+
+/** The login of an ElastiCache RBAC user, as its secret holds it (`{"username", "password"}`). */
+export interface RedisCredential {
+  readonly username: string;
+  readonly password: string;
+}
+
+/**
+ * The Redis login in the secret `arn` (the JSON the stateful stack generates). A secret that does not parse, or
+ * lacks either field, fails with an error that names the secret only: `JSON.parse`'s own message would quote
+ * the secret's text.
+ */
+export async function readRedisCredential(
+  arn: string,
+  client: SecretsManagerClient = new SecretsManagerClient({}),
+): Promise<RedisCredential> {
+  const { SecretString } = await client.send(new GetSecretValueCommand({ SecretId: arn }));
+  let parsed: { username?: unknown; password?: unknown } | undefined;
+  try {
+    parsed = SecretString ? (JSON.parse(SecretString) as typeof parsed) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  const username = parsed?.username;
+  const password = parsed?.password;
+  if (typeof username !== 'string' || username === '' || typeof password !== 'string' || password === '')
+    throw new SecretNotFoundError(arn);
+  return { username, password };
+}

@@ -6,7 +6,12 @@ import { createSecretsManagerStore } from './aws.ts';
 import { createFileSecretStore } from './file.ts';
 import type { SecretStore } from './types.ts';
 
-export { createSecretsManagerStore, readDatabasePassword } from './aws.ts';
+export {
+  createSecretsManagerStore,
+  type RedisCredential,
+  readDatabasePassword,
+  readRedisCredential,
+} from './aws.ts';
 export {
   type KeyWrapper,
   keyWrapperFromEnv,

@@ -66,6 +66,13 @@ describe('capability database roles', () => {
         "UPDATE vcenters SET last_verify_at = now(), updated_at = now() WHERE id = 'vc-r'",
       ),
     ).toBe('ok');
+    // On confirmed drift the check also schedules the repairing full sync (migration 008).
+    expect(
+      await as('vfleet_ops', "UPDATE vcenters SET pc_version = NULL, next_sync_at = now() WHERE id = 'vc-r'"),
+    ).toBe('ok');
+    expect(await as('vfleet_ops', "UPDATE vcenters SET last_full_sync_at = now() WHERE id = 'vc-r'")).toBe(
+      denied,
+    );
     expect(await as('vfleet_ops', "UPDATE vms SET name = 'x' WHERE vcenter_id = 'vc-r'")).toBe(denied);
     expect(await as('vfleet_ops', "DELETE FROM vms WHERE vcenter_id = 'vc-r'")).toBe(denied);
     expect(await as('vfleet_ops', "UPDATE vcenters SET session = NULL WHERE id = 'vc-r'")).toBe(denied);

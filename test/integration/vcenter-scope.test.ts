@@ -1,7 +1,8 @@
-// Integration tests — vCenter scoping per role or group claim (VCENTER_SCOPES) and the console audit trail, over
-// the local runtime with real PostgreSQL, Redis, DynamoDB Local and vcsim. One simulator is registered twice, as
-// `vc-a-1` and `vc-b-1` (two URLs of one endpoint), so both vCenters hold the same moids: a caller scoped to
-// `vc-a-*` must neither see nor act on `vc-b-1`'s objects on any route, lists included, cache or not.
+// Integration tests — vCenter scoping per role or group claim (VCENTER_SCOPES) and the console audit trail (issued,
+// failed and denied attempts), over the local runtime with real PostgreSQL, Redis, DynamoDB Local and vcsim. One
+// simulator is registered twice, as `vc-a-1` and `vc-b-1` (two URLs of one endpoint), so both vCenters hold the
+// same moids: a caller scoped to `vc-a-*` must neither see nor act on `vc-b-1`'s objects on any route, lists
+// included, cache or not.
 import { randomBytes } from 'node:crypto';
 import { Metrics, type MetricUnit } from '@aws-lambda-powertools/metrics';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -23,7 +24,11 @@ const scopes = {
 
 let test: TestRuntime;
 let vcsim: VcsimService;
-const tokens: Record<'adminAll' | 'adminA' | 'viewerA' | 'operatorA' | 'viewerNone' | 'viewerAll', string> = {
+const tokens: Record<
+  'adminAll' | 'adminA' | 'viewerA' | 'operatorA' | 'operatorFlood' | 'viewerNone' | 'viewerAll',
+  string
+> = {
+  operatorFlood: '',
   adminAll: '',
   adminA: '',
   viewerA: '',
@@ -80,13 +85,17 @@ beforeAll(async () => {
     return addMetric.call(this, name, unit, value);
   });
   vcsim = await startTestVcsim({ vms: 6, password });
-  test = await startTestRuntime('vc_scope', { env: { VCENTER_SCOPES: JSON.stringify(scopes) } });
+  test = await startTestRuntime('vc_scope', {
+    // A small console allowance (1 a minute, burst 3), so one caller can be pushed over it.
+    env: { VCENTER_SCOPES: JSON.stringify(scopes), RATE_LIMIT_CONSOLE: '1/3' },
+  });
   const mint = (roles: ('viewer' | 'operator' | 'admin')[], subject: string, groups?: string[]) =>
     test.issuer.mint(roles, { subject, ...(groups ? { claims: { groups } } : {}) });
   tokens.adminAll = await mint(['admin'], 'admin-all', ['fleet-ops']);
   tokens.adminA = await mint(['admin'], 'admin-a', ['team-a']);
   tokens.viewerA = await mint(['viewer'], 'viewer-a', ['team-a']);
   tokens.operatorA = await mint(['operator'], 'operator-a', ['team-a', 'unmapped']);
+  tokens.operatorFlood = await mint(['operator'], 'operator-flood', ['team-a']);
   tokens.viewerNone = await mint(['viewer'], 'viewer-none');
   tokens.viewerAll = await mint(['viewer'], 'viewer-all', ['fleet-ops']);
   const port = new URL(vcsim.url).port;
@@ -180,6 +189,33 @@ describe('vCenter scope on every route that reads or acts on a vCenter', () => {
     expect((await call('GET', `/api/v1/vcenters/${a}`, tokens.viewerNone)).status).toBe(404);
   });
 
+  it("scopes the queue statistics: a scoped caller's figures count only its own vCenters' calls", async () => {
+    const stats = async (token: string) => {
+      const answer = await call('GET', '/api/v1/queue/stats', token);
+      expect(answer.status).toBe(200);
+      return answer.json;
+    };
+    const critical = (json: Json) => json.by_priority.CRITICAL.total_requests as number;
+    const [beforeA, beforeAll] = [await stats(tokens.viewerA), await stats(tokens.viewerAll)];
+
+    // One CRITICAL call on each vCenter (a console opens on the caller's behalf, synchronously).
+    expect((await call('POST', `/api/v1/vms/${b}:${vmMoid}/console`, tokens.adminAll)).status).toBe(200);
+    expect((await call('POST', `/api/v1/vms/${a}:${vmMoid}/console`, tokens.operatorFlood)).status).toBe(200);
+
+    const [afterA, afterAll] = [await stats(tokens.viewerA), await stats(tokens.viewerAll)];
+    expect(critical(afterAll)).toBe(critical(beforeAll) + 2);
+    // Team A sees its own vCenter's call, not vc-b-1's.
+    expect(critical(afterA)).toBe(critical(beforeA) + 1);
+    expect(afterA.total_requests).toBeLessThan(afterAll.total_requests);
+    // Fleet-wide figures that cannot be told apart by vCenter are withheld from a scoped caller.
+    expect(afterA).toMatchObject({ scoped: true, cache: { thumbnail_count: null, hit_ratio: null } });
+    expect(afterAll.scoped).toBe(false);
+    expect(typeof afterAll.cache.thumbnail_count).toBe('number');
+    // A caller whose scope names no vCenter sees none of the activity.
+    const none = await stats(tokens.viewerNone);
+    expect([none.total_requests, none.active_requests, none.waiting_requests]).toEqual([0, 0, 0]);
+  });
+
   it('refuses thumbnails, refreshes, consoles and syncs of the other vCenter’s VMs with 404', async () => {
     const vm = `${b}:${vmMoid}`;
     expect((await call('GET', `/api/v1/vms/${vm}/thumbnail`, tokens.viewerA)).status).toBe(404);
@@ -259,7 +295,7 @@ describe('console audit trail', () => {
 
     // Scoped: the operator of team A does not see the console opened on vc-b-1.
     const scoped = await call('GET', '/api/v1/audit/console', tokens.operatorA);
-    expect(scoped.json.items.map((i: Json) => i.vcenterId)).toEqual([a]);
+    expect(new Set(scoped.json.items.map((i: Json) => i.vcenterId))).toEqual(new Set([a]));
 
     // Paged newest first.
     const page1 = await call('GET', '/api/v1/audit/console?limit=1', tokens.adminAll);
@@ -271,10 +307,12 @@ describe('console audit trail', () => {
     );
     expect(page2.json.items[0].vmId).toBe(`${a}:${vmMoid}`);
     expect(
-      (await call('GET', `/api/v1/audit/console?vm=${a}:${vmMoid}`, tokens.adminAll)).json.items,
+      (await call('GET', `/api/v1/audit/console?vm=${a}:${vmMoid}&subject=operator-a`, tokens.adminAll)).json
+        .items,
     ).toHaveLength(1);
     expect(
-      (await call('GET', '/api/v1/audit/console?subject=operator-a', tokens.adminAll)).json.items,
+      (await call('GET', `/api/v1/audit/console?subject=operator-a&vcenter=${a}`, tokens.adminAll)).json
+        .items,
     ).toHaveLength(1);
     const bad = await call('GET', '/api/v1/audit/console?limit=0', tokens.adminAll);
     expect(bad.status).toBe(400);
@@ -288,6 +326,59 @@ describe('console audit trail', () => {
     expect(trail.json.items).toMatchObject([
       { outcome: 'failed', error: 'not_found', subject: 'operator-a' },
     ]);
+  });
+
+  it('records denied attempts with who, which VM, when, from where and why; the answers reveal no more', async () => {
+    const started = Date.now();
+    const trailOf = async (vm: string, subject: string, token = tokens.adminAll) =>
+      (await call('GET', `/api/v1/audit/console?vm=${vm}&subject=${subject}`, token)).json.items as Json[];
+
+    // No operator role.
+    const forbidden = await call('POST', `/api/v1/vms/${a}:${vmMoid}/console`, tokens.viewerA, undefined, {
+      'user-agent': 'denied-test/viewer',
+    });
+    expect(forbidden.status).toBe(403);
+    // Outside the caller's scope: the same 404 as a VM that does not exist.
+    const hidden = await call('POST', `/api/v1/vms/${b}:${vmMoid}/console`, tokens.operatorA, undefined, {
+      'user-agent': 'denied-test/scope',
+    });
+    expect(hidden.status).toBe(404);
+    expect(hidden.json.error).toBe('not_found');
+
+    const [viewerRow, ...moreViewer] = await trailOf(`${a}:${vmMoid}`, 'viewer-a');
+    expect(moreViewer).toEqual([]);
+    expect(viewerRow).toMatchObject({
+      subject: 'viewer-a',
+      roles: ['viewer'],
+      vmId: `${a}:${vmMoid}`,
+      vcenterId: a,
+      sourceIp: expect.stringMatching(/127\.0\.0\.1$/),
+      userAgent: 'denied-test/viewer',
+      outcome: 'denied',
+      error: 'forbidden',
+    });
+    expect(Date.parse(viewerRow?.openedAt)).toBeGreaterThanOrEqual(Math.floor(started / 1000) * 1000 - 1000);
+    const scopeRows = (await trailOf(`${b}:${vmMoid}`, 'operator-a')).filter(
+      (row) => row.userAgent === 'denied-test/scope',
+    );
+    expect(scopeRows).toMatchObject([{ outcome: 'denied', error: 'out_of_scope', vcenterId: b }]);
+    // The scoped operator's own view of the trail still ends at its scope.
+    expect(await trailOf(`${b}:${vmMoid}`, 'operator-a', tokens.operatorA)).toEqual([]);
+
+    // Over the console rate limit (burst 3 in this file): the first refusal is recorded as such.
+    let refused: Awaited<ReturnType<typeof call>> | undefined;
+    for (let attempt = 0; attempt < 6 && !refused; attempt += 1) {
+      const answer = await call('POST', `/api/v1/vms/${a}:${vmMoid}/console`, tokens.operatorFlood);
+      if (answer.status === 429) refused = answer;
+      else expect(answer.status).toBe(200);
+    }
+    expect(refused?.status, JSON.stringify(refused?.json)).toBe(429);
+    const floodRows = await trailOf(`${a}:${vmMoid}`, 'operator-flood');
+    expect(floodRows[0]).toMatchObject({ outcome: 'denied', error: 'rate_limited', roles: ['operator'] });
+    expect(floodRows.slice(1).every((row) => row.outcome === 'issued')).toBe(true);
+    // Newest first by id, also past the ninth row (ids are compared as numbers, not as text).
+    const ids = floodRows.map((row) => Number(row.id));
+    expect(ids).toEqual([...ids].sort((x, y) => y - x));
   });
 
   it('is not readable by a viewer', async () => {

@@ -10,7 +10,7 @@ import { type LocalRuntime, type LocalRuntimeOptions, startLocalRuntime } from '
 import { migrate } from '../../shared/inventory/migrate.ts';
 import { freshDatabase, type TestDatabase } from './database.ts';
 import { loadTestIssuer } from './issuer.ts';
-import { plantSecretStore } from './leaks.ts';
+import { plantSecret, plantSecretStore } from './leaks.ts';
 
 /** A running runtime and what a test reads of it; `stop()` ends it and drops its database. */
 export interface TestRuntime {
@@ -49,6 +49,8 @@ export async function startTestRuntime(
     db,
     async stop() {
       // What the functions stored (vCenter passwords, signing keys) must not have reached any output either.
+      for (const env of Object.values(runtime.functionEnv))
+        if (env.PG_PASSWORD) plantSecret('pg-role-password', env.PG_PASSWORD);
       const store = runtime.env.SECRET_STORE;
       if (store?.startsWith('file:')) await plantSecretStore(store.slice('file:'.length));
       await runtime.stop();

@@ -1,10 +1,11 @@
 // Unit tests — shared/http: the middleware stack maps roles and errors to the right status and body.
 import { gunzipSync } from 'node:zlib';
 import type { Context } from 'aws-lambda';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import {
   BadRequestError,
+  type DenialReason,
   type HttpEvent,
   httpHandler,
   json,
@@ -215,5 +216,63 @@ describe('compressed answers', () => {
     );
     expect(result).toMatchObject({ statusCode: 400, headers: { 'content-encoding': 'gzip' } });
     expect(gzipped(result)).toMatchObject({ error: 'bad_request' });
+  });
+});
+
+describe('httpHandler onDenied', () => {
+  afterEach(() => vi.unstubAllEnvs());
+
+  const console = 'POST /api/v1/vms/{id}/console';
+  const withVm = (e: HttpEvent, id: string) => ({ ...e, pathParameters: { id } }) as HttpEvent;
+
+  it('is told why the middleware denied a request, before the same denial is answered', async () => {
+    vi.stubEnv('VCENTER_SCOPES', JSON.stringify({ 'team-a': ['vc-a-*'] }));
+    const told: [string | undefined, DenialReason][] = [];
+    let handled = 0;
+    const handler = httpHandler(
+      async () => {
+        handled += 1;
+        return json(200, { ok: true });
+      },
+      {
+        onDenied: async (e, reason) => {
+          told.push([e.pathParameters?.id, reason]);
+        },
+      },
+    );
+    const operatorA = { sub: 'op', roles: '[operator]', groups: '[team-a]' };
+
+    const answers = [
+      await handler(withVm(event(console), 'vc-a-1:vm-1'), context),
+      await handler(
+        withVm(event(console, { sub: 'v', roles: '[viewer]', groups: '[team-a]' }), 'vc-a-1:vm-1'),
+        context,
+      ),
+      await handler(withVm(event(console, operatorA), 'vc-b-1:vm-1'), context),
+      await handler(withVm(event(console, operatorA), 'vc-a-1:vm-1'), context),
+    ].map((answer) => answer.statusCode);
+
+    expect(answers).toEqual([401, 403, 404, 200]);
+    expect(told).toEqual([
+      ['vc-a-1:vm-1', 'unauthenticated'],
+      ['vc-a-1:vm-1', 'forbidden'],
+      ['vc-b-1:vm-1', 'out_of_scope'],
+    ]);
+    // Only the allowed request reached the handler; a denial in scope is not mistaken for the handler's 404.
+    expect(handled).toBe(1);
+  });
+
+  it('answers the denial even when the hook fails', async () => {
+    const handler = httpHandler(async () => json(200, {}), {
+      onDenied: async () => {
+        throw new Error('audit store down');
+      },
+    });
+    const answer = await handler(
+      withVm(event(console, { sub: 'v', roles: '[viewer]' }), 'vc-1:vm-1'),
+      context,
+    );
+    expect(answer.statusCode).toBe(403);
+    expect(answer.body).not.toContain('audit store down');
   });
 });
