@@ -296,7 +296,10 @@ export const environments: Readonly<Record<EnvName, EnvironmentConfig>> = {
     }),
     natGateways: 3,
     aurora: { minAcu: 2, maxAcu: 64, backupRetentionDays: 35, deletionProtection: true },
-    redis: { kind: 'replication-group', nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1 },
+    // Serverless: the cache holds a few GB and ~250 requests a second at the seed's peak; 2 shards × (primary +
+    // replica) of cache.r7g.large held 52 GB for it at ~$510 a month, serverless ~$130 (docs/cost.md). A
+    // replication group stays a config change away (`{ kind: 'replication-group', … }`).
+    redis: { kind: 'serverless', maxDataStorageGb: 10, maxEcpuPerSecond: 50_000 },
     removalPolicy: 'retain',
     logRetention: RetentionDays.THREE_MONTHS,
     reservedConcurrencyScale: 1,

@@ -3,7 +3,7 @@
 // password that the template holds only as a Secrets Manager dynamic reference, under the shared ACL; every
 // Redis function gets a rediss:// URL, the login's ARN (never the value) and read access to that one secret.
 import { beforeAll, describe, expect, it } from 'vitest';
-import { envNamesList } from '../../../infra/config.ts';
+import { type EnvironmentConfig, envNamesList } from '../../../infra/config.ts';
 import { functions } from '../../../infra/topology.ts';
 import { redisAccessString } from '../../../shared/contracts/index.ts';
 import { logicalIdOf, onlyResource, type Synthesized, synthesize } from './cdk-synth.ts';
@@ -13,11 +13,21 @@ interface Statement {
   readonly Resource: unknown;
 }
 
-describe.each(envNamesList)('ElastiCache auth and TLS, env=%s', (envName) => {
+// Every environment, and prod with a replication group (no environment's default since prod went serverless).
+const replicationGroup = (config: EnvironmentConfig): EnvironmentConfig => ({
+  ...config,
+  redis: { kind: 'replication-group', nodeType: 'cache.r7g.large', shards: 2, replicasPerShard: 1 },
+});
+const variants = [
+  ...envNamesList.map((envName) => [envName, envName, undefined] as const),
+  ['prod with a replication group', 'prod', replicationGroup] as const,
+];
+
+describe.each(variants)('ElastiCache auth and TLS, env=%s', (_label, envName, configure) => {
   let s: Synthesized;
   let secretId: string;
   beforeAll(() => {
-    s = synthesize(envName, { bundle: false });
+    s = synthesize(envName, { bundle: false, ...(configure ? { configure } : {}) });
     secretId = logicalIdOf(s.stacks.stateful.redis.authSecret);
   }, 240_000);
 

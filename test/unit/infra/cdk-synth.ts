@@ -31,6 +31,8 @@ export interface SynthOptions {
   readonly topology?: Topology;
   /** Run esbuild for the functions, as `cdk synth` does. @default true */
   readonly bundle?: boolean;
+  /** Changes the environment's configuration first (a variant no environment uses, such as another Redis). */
+  readonly configure?: (config: EnvironmentConfig) => EnvironmentConfig;
 }
 
 /** Builds and synthesizes the environment's stacks; throws if synthesis fails. */
@@ -42,7 +44,8 @@ export function synthesize(envName: EnvName, options: SynthOptions = {}): Synthe
       ...(options.bundle === false ? { 'aws:cdk:bundling-stacks': [] } : {}),
     },
   });
-  const config = loadConfig(envName);
+  const loaded = loadConfig(envName);
+  const config = options.configure ? options.configure(loaded) : loaded;
   const stacks = buildVfleet(app, config, options.topology);
   const stateful = Template.fromStack(stacks.stateful);
   const stateless = Template.fromStack(stacks.stateless);
