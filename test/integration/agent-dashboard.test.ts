@@ -186,6 +186,12 @@ describe('service control through a real agent', () => {
     const { nodes } = await fleet('off', { web: { ...idle, autostart: false } });
     const { agent } = nodes[0]!;
     await ready('off-1');
+    // The premise below is a node whose heartbeats go on: its first one has registered it (the dashboard shows
+    // the agent at its first report or $connect, which can come before that).
+    await until(
+      () => call('GET', '/api/v1/nodes', viewer),
+      (answer) => (answer.body.items as { id: string }[]).some((node) => node.id === 'off-1'),
+    );
 
     // Connection dropped (and held away), heartbeats go on: not offline. The command waits for the agent.
     agent.dashboard!.control!.dropForTest(true);
