@@ -48,7 +48,8 @@ describe('fault: 10 % of queue messages delivered twice', () => {
     // Prepare: count every committed write to the VM rows (an AFTER trigger: rolled-back writes leave no row),
     // every accepted send, and what the secret store holds.
     await stack.pool.query(`CREATE TABLE fault_vm_writes (moid text, op text, at timestamptz DEFAULT now())`);
-    await stack.pool.query(`CREATE FUNCTION fault_vm_write() RETURNS trigger LANGUAGE plpgsql AS $$
+    // SECURITY DEFINER: the trigger fires in the functions' own database roles, which may not write this table.
+    await stack.pool.query(`CREATE FUNCTION fault_vm_write() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
       BEGIN
         INSERT INTO fault_vm_writes (moid, op) VALUES (COALESCE(NEW.moid, OLD.moid), TG_OP);
         RETURN NULL;
