@@ -255,7 +255,8 @@ export const functions = {
     timeoutSeconds: 28,
     serves: 'http',
     needs: ['redis', 'dynamodb', 'ws-management'],
-    tables: dashboardTables,
+    // A node without its agent connection is offline only without a placement heartbeat: the registry says.
+    tables: { ...dashboardTables, 'placement-nodes': 'read' },
   },
   dashboardJanitor: {
     entry: 'functions/dashboard/janitor.ts',

@@ -119,10 +119,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
     // Each function connects as its capability role (topology `dbRole`), as through the RDS Proxy in AWS.
     const rolePasswords = await ensureLocalRoleLogins(services.postgres);
+    // And it sees only the tables it declares, as in AWS, where the stack sets only their names: a table left
+    // out of the topology fails here too, not first in a deployment.
     const functionEnv = Object.fromEntries(
       Object.entries(topology.functions).map(([name, spec]) => [
         name,
-        databaseEnvironment(spec, rolePasswords),
+        { ...databaseEnvironment(spec, rolePasswords), ...undeclaredTablesUnset(spec, topology.tables) },
       ]),
     );
     const invoke = createInvoker(topology.functions, options.root, {
@@ -202,6 +204,19 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     await stop();
     throw error;
   }
+}
+
+/** The table-name variables of the tables `spec` does not declare, set empty (read as unset). */
+function undeclaredTablesUnset(
+  spec: Topology['functions'][string],
+  tables: Topology['tables'],
+): Record<string, string> {
+  const declared = new Set(Object.keys(spec.tables ?? {}));
+  return Object.fromEntries(
+    Object.keys(tables)
+      .filter((table) => !declared.has(table))
+      .map((table) => [envNames.tableName(table), '']),
+  );
 }
 
 function awsClientDefaults() {

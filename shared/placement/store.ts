@@ -67,12 +67,21 @@ export interface PlacementTables {
   readonly tickets: string;
 }
 
-/** The physical table names, from the environment both builders set. */
+/**
+ * The physical table names, from the environment both builders set, each read when first used: a function is
+ * given only the tables it declares (the node routes outside placement read the registry alone).
+ */
 export function placementTables(): PlacementTables {
   return {
-    nodes: requireEnv(envNames.tableName('placement-nodes')),
-    projects: requireEnv(envNames.tableName('placement-projects')),
-    tickets: requireEnv(envNames.tableName('placement-tickets')),
+    get nodes() {
+      return requireEnv(envNames.tableName('placement-nodes'));
+    },
+    get projects() {
+      return requireEnv(envNames.tableName('placement-projects'));
+    },
+    get tickets() {
+      return requireEnv(envNames.tableName('placement-tickets'));
+    },
   };
 }
 

@@ -4,7 +4,8 @@
 // `postgres` need has no login at all, and the migrations keep the owner's.
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type FunctionSpec, functions } from '../../infra/topology.ts';
+import { envNames } from '#shared/contracts';
+import { type FunctionSpec, functions, tables } from '../../infra/topology.ts';
 import { startTestRuntime, type TestRuntime } from '../setup/runtime.ts';
 
 let t: TestRuntime;
@@ -47,12 +48,18 @@ describe('local runtime database roles', () => {
     expect(env.inventoryQuery?.PG_USER).toBe('vfleet_query');
     expect(env.syncWorker?.PG_USER).toBe('vfleet_inventory');
     expect(env.opsConsole?.PG_USER ?? env.opsApi?.PG_USER).toBe('vfleet_ops');
-    expect(env.inventoryMigrate).toEqual({});
-    expect(env.me).toEqual({ PG_USER: '', PG_PASSWORD: '' });
+    expect(env.inventoryMigrate).toMatchObject({});
+    expect(env.inventoryMigrate?.PG_USER).toBeUndefined();
+    expect(env.me).toMatchObject({ PG_USER: '', PG_PASSWORD: '' });
     for (const [name, spec] of Object.entries(functions) as [string, FunctionSpec][]) {
       if (spec.dbRole && spec.dbRole !== 'owner') expect(env[name]?.PG_USER, name).toBe(spec.dbRole);
       // Never the owner's password: each role has its own.
       expect(env[name]?.PG_PASSWORD, name).not.toBe(t.db.postgres.password);
+      // Only the tables it declares, as the stack sets them in AWS: the others read as unset.
+      for (const table of Object.keys(tables))
+        expect(env[name]?.[envNames.tableName(table)], `${name}: ${table}`).toBe(
+          table in (spec.tables ?? {}) ? undefined : '',
+        );
     }
   });
 
