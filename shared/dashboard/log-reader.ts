@@ -70,6 +70,31 @@ function byTime(a: StoredLogLine, b: StoredLogLine): number {
 
 const parse = (entry: StreamEntries[number]) => JSON.parse(entry[1][1]!) as StoredLogLine;
 
+/**
+ * A k-way merge by time of the nodes' lists (each already in `order`): up to `limit` lines, and how many were
+ * taken from each list.
+ */
+function mergeByTime(
+  lists: readonly StoredLogLine[][],
+  limit: number,
+  order: 'oldest first' | 'newest first',
+): { lines: StoredLogLine[]; taken: number[] } {
+  const sign = order === 'oldest first' ? 1 : -1;
+  const taken = lists.map(() => 0);
+  const lines: StoredLogLine[] = [];
+  while (lines.length < limit) {
+    let best = -1;
+    for (let i = 0; i < lists.length; i++) {
+      const line = lists[i]![taken[i]!];
+      if (line && (best < 0 || sign * byTime(line, lists[best]![taken[best]!]!) < 0)) best = i;
+    }
+    if (best < 0) break;
+    lines.push(lists[best]![taken[best]!]!);
+    taken[best]!++;
+  }
+  return { lines, taken };
+}
+
 /** One node's matching lines after `after`, in sequence order, up to `limit`; and how far it scanned. */
 async function scanForward(
   redis: RedisClient,
@@ -114,18 +139,11 @@ export async function readLogs(
   const scans = await Promise.all(
     nodes.map((node) => scanForward(redis, streamOf(node), cursor[node] ?? 0, query.limit, matches)),
   );
-  const heads = scans.map(() => 0);
-  const logs: StoredLogLine[] = [];
-  while (logs.length < query.limit) {
-    let best = -1;
-    for (let i = 0; i < scans.length; i++) {
-      const line = scans[i]!.lines[heads[i]!];
-      if (line && (best < 0 || byTime(line, scans[best]!.lines[heads[best]!]!) < 0)) best = i;
-    }
-    if (best < 0) break;
-    logs.push(scans[best]!.lines[heads[best]!]!);
-    heads[best]!++;
-  }
+  const { lines: logs, taken: heads } = mergeByTime(
+    scans.map((scan) => scan.lines),
+    query.limit,
+    'oldest first',
+  );
   const next: LogCursor = { ...cursor };
   nodes.forEach((node, i) => {
     const scan = scans[i]!;
@@ -151,28 +169,8 @@ export async function recentLogs(
   const matches = matcher(query);
   const perNode = await Promise.all(
     nodes.map(async (node) => {
-      const lines: StoredLogLine[] = [];
-      let head = 0;
-      let end = '+';
-      for (;;) {
-        const entries = (await redis.xrevrange(
-          streamOf(node),
-          end,
-          '-',
-          'COUNT',
-          scanChunk,
-        )) as StreamEntries;
-        for (const entry of entries) {
-          const seq = seqOf(entry[0]);
-          head = Math.max(head, seq);
-          const line = parse(entry);
-          if (matches(line)) lines.push(line);
-          if (lines.length === query.limit) break;
-        }
-        if (lines.length === query.limit || entries.length < scanChunk) break;
-        end = `${seqOf(entries.at(-1)![0]) - 1}-1`;
-      }
-      return { node, lines, head };
+      const { lines, newest } = await scanBackward(redis, streamOf(node), undefined, query.limit, matches);
+      return { node, lines, head: newest };
     }),
   );
   const logs = perNode
@@ -184,7 +182,8 @@ export async function recentLogs(
 
 /**
  * One node's matching lines below `below` (all of them when undefined), newest first, up to `limit`; the lowest
- * sequence number scanned; and whether the scan reached the stream's first entry.
+ * sequence number scanned; whether the scan reached the stream's first entry; and the highest sequence number
+ * scanned (0 when none: the stream's newest when `below` is undefined).
  */
 async function scanBackward(
   redis: RedisClient,
@@ -192,20 +191,23 @@ async function scanBackward(
   below: number | undefined,
   limit: number,
   matches: (line: StoredLogLine) => boolean,
-): Promise<{ lines: StoredLogLine[]; scannedDownTo: number | undefined; atStart: boolean }> {
+): Promise<{ lines: StoredLogLine[]; scannedDownTo: number | undefined; atStart: boolean; newest: number }> {
   const lines: StoredLogLine[] = [];
   let scannedDownTo = below;
+  let newest = 0;
   for (;;) {
-    if (scannedDownTo !== undefined && scannedDownTo <= 1) return { lines, scannedDownTo, atStart: true };
+    if (scannedDownTo !== undefined && scannedDownTo <= 1)
+      return { lines, scannedDownTo, atStart: true, newest };
     const end = scannedDownTo === undefined ? '+' : `${scannedDownTo - 1}-1`;
     const entries = (await redis.xrevrange(stream, end, '-', 'COUNT', scanChunk)) as StreamEntries;
     for (const entry of entries) {
       const line = parse(entry);
       scannedDownTo = seqOf(entry[0]);
+      newest = Math.max(newest, scannedDownTo);
       if (matches(line)) lines.push(line);
-      if (lines.length === limit) return { lines, scannedDownTo, atStart: false };
+      if (lines.length === limit) return { lines, scannedDownTo, atStart: false, newest };
     }
-    if (entries.length < scanChunk) return { lines, scannedDownTo, atStart: true };
+    if (entries.length < scanChunk) return { lines, scannedDownTo, atStart: true, newest };
   }
 }
 
@@ -225,18 +227,11 @@ export async function readOlderLogs(
   const scans = await Promise.all(
     nodes.map((node) => scanBackward(redis, streamOf(node), before[node], query.limit, matches)),
   );
-  const heads = scans.map(() => 0);
-  const taken: StoredLogLine[] = [];
-  while (taken.length < query.limit) {
-    let best = -1;
-    for (let i = 0; i < scans.length; i++) {
-      const line = scans[i]!.lines[heads[i]!];
-      if (line && (best < 0 || byTime(line, scans[best]!.lines[heads[best]!]!) > 0)) best = i;
-    }
-    if (best < 0) break;
-    taken.push(scans[best]!.lines[heads[best]!]!);
-    heads[best]!++;
-  }
+  const { lines: taken, taken: heads } = mergeByTime(
+    scans.map((scan) => scan.lines),
+    query.limit,
+    'newest first',
+  );
   const next: LogCursor = { ...before };
   let more = false;
   nodes.forEach((node, i) => {
