@@ -4,9 +4,7 @@
 import { createHash } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { RedisClient } from '#shared/clients';
-import { requireEnv } from '#shared/config';
-import { envNames } from '#shared/contracts';
-import { isLane, type Lane, laneQueues } from './lanes.ts';
+import { isLane, type Lane, laneQueueUrl } from './lanes.ts';
 
 /** Fetch (first load or refresh) one VM's screen thumbnail into the cache. */
 export interface ThumbnailJob {
@@ -151,7 +149,7 @@ export function sqsJobQueue(deps: { sqs: SQSClient; redis: RedisClient; keyPrefi
       if (fresh !== 'OK') return 'collapsed';
       await deps.sqs.send(
         new SendMessageCommand({
-          QueueUrl: requireEnv(envNames.queueUrl(laneQueues[job.lane])),
+          QueueUrl: laneQueueUrl(job.lane),
           MessageBody: JSON.stringify(job),
           // One group per key: jobs for different VMs run in parallel, one per VM at a time.
           MessageGroupId: key.slice(0, 128),

@@ -1,7 +1,8 @@
 // Ops — domain: the four priority lanes every call to a vCenter/ESXi goes through, their queues, and the
 // headroom each lane leaves to the ones above it in the per-target limiter.
 
-import { type Lane, laneQueues, lanes } from '#shared/contracts';
+import { requireEnv } from '#shared/config';
+import { envNames, type Lane, laneQueues, lanes } from '#shared/contracts';
 
 // The lanes and their queues are contracts (shared with the deployment's queues and event sources).
 export { type Lane, laneQueues, lanes };
@@ -9,6 +10,11 @@ export { type Lane, laneQueues, lanes };
 /** 0 for CRITICAL … 3 for LOW: the limiter's priority order. */
 export function laneIndex(lane: Lane): number {
   return lanes.indexOf(lane);
+}
+
+/** The URL of `lane`'s queue, from the environment both builders set. */
+export function laneQueueUrl(lane: Lane): string {
+  return requireEnv(envNames.queueUrl(laneQueues[lane]));
 }
 
 /** Whether `value` names a lane. */

@@ -6,11 +6,10 @@
 import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { binaryCodec, blobStore, keyPrefixFromEnv, TieredCache, textCodec } from '#shared/cache';
 import { postgres, redis, sqs } from '#shared/clients';
-import { requireEnv } from '#shared/config';
-import { envNames, queueContracts } from '#shared/contracts';
+import { queueContracts } from '#shared/contracts';
 import { secretStore } from '#shared/secrets';
 import { sqsJobQueue } from './jobs.ts';
-import { type Lane, laneQueues } from './lanes.ts';
+import { type Lane, laneQueues, laneQueueUrl } from './lanes.ts';
 import { Limiter } from './limiter.ts';
 import { registryVcenterSessions, type VcenterSessions, vcenterSessionsOverride } from './sessions.ts';
 import { loadOpsSettings, type OpsSettings } from './settings.ts';
@@ -87,7 +86,7 @@ export function opsService(): OpsService {
     async queueDepth(lane) {
       const answer = await sqs().send(
         new GetQueueAttributesCommand({
-          QueueUrl: requireEnv(envNames.queueUrl(laneQueues[lane])),
+          QueueUrl: laneQueueUrl(lane),
           AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
         }),
       );

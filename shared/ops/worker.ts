@@ -20,11 +20,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { requireEnv } from '#shared/config';
-import { envNames } from '#shared/contracts';
 import { logger } from '#shared/observability';
 import { jobKey, type OpsJob, type OpsJobType, parseJob } from './jobs.ts';
-import { type Lane, laneQueues, lanes } from './lanes.ts';
+import { type Lane, laneQueues, laneQueueUrl, lanes } from './lanes.ts';
 import { recordJobEvent } from './metrics.ts';
 import type { JobOutcome } from './thumbnails.ts';
 
@@ -67,7 +65,7 @@ async function changeVisibility(
 ): Promise<void> {
   await deps.sqs.send(
     new ChangeMessageVisibilityCommand({
-      QueueUrl: requireEnv(envNames.queueUrl(laneQueues[lane])),
+      QueueUrl: laneQueueUrl(lane),
       ReceiptHandle: record.receiptHandle,
       VisibilityTimeout: seconds,
     }),
@@ -145,7 +143,7 @@ async function processRecord(deps: WorkerDeps, record: SQSRecord): Promise<Recor
     // Its receive budget is spent by waiting, not by failing: a fresh copy keeps it out of the DLQ.
     await deps.sqs.send(
       new SendMessageCommand({
-        QueueUrl: requireEnv(envNames.queueUrl(laneQueues[lane])),
+        QueueUrl: laneQueueUrl(lane),
         MessageBody: record.body,
         MessageGroupId: record.attributes.MessageGroupId ?? jobKey(job),
         MessageDeduplicationId: `${record.messageId}-r${receives}`,
@@ -183,7 +181,7 @@ async function settleBehind(
 ): Promise<boolean> {
   const lane = laneOfRecord(record);
   if (!lane) return true;
-  const queueUrl = requireEnv(envNames.queueUrl(laneQueues[lane]));
+  const queueUrl = laneQueueUrl(lane);
   try {
     if (sameWork(stays, record)) {
       await deps.sqs.send(
