@@ -27,8 +27,8 @@ export type Invoke = (functionName: string, event: unknown) => Promise<unknown>;
 /** Options of {@link createInvoker}. */
 export interface InvokerOptions {
   /**
-   * The variables that differ per function (its database login), laid over `process.env` for its import and
-   * each of its invocations, as each Lambda function has an environment of its own. @default none
+   * The variables that differ per function (its database login, its tables), laid over `process.env` for its
+   * import and each of its invocations, as each Lambda function has an environment of its own. @default none
    */
   readonly environmentOf?: (functionName: string) => Readonly<Record<string, string>>;
 }

@@ -73,7 +73,10 @@ export interface LocalRuntime {
   readonly sqsEndpoint: string;
   /** The environment the functions run with. */
   readonly env: Readonly<Record<string, string>>;
-  /** What each function's environment has over `env`: its database login (`PG_USER`, `PG_PASSWORD`). */
+  /**
+   * What each function's environment has over `env`: its database login (`PG_USER`, `PG_PASSWORD`), and the
+   * table names it does not declare set empty.
+   */
   readonly functionEnv: Readonly<Record<string, Readonly<Record<string, string>>>>;
   readonly invoke: Invoke;
   /** The local SQS's queues, for inspection and fault injection (the fault suite's duplicate deliveries). */

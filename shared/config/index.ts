@@ -6,7 +6,7 @@ const functionEnvironment = new AsyncLocalStorage<Readonly<Record<string, string
 /**
  * Runs `work` with `env` laid over `process.env` for every setting read through this module. Lambda gives each
  * function a process of its own; the local runtime runs them all in one, and gives each invocation the variables
- * that differ per function (its database login) this way. An empty string reads as unset.
+ * that differ per function (its database login, the tables it declares) this way. An empty string reads as unset.
  */
 export function withFunctionEnvironment<T>(env: Readonly<Record<string, string>>, work: () => T): T {
   return functionEnvironment.run(env, work);
